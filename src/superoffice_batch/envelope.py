@@ -1,0 +1,381 @@
+"""SOAP envelopes: building requests in either SOAP version, and classifying every reply.
+
+Building: each (service, SOAP version) pair has a prebuilt skeleton (``Envelope`` with the
+documented namespace declarations, and an empty ``Body``); a request copies it, which is
+several times cheaper than declaring seven namespaces again.
+
+Reading: :func:`open_reply` is the one place where a reply is classified. It parses with a
+hardened parser and returns the Body's payload, or raises exactly one of
+:class:`~superoffice_batch.errors.HttpError`, :class:`~superoffice_batch.errors.SoapFault`,
+:class:`~superoffice_batch.errors.ServiceError` or :class:`~superoffice_batch.errors.ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import threading
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from lxml import etree
+
+from .errors import HttpError, ProtocolError, ServiceError, SoapFault, excerpt, redact
+from .xmlvalues import (
+    ARRAYS,
+    CRYPTOGRAPHY,
+    SERIALIZATION,
+    TNS,
+    XSD,
+    XSI,
+    StringDictCodec,
+    XsiTypes,
+    tns,
+)
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Reply", "Service", "SoapVersion", "open_reply"]
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+class SoapVersion(enum.Enum):
+    """The SOAP version of an envelope.
+
+    NetServer's documentation shows SOAP 1.2 envelopes; its published WSDL binds SOAP 1.1
+    only. The client negotiates between them unless one is pinned.
+    """
+
+    SOAP11 = "1.1"
+    SOAP12 = "1.2"
+
+    @property
+    def namespace(self) -> str:
+        """The envelope namespace URI."""
+        return _ENVELOPE_NS[self]
+
+    def http_headers(self, action: str) -> dict[str, str]:
+        """The HTTP headers that carry ``action`` in this version."""
+        if self is SoapVersion.SOAP12:
+            return {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
+        return {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
+
+
+_ENVELOPE_NS = {
+    SoapVersion.SOAP11: "http://schemas.xmlsoap.org/soap/envelope/",
+    SoapVersion.SOAP12: "http://www.w3.org/2003/05/soap-envelope",
+}
+_ENCODING_NS = {
+    SoapVersion.SOAP11: "http://schemas.xmlsoap.org/soap/encoding/",
+    SoapVersion.SOAP12: "http://www.w3.org/2003/05/soap-encoding",
+}
+
+
+class _Tags:
+    """The Clark names of one SOAP version's envelope elements."""
+
+    def __init__(self, version: SoapVersion) -> None:
+        namespace = version.namespace
+        self.envelope = f"{{{namespace}}}Envelope"
+        self.header = f"{{{namespace}}}Header"
+        self.body = f"{{{namespace}}}Body"
+        self.fault = f"{{{namespace}}}Fault"
+        # SOAP 1.2 fault parts are namespace-qualified; SOAP 1.1's are not.
+        self.code = f"{{{namespace}}}Code"
+        self.subcode = f"{{{namespace}}}Subcode"
+        self.value = f"{{{namespace}}}Value"
+        self.reason = f"{{{namespace}}}Reason"
+        self.text = f"{{{namespace}}}Text"
+        self.detail = f"{{{namespace}}}Detail"
+
+
+_TAGS = {version: _Tags(version) for version in SoapVersion}
+_VERSION_BY_ENVELOPE_TAG = {tags.envelope: version for version, tags in _TAGS.items()}
+
+
+class Service:
+    """A NetServer service endpoint and the namespace prefixes of its documented envelopes."""
+
+    def __init__(
+        self, name: str, namespaces: tuple[tuple[str, str], ...], *, takes_ticket: bool
+    ) -> None:
+        self.name = name
+        self.takes_ticket = takes_ticket
+        """Whether calls carry ``Credentials/Ticket`` (SoPrincipal is where tickets come from)."""
+        self.path = f"Remote/Services88/{name}.svc"
+        self._namespaces = namespaces
+        self.xsi_types = XsiTypes({uri: prefix for prefix, uri in namespaces})
+        self._skeletons: dict[SoapVersion, etree._Element] = {}
+
+    def __repr__(self) -> str:
+        return f"Service({self.name!r})"
+
+    def action(self, operation: str) -> str:
+        """The SOAP action URI of one of this service's operations."""
+        return f"{TNS}/{self.name}/{operation}"
+
+    def new_envelope(self, version: SoapVersion) -> tuple[etree._Element, etree._Element]:
+        """A fresh ``(Envelope, Body)`` pair with this service's namespace declarations."""
+        skeleton = self._skeletons.get(version)
+        if skeleton is None:
+            skeleton = self._skeletons[version] = self._build_skeleton(version)
+        envelope = copy.copy(skeleton)
+        return envelope, envelope[0]
+
+    def _build_skeleton(self, version: SoapVersion) -> etree._Element:
+        nsmap = {"SOAP-ENV": version.namespace, "SOAP-ENC": _ENCODING_NS[version]}
+        nsmap.update(self._namespaces)
+        envelope = etree.Element(_TAGS[version].envelope, nsmap=nsmap)
+        etree.SubElement(envelope, _TAGS[version].body)
+        return envelope
+
+
+BATCH = Service(
+    "Batch",
+    (
+        ("xsi", XSI),
+        ("xsd", XSD),
+        ("NetServerServices882", ARRAYS),
+        ("NetServerServices881", SERIALIZATION),
+        ("Batch", TNS),
+    ),
+    takes_ticket=True,
+)
+SOPRINCIPAL = Service(
+    "SoPrincipal",
+    (
+        ("xsi", XSI),
+        ("xsd", XSD),
+        ("NetServerServices882", CRYPTOGRAPHY),
+        ("NetServerServices883", ARRAYS),
+        ("NetServerServices881", SERIALIZATION),
+        ("SoPrincipal", TNS),
+    ),
+    takes_ticket=False,
+)
+
+
+def add_header(envelope: etree._Element, version: SoapVersion) -> etree._Element:
+    """Insert the ``Header`` element before the ``Body`` and return it."""
+    header = envelope.makeelement(_TAGS[version].header)
+    envelope.insert(0, header)
+    return header
+
+
+def serialize(envelope: etree._Element) -> bytes:
+    """The envelope as UTF-8 bytes with an XML declaration."""
+    return _XML_DECLARATION + etree.tostring(envelope, encoding="UTF-8")
+
+
+# -- reading replies -----------------------------------------------------------------
+
+
+class _Parsers(threading.local):
+    # One hardened parser per thread: lxml parsers keep per-document state.
+    def __init__(self) -> None:
+        self.parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+
+
+_parsers = _Parsers()
+
+
+class Reply(NamedTuple):
+    """An envelope that is neither a fault nor a business error."""
+
+    version: SoapVersion
+    payload: etree._Element
+    """The first element of the Body: ``<Op>Response`` for a successful call."""
+    header: etree._Element | None
+
+
+def open_reply(
+    content: bytes,
+    *,
+    status_code: int,
+    content_type: str | None = None,
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    secrets: Iterable[str] = (),
+) -> Reply:
+    """Classify a reply. Returns it when it is a normal SOAP answer, raises otherwise.
+
+    Precedence: too large or unreadable as XML or SOAP -> ``HttpError`` for a non-2xx
+    status, ``ProtocolError`` for a 2xx one; then a Fault -> ``SoapFault`` (any status);
+    then ``Succeeded``/``ExceptionInfo`` headers -> ``ServiceError``; then a non-2xx status
+    -> ``HttpError``.
+    """
+    ok = 200 <= status_code < 300
+    if len(content) > max_bytes:
+        raise ProtocolError(
+            f"reply of {len(content)} bytes exceeds the limit of {max_bytes}",
+            status_code=status_code,
+        )
+    try:
+        root = etree.fromstring(content, _parsers.parser)
+    except etree.XMLSyntaxError:
+        raise _unreadable(
+            "reply is not well-formed XML", content, status_code, content_type, secrets
+        ) from None
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise _unreadable(
+            "reply carries a DOCTYPE, which SOAP forbids",
+            content,
+            status_code,
+            content_type,
+            secrets,
+        )
+    version = _VERSION_BY_ENVELOPE_TAG.get(root.tag)
+    if version is None:
+        raise _unreadable(
+            "reply is not a SOAP envelope", content, status_code, content_type, secrets
+        )
+    tags = _TAGS[version]
+    header = body = None
+    for child in root:
+        if child.tag == tags.body:
+            body = child
+        elif child.tag == tags.header:
+            header = child
+    if body is None:
+        raise ProtocolError("SOAP envelope without a Body", status_code=status_code)
+    payload = body[0] if len(body) else None
+    if payload is not None and payload.tag == tags.fault:
+        raise _fault(payload, version, status_code, secrets)
+    if header is not None:
+        _raise_for_service_error(header, status_code, secrets)
+    if not ok:
+        raise HttpError(status_code, excerpt(content, secrets), content_type)
+    if payload is None:
+        raise ProtocolError("SOAP Body is empty", status_code=status_code)
+    return Reply(version, payload, header)
+
+
+def _unreadable(
+    reason: str,
+    content: bytes,
+    status_code: int,
+    content_type: str | None,
+    secrets: Iterable[str],
+) -> HttpError | ProtocolError:
+    text = excerpt(content, secrets)
+    if 200 <= status_code < 300:
+        return ProtocolError(reason, status_code=status_code, excerpt=text)
+    return HttpError(status_code, text, content_type)
+
+
+# -- faults ----------------------------------------------------------------------------
+
+
+def _resolve_qname(element: etree._Element, text: str | None) -> str:
+    """``prefix:Local`` in element text -> ``{namespace}Local`` (as is if unresolvable)."""
+    text = (text or "").strip()
+    prefix, _, local = text.rpartition(":")
+    namespace = element.nsmap.get(prefix or None)
+    return f"{{{namespace}}}{local}" if namespace else text
+
+
+def _fault(
+    fault: etree._Element, version: SoapVersion, status_code: int, secrets: Iterable[str]
+) -> SoapFault:
+    secrets = tuple(secrets)
+    tags = _TAGS[version]
+    if version is SoapVersion.SOAP11:
+        code_element = fault.find("faultcode")
+        code = _resolve_qname(fault, None if code_element is None else code_element.text)
+        reason = fault.findtext("faultstring") or ""
+        subcodes: tuple[str, ...] = ()
+        detail = fault.find("detail")
+    else:
+        code = ""
+        subcodes_found: list[str] = []
+        level = fault.find(tags.code)
+        while level is not None:
+            value = level.find(tags.value)
+            name = _resolve_qname(value if value is not None else level, level.findtext(tags.value))
+            if code:
+                subcodes_found.append(name)
+            else:
+                code = name
+            level = level.find(tags.subcode)
+        subcodes = tuple(subcodes_found)
+        reason = fault.findtext(f"{tags.reason}/{tags.text}") or ""
+        detail = fault.find(tags.detail)
+    detail_text = None
+    if detail is not None:
+        detail_text = redact(etree.tostring(detail, encoding="unicode", with_tail=False), secrets)
+    return SoapFault(
+        code or "(no fault code)",
+        redact(reason.strip(), secrets),
+        subcodes=subcodes,
+        detail=detail_text,
+        status_code=status_code,
+    )
+
+
+# -- NetServer's reply headers -----------------------------------------------------------
+
+_SUCCEEDED = tns("Succeeded")
+_EXCEPTION_INFO = tns("ExceptionInfo")
+_INNER_EXCEPTION = tns("InnerException")
+_PARAMETERS = tns("Parameters")
+_EXCEPTION_TEXT_FIELDS = {
+    tns("Message"): "message",
+    tns("StackTrace"): "stack_trace",
+    tns("FriendlyText"): "friendly_text",
+    tns("ExceptionType"): "exception_type",
+    tns("Source"): "source",
+}
+_EXCEPTION_PARAMETERS = StringDictCodec(
+    (TNS, "SoExceptionInfoParameters"), "SoExceptionInfoParametersKeyValuePair"
+)
+_NIL = f"{{{XSI}}}nil"
+
+
+def _is_nil(element: etree._Element) -> bool:
+    return element.get(_NIL) in ("true", "1")
+
+
+def _raise_for_service_error(
+    header: etree._Element, status_code: int, secrets: Iterable[str]
+) -> None:
+    succeeded = True
+    exception_info = None
+    for block in header:
+        if block.tag == _SUCCEEDED:
+            succeeded = (block.text or "").strip() not in ("false", "0")
+        elif block.tag == _EXCEPTION_INFO and not _is_nil(block):
+            exception_info = block
+    if exception_info is not None:
+        raise _service_error(exception_info, status_code, tuple(secrets))
+    if not succeeded:
+        raise ServiceError(status_code=status_code)
+
+
+def _service_error(
+    element: etree._Element, status_code: int, secrets: tuple[str, ...]
+) -> ServiceError:
+    texts: dict[str, str | None] = {}
+    inner = None
+    parameters: dict[str, str | None] = {}
+    for child in element:
+        name = _EXCEPTION_TEXT_FIELDS.get(child.tag)
+        if name is not None:
+            texts[name] = None if _is_nil(child) else redact(child.text or "", secrets)
+        elif child.tag == _INNER_EXCEPTION and not _is_nil(child):
+            inner = _service_error(child, status_code, secrets)
+        elif child.tag == _PARAMETERS:
+            values = _EXCEPTION_PARAMETERS.read(child) or {}
+            parameters = {
+                redact(key, secrets): None if value is None else redact(value, secrets)
+                for key, value in values.items()
+            }
+    return ServiceError(
+        **texts, parameters=parameters, inner_exception=inner, status_code=status_code
+    )

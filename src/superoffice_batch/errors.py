@@ -1,0 +1,181 @@
+"""The exception tree. Everything the library raises about a call is a :class:`SuperOfficeError`.
+
+::
+
+    SuperOfficeError
+    ├── TransportError   the request or its reply never made it (connect, timeout, drop)
+    ├── HttpError        a non-2xx status without a SOAP envelope (HTML error page, 401, 502…)
+    ├── SoapFault        the service answered with a SOAP Fault (either SOAP version)
+    ├── ServiceError     NetServer reported a business error (Succeeded=false / ExceptionInfo)
+    └── ProtocolError    a reply the library cannot read (not XML, no envelope, bad value…)
+
+Bad *input* is not in this tree: it raises ``TypeError``/``ValueError`` before sending.
+Reply text kept in these exceptions has every known secret and anything shaped like a
+ticket masked before it is stored, so neither ``str()`` nor the attributes can leak one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "HttpError",
+    "ProtocolError",
+    "ServiceError",
+    "SoapFault",
+    "SuperOfficeError",
+    "TransportError",
+    "redact",
+]
+
+EXCERPT_CHARS = 2048
+_MESSAGE_EXCERPT_CHARS = 200
+_MASK = "***"
+
+# A NetServer ticket (7T:…) or access token (8A:…) anywhere in a text.
+_TICKET_LIKE = re.compile(r"\b([0-9][A-Za-z]:)[A-Za-z0-9+/=_.\-]{3,}")
+# The content of elements that carry secrets, whatever their prefix.
+_SECRET_ELEMENT = re.compile(
+    r"(<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken)\b[^>]*>)([^<]*)(<)"
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask each known secret, anything shaped like a ticket, and secret elements' content."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, _MASK)
+    text = _SECRET_ELEMENT.sub(rf"\1{_MASK}\3", text)
+    return _TICKET_LIKE.sub(rf"\1{_MASK}", text)
+
+
+def excerpt(content: bytes, secrets: Iterable[str] = ()) -> str:
+    """A short, redacted, single-spaced excerpt of a reply body for error messages."""
+    text = " ".join(content.decode("utf-8", errors="replace").split())
+    # Redact before cutting, so that a secret cannot survive half-masked at the cut.
+    text = redact(text, secrets)
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def _short(text: str) -> str:
+    if len(text) <= _MESSAGE_EXCERPT_CHARS:
+        return text
+    return text[: _MESSAGE_EXCERPT_CHARS - 1] + "…"
+
+
+class SuperOfficeError(Exception):
+    """Base of every error the library raises about a call to NetServer."""
+
+
+class TransportError(SuperOfficeError):
+    """The request did not get a complete reply: connect error, timeout, dropped connection.
+
+    The httpx exception is chained as ``__cause__``. Whether the server ran the operation
+    is unknown unless ``request_sent`` is False.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
+
+
+class HttpError(SuperOfficeError):
+    """A non-2xx HTTP status whose body is not a SOAP envelope (an HTML error page, say)."""
+
+    def __init__(self, status_code: int, excerpt: str, content_type: str | None = None) -> None:
+        self.status_code = status_code
+        self.excerpt = excerpt
+        self.content_type = content_type
+        kind = f" ({content_type})" if content_type else ""
+        body = f": {_short(excerpt)}" if excerpt else " with an empty body"
+        super().__init__(f"HTTP {status_code}{kind}{body}")
+
+
+class ProtocolError(SuperOfficeError):
+    """A reply the library cannot make sense of: not XML, not SOAP, a missing or bad value."""
+
+    def __init__(self, reason: str, *, status_code: int | None = None, excerpt: str = "") -> None:
+        self.reason = reason
+        self.status_code = status_code
+        self.excerpt = excerpt
+        status = f" (HTTP {status_code})" if status_code is not None else ""
+        body = f": {_short(excerpt)}" if excerpt else ""
+        super().__init__(f"{reason}{status}{body}")
+
+
+class SoapFault(SuperOfficeError):
+    """A SOAP Fault. ``code`` is the fault code as ``{namespace}Local`` (Clark notation).
+
+    ``subcodes`` lists SOAP 1.2 subcodes, outermost first; ``detail`` is the redacted XML
+    of the Detail/detail element, if any.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        reason: str,
+        *,
+        subcodes: tuple[str, ...] = (),
+        detail: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.code = code
+        self.subcodes = subcodes
+        self.reason = reason
+        self.detail = detail
+        self.status_code = status_code
+        super().__init__(f"SOAP fault {_local(code)}{_subcode_text(subcodes)}: {_short(reason)}")
+
+    @property
+    def code_name(self) -> str:
+        """The local part of :attr:`code`: ``VersionMismatch``, ``Sender``, ``Client``…"""
+        return _local(self.code)
+
+
+def _local(clark: str) -> str:
+    return clark.rpartition("}")[2]
+
+
+def _subcode_text(subcodes: tuple[str, ...]) -> str:
+    return "".join(f"/{_local(code)}" for code in subcodes)
+
+
+class ServiceError(SuperOfficeError):
+    """NetServer ran the call and reported failure (``Succeeded`` false or ``ExceptionInfo``).
+
+    The stack trace is kept in :attr:`stack_trace` but never shown by ``str()``.
+    ``inner_exception`` is the next :class:`ServiceError` of the server's chain, if any.
+    """
+
+    def __init__(
+        self,
+        *,
+        exception_type: str | None = None,
+        message: str | None = None,
+        friendly_text: str | None = None,
+        source: str | None = None,
+        parameters: Mapping[str, str | None] | None = None,
+        stack_trace: str | None = None,
+        inner_exception: ServiceError | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.exception_type = exception_type
+        self.message = message
+        self.friendly_text = friendly_text
+        self.source = source
+        self.parameters = dict(parameters or {})
+        self.stack_trace = stack_trace
+        self.inner_exception = inner_exception
+        self.status_code = status_code
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        parts = [self.exception_type or "NetServer error"]
+        text = self.message or self.friendly_text
+        if text:
+            parts.append(_short(text))
+        if self.friendly_text and self.friendly_text != text:
+            parts.append(f"({_short(self.friendly_text)})")
+        if self.exception_type is None and not text:
+            parts.append("the call did not succeed (Succeeded=false)")
+        return ": ".join(parts[:2]) + "".join(f" {part}" for part in parts[2:])

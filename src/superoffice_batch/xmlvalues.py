@@ -1,0 +1,580 @@
+"""XSD values on the wire: how each kind of field is checked, written and read.
+
+A *codec* knows one XSD type: the Python values it accepts (``check``), how a value
+becomes an element (``write``) and how an element becomes a value again (``read``).
+Models and operations declare their fields with codecs; nothing here knows about
+a particular service.
+
+Everything on the hot path is prepared once: tag names are Clark strings
+(``{namespace}Local``) and the ``xsi:type`` attribute dictionaries come from a
+per-service cache (:class:`XsiTypes`), so writing a field is one ``SubElement``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Generic, TypeVar
+
+import attrs
+from lxml import etree
+
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSD = "http://www.w3.org/2001/XMLSchema"
+TNS = "http://www.superoffice.net/ws/crm/NetServer/Services88"
+ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
+SERIALIZATION = "http://schemas.microsoft.com/2003/10/Serialization/"
+CRYPTOGRAPHY = "http://schemas.datacontract.org/2004/07/System.Security.Cryptography"
+
+XSI_TYPE = f"{{{XSI}}}type"
+XSI_NIL = f"{{{XSI}}}nil"
+_NIL_ATTRS = {XSI_NIL: "true"}
+
+INT_RANGE = (-(2**31), 2**31 - 1)
+SHORT_RANGE = (-(2**15), 2**15 - 1)
+
+TypeName = tuple[str, str]
+"""An XSD type as ``(namespace, local name)``; rendered as ``xsi:type="prefix:local"``."""
+
+
+def tns(local: str) -> str:
+    """The Clark name of an element in the Services88 namespace."""
+    return f"{{{TNS}}}{local}"
+
+
+class XsiTypes(dict[TypeName, dict[str, str]]):
+    """Per-service cache: type name -> the attribute dict ``{xsi:type: "prefix:local"}``.
+
+    The prefix of a type depends on the service's envelope (``Batch:`` vs
+    ``SoPrincipal:``), so the text is computed once per service and type, then reused.
+    """
+
+    def __init__(self, prefixes: Mapping[str, str]) -> None:
+        super().__init__()
+        self._prefixes = dict(prefixes)
+
+    def __missing__(self, key: TypeName) -> dict[str, str]:
+        namespace, local = key
+        attrs = {XSI_TYPE: f"{self._prefixes[namespace]}:{local}"}
+        self[key] = attrs
+        return attrs
+
+
+# XML 1.0 Char production; lone surrogates fall outside it too.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_XSD_INTEGER = re.compile(r"[+-]?[0-9]+")
+_XSD_DATETIME = re.compile(
+    r"(-?[0-9]{4,})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+_MAX_OFFSET = timedelta(hours=14)
+_DOTNET_MIN_VALUE = "0001-01-01T00:00:00"
+
+
+def check_text(field: str, value: object, *, secret: bool = False) -> str:
+    """Return ``value`` if it is a string XML can carry, else raise naming ``field``.
+
+    The message shows the offending code point, never the value: fields such as a
+    ticket are secrets.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a str, not {type(value).__name__}")
+    bad = _NOT_XML_CHAR.search(value)
+    if bad is not None:
+        where = "" if secret else f" U+{ord(bad.group()):04X} at index {bad.start()}"
+        raise ValueError(f"{field} contains a character XML 1.0 cannot carry{where}")
+    return value
+
+
+def _read_text(element: etree._Element) -> str:
+    return element.text or ""
+
+
+def _is_nil(element: etree._Element) -> bool:
+    return element.get(XSI_NIL) in ("true", "1")
+
+
+class Codec(Generic[T]):
+    """One XSD type: check a Python value, write it as an element, read it back."""
+
+    type_name: TypeName | None = None
+    nullable: bool = False
+    default: Any = None
+
+    def check(self, field: str, value: object) -> None:
+        """Raise ``TypeError``/``ValueError`` naming ``field`` unless ``value`` fits."""
+        raise NotImplementedError
+
+    def write(self, parent: etree._Element, tag: str, value: T, types: XsiTypes) -> None:
+        """Append ``value`` to ``parent`` as element ``tag`` (nothing for ``None``)."""
+        raise NotImplementedError
+
+    def read(self, element: etree._Element) -> T:
+        """Decode ``element``; raise ``ValueError`` if its content is malformed."""
+        raise NotImplementedError
+
+
+class Scalar(Codec[T]):
+    """A simple type whose value is the element's text."""
+
+    def __init__(
+        self,
+        type_name: TypeName,
+        *,
+        default: Any,
+        to_text: Callable[[Any], str],
+        from_text: Callable[[str], T],
+        check: Callable[[str, object], None],
+        nullable: bool = False,
+    ) -> None:
+        self.type_name = type_name
+        self.default = default
+        self.nullable = nullable
+        self._to_text = to_text
+        self._from_text = from_text
+        self._check = check
+
+    def check(self, field: str, value: object) -> None:
+        if value is None and self.nullable:
+            return
+        self._check(field, value)
+
+    def write(self, parent: etree._Element, tag: str, value: T, types: XsiTypes) -> None:
+        if value is None:
+            return
+        etree.SubElement(parent, tag, types[self.type_name]).text = self._to_text(value)  # type: ignore[index]
+
+    def read(self, element: etree._Element) -> T:
+        if _is_nil(element):
+            return self.default  # type: ignore[no-any-return]
+        return self._from_text(_read_text(element))
+
+
+# -- integers and booleans ---------------------------------------------------------
+
+
+def _int_checker(low: int, high: int, xsd_name: str) -> Callable[[str, object], None]:
+    def check(field: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{field} must be an int, not {type(value).__name__}")
+        if not low <= value <= high:
+            raise ValueError(f"{field} must be in {low}..{high} (xs:{xsd_name}), got {value}")
+
+    return check
+
+
+def _int_parser(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        text = text.strip()
+        if _XSD_INTEGER.fullmatch(text) is None:
+            raise ValueError(f"not an integer: {text[:40]!r}")
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"integer out of range: {value}")
+        return value
+
+    return parse
+
+
+def _check_bool(field: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{field} must be a bool, not {type(value).__name__}")
+
+
+def _parse_bool(text: str) -> bool:
+    text = text.strip()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise ValueError(f"not a boolean: {text[:40]!r}")
+
+
+def _check_str(field: str, value: object) -> None:
+    check_text(field, value)
+
+
+XSD_INT: Scalar[int] = Scalar(
+    (XSD, "int"),
+    default=0,
+    to_text=str,
+    from_text=_int_parser(*INT_RANGE),
+    check=_int_checker(*INT_RANGE, "int"),
+)
+XSD_SHORT: Scalar[int] = Scalar(
+    (XSD, "short"),
+    default=0,
+    to_text=str,
+    from_text=_int_parser(*SHORT_RANGE),
+    check=_int_checker(*SHORT_RANGE, "short"),
+)
+XSD_BOOLEAN: Scalar[bool] = Scalar(
+    (XSD, "boolean"),
+    default=False,
+    to_text=lambda value: "true" if value else "false",
+    from_text=_parse_bool,
+    check=_check_bool,
+)
+XSD_STRING: Scalar[str | None] = Scalar(
+    (XSD, "string"),
+    default=None,
+    to_text=str,
+    from_text=str,
+    check=_check_str,
+    nullable=True,
+)
+
+
+# -- dates -------------------------------------------------------------------------
+
+
+def format_datetime(value: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ss[.ffffff][Z|±hh:mm]``: naive stays naive, UTC becomes ``Z``."""
+    text = (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    )
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    offset = value.utcoffset()
+    if offset is None:
+        return text
+    if not offset:
+        return text + "Z"
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(offset) // timedelta(minutes=1)
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """Inverse of :func:`format_datetime`; .NET ``DateTime.MinValue`` reads as ``None``.
+
+    Up to seven fraction digits arrive from .NET; Python keeps six (truncated).
+    """
+    text = text.strip()
+    match = _XSD_DATETIME.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an xs:dateTime: {text[:40]!r}")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    if f"{year}-{month}-{day}T{hour}:{minute}:{second}" == _DOTNET_MIN_VALUE and not (
+        (fraction or "").strip("0")
+    ):
+        return None
+    tz: timezone | None = None
+    if zone == "Z":
+        tz = timezone.utc
+    elif zone is not None:
+        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        if offset > _MAX_OFFSET:
+            raise ValueError(f"time zone offset out of range: {zone}")
+        tz = timezone(-offset if zone[0] == "-" else offset)
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    return datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
+    )
+
+
+def _check_datetime(field: str, value: object) -> None:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{field} must be a datetime, not {type(value).__name__}")
+    offset = value.utcoffset()
+    if offset is not None and (offset % timedelta(minutes=1) or abs(offset) > _MAX_OFFSET):
+        raise ValueError(f"{field} has a UTC offset xs:dateTime cannot carry: {offset}")
+
+
+XSD_DATETIME: Scalar[datetime | None] = Scalar(
+    (XSD, "dateTime"),
+    default=None,
+    to_text=format_datetime,
+    from_text=parse_datetime,
+    check=_check_datetime,
+    nullable=True,
+)
+
+
+# -- enumerations ------------------------------------------------------------------
+
+
+class WireEnum(str, enum.Enum):
+    """Base of the service's enumerations: members are strings equal to their wire name."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class EnumCodec(Codec["E | str"]):
+    """An enumeration sent by name.
+
+    A name this library does not know (a newer server) reads as the plain ``str`` and
+    is written back verbatim, so a task read from a newer server round-trips.
+    """
+
+    def __init__(self, enum_type: type[E], type_name: TypeName) -> None:
+        self.type_name = type_name
+        self._members: dict[str, Any] = {member.value: member for member in enum_type}
+        self._enum_name = enum_type.__name__
+        self.default = next(iter(enum_type))
+
+    def convert(self, value: object) -> object:
+        """Map a known wire name to its member; anything else is left for ``check``."""
+        if isinstance(value, str) and not isinstance(value, enum.Enum):
+            return self._members.get(value, value)
+        return value
+
+    def check(self, field: str, value: object) -> None:
+        if isinstance(value, enum.Enum):
+            if self._members.get(value.value) is not value:
+                raise TypeError(f"{field} must be a {self._enum_name}, not {value!r}")
+            return
+        check_text(field, value)
+        assert isinstance(value, str)
+        if not value or value != value.strip() or " " in value:
+            raise ValueError(f"{field} must be a {self._enum_name} name, got {value!r}")
+
+    def write(self, parent: etree._Element, tag: str, value: E | str, types: XsiTypes) -> None:
+        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
+        element.text = value.value if isinstance(value, enum.Enum) else value
+
+    def read(self, element: etree._Element) -> E | str:
+        if _is_nil(element):
+            return self.default  # type: ignore[no-any-return]
+        text = _read_text(element).strip()
+        if not text:
+            raise ValueError(f"empty {self._enum_name}")
+        return self._members.get(text, text)  # type: ignore[no-any-return]
+
+
+# -- collections -------------------------------------------------------------------
+
+
+class StringDictCodec(Codec["dict[str, str | None] | None"]):
+    """A .NET ``Dictionary<string, string>``: ``<Item><Key/><Value/></Item>`` pairs.
+
+    Key and Value are required elements; a ``None`` value travels as ``xsi:nil``.
+    """
+
+    def __init__(self, type_name: TypeName, item: str) -> None:
+        self.type_name = type_name
+        self.nullable = True
+        self._item = tns(item)
+        self._key = tns("Key")
+        self._value = tns("Value")
+
+    @staticmethod
+    def convert(value: object) -> object:
+        """Copy a mapping so a frozen model cannot change behind its back."""
+        return dict(value) if isinstance(value, Mapping) else value
+
+    def check(self, field: str, value: object) -> None:
+        if value is None:
+            return
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{field} must be a mapping of str to str, not {type(value).__name__}")
+        for key, item in value.items():
+            check_text(f"{field} key", key)
+            if item is not None:
+                check_text(f"{field}[{key!r}]", item)
+
+    def write(
+        self,
+        parent: etree._Element,
+        tag: str,
+        value: dict[str, str | None] | None,
+        types: XsiTypes,
+    ) -> None:
+        if value is None:
+            return
+        string_type = types[XSD, "string"]
+        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
+        for key, item in value.items():
+            pair = etree.SubElement(element, self._item)
+            etree.SubElement(pair, self._key, string_type).text = key
+            if item is None:
+                etree.SubElement(pair, self._value, _NIL_ATTRS)
+            else:
+                etree.SubElement(pair, self._value, string_type).text = item
+
+    def read(self, element: etree._Element) -> dict[str, str | None] | None:
+        if _is_nil(element):
+            return None
+        result: dict[str, str | None] = {}
+        for pair in element:
+            if pair.tag != self._item:
+                continue
+            key: str | None = None
+            item: str | None = None
+            for part in pair:
+                if part.tag == self._key:
+                    key = _read_text(part)
+                elif part.tag == self._value:
+                    item = None if _is_nil(part) else _read_text(part)
+            if key is None:
+                raise ValueError(f"{etree.QName(pair).localname} without a Key")
+            result[key] = item
+        return result
+
+
+class IntArrayCodec(Codec["list[int] | None"]):
+    """``ArrayOfint``: a tns wrapper holding ``arrays:int`` items."""
+
+    def __init__(self) -> None:
+        self.type_name = (ARRAYS, "ArrayOfint")
+        self.nullable = True
+        self._item = f"{{{ARRAYS}}}int"
+
+    @staticmethod
+    def convert(value: object) -> object:
+        """Accept any iterable of ints (a tuple, a set, a generator) as a list."""
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+            return value
+        return list(value)
+
+    def check(self, field: str, value: object) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list):
+            raise TypeError(f"{field} must be a sequence of int, not {type(value).__name__}")
+        for index, item in enumerate(value):
+            XSD_INT.check(f"{field}[{index}]", item)
+
+    def write(
+        self, parent: etree._Element, tag: str, value: list[int] | None, types: XsiTypes
+    ) -> None:
+        if value is None:
+            return
+        int_type = types[XSD, "int"]
+        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
+        for item in value:
+            etree.SubElement(element, self._item, int_type).text = str(item)
+
+    def read(self, element: etree._Element) -> list[int] | None:
+        if _is_nil(element):
+            return None
+        return [XSD_INT.read(item) for item in element if item.tag == self._item]
+
+
+# -- composite types: models built from declared fields -----------------------------
+
+_WIRE = "superoffice_batch.wire"
+M = TypeVar("M")
+
+
+class WireField:
+    """One declared field: its Python attribute, its element tag and its codec."""
+
+    __slots__ = ("attr", "codec", "label", "tag")
+
+    def __init__(self, owner: str, attr: str, local: str, codec: Codec[Any]) -> None:
+        self.attr = attr
+        self.tag = tns(local)
+        self.codec = codec
+        self.label = f"{owner}.{attr}"
+
+    def check(self, value: object) -> None:
+        """Raise ``TypeError``/``ValueError`` naming this field unless ``value`` fits."""
+        self.codec.check(self.label, value)
+
+
+def wire(local: str, codec: Codec[Any], **options: Any) -> Any:
+    """Declare a model field that travels as element ``local`` encoded by ``codec``.
+
+    Its default is the codec's (.NET's: 0, False, the first enum member, or None).
+    Typed ``Any`` so that the annotation, not this call, is the field's type.
+    """
+    return attrs.field(
+        default=codec.default,
+        converter=getattr(codec, "convert", None),
+        metadata=wire_metadata(local, codec),
+        **options,
+    )
+
+
+def wire_metadata(local: str, codec: Codec[Any]) -> dict[str, Any]:
+    """The attrs field metadata that :func:`wire_fields` reads: element name and codec."""
+    return {_WIRE: (local, codec)}
+
+
+def wire_fields(cls: type[Any]) -> tuple[WireField, ...]:
+    """The declared fields of an attrs class, in declaration (that is, wire) order."""
+    return tuple(
+        WireField(cls.__name__, field.name, *field.metadata[_WIRE])
+        for field in attrs.fields(cls)
+        if _WIRE in field.metadata
+    )
+
+
+class ModelCodec(Codec["M | None"]):
+    """A complex type modelled by an attrs class declared with :func:`wire` fields.
+
+    Reading keeps direct children only, skips elements it does not know (the inherited
+    ``TableRight``/``FieldProperties``, fields of newer servers) and lets missing ones
+    take their defaults.
+    """
+
+    def __init__(self, model: type[M], type_name: TypeName, *, nullable: bool = True) -> None:
+        self.type_name = type_name
+        self.nullable = nullable
+        self.model = model
+        self.fields = wire_fields(model)
+        self._by_tag = {field.tag: field for field in self.fields}
+
+    def check(self, field: str, value: object) -> None:
+        if value is None and self.nullable:
+            return
+        if not isinstance(value, self.model):
+            raise TypeError(f"{field} must be a {self.model.__name__}, not {type(value).__name__}")
+
+    def write(self, parent: etree._Element, tag: str, value: M | None, types: XsiTypes) -> None:
+        if value is None:
+            return
+        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
+        for field in self.fields:
+            field.codec.write(element, field.tag, getattr(value, field.attr), types)
+
+    def read(self, element: etree._Element) -> M | None:
+        if _is_nil(element):
+            return None
+        values: dict[str, Any] = {}
+        by_tag = self._by_tag
+        for child in element:
+            field = by_tag.get(child.tag)
+            if field is None:
+                continue
+            try:
+                values[field.attr] = field.codec.read(child)
+            except ValueError as error:
+                raise ValueError(f"{field.label}: {error}") from None
+        return self.model(**values)
+
+
+class ListCodec(Codec["list[M]"]):
+    """``ArrayOf<Type>``: nil or empty reads as ``[]``; nil items are skipped."""
+
+    def __init__(self, item: ModelCodec[M], item_local: str, type_name: TypeName) -> None:
+        self.type_name = type_name
+        self.nullable = True
+        self.default = []
+        self._item = item
+        self._item_tag = tns(item_local)
+
+    def check(self, field: str, value: object) -> None:
+        if not isinstance(value, list):
+            raise TypeError(f"{field} must be a list, not {type(value).__name__}")
+        for index, item in enumerate(value):
+            self._item.check(f"{field}[{index}]", item)
+
+    def write(self, parent: etree._Element, tag: str, value: list[M], types: XsiTypes) -> None:
+        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
+        for item in value:
+            self._item.write(element, self._item_tag, item, types)
+
+    def read(self, element: etree._Element) -> list[M]:
+        if _is_nil(element):
+            return []
+        items = (self._item.read(child) for child in element if child.tag == self._item_tag)
+        return [item for item in items if item is not None]

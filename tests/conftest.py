@@ -1,0 +1,65 @@
+"""Shared test helpers: fixture files, canonical XML, sample tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from superoffice_batch import BatchTaskCancellationBehaviour, BatchTaskInfo, BatchTaskState
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+DOC_TICKET = "7T:1234abcxyzExample=="
+DOC_APP_TOKEN = "1234567-1234-9876"
+
+
+def fixture_bytes(relative: str) -> bytes:
+    """The bytes of a file under fixtures/."""
+    return (FIXTURES / relative).read_bytes()
+
+
+def canonical(xml: bytes | etree._Element) -> bytes:
+    """Inclusive C14N of a document with whitespace-only text dropped.
+
+    Inclusive (not exclusive) C14N keeps unused namespace declarations, which are part of
+    the documented envelope.
+    """
+    if isinstance(xml, bytes):
+        xml = etree.fromstring(xml, etree.XMLParser(remove_blank_text=True))
+    return etree.tostring(xml, method="c14n")
+
+
+def fully_populated_task() -> BatchTaskInfo:
+    """A task with every field set to a non-default value."""
+    return BatchTaskInfo(
+        id=4711,
+        name="ExportTask",
+        associate_id=-1,
+        details_table=32767,
+        details_record=2147483647,
+        is_system_task=True,
+        is_internal_task=True,
+        parameter_object={"format": "csv", "delimiter": ";", "empty": "", "nothing": None},
+        last_started=datetime(2025, 5, 7, 14, 30, 10, 123400, tzinfo=timezone.utc),
+        created=datetime(2024, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        start_count=3,
+        database_serial_number="SO-1234",
+        context="nightly",
+        result="",
+        state=BatchTaskState.STARTED,
+        description="Export <all> & \"everything\" — ø æ å",
+        response="resp",
+        request="req",
+        progress_description="Step 2 of 3",
+        progress_percent=66,
+        file_name="export.csv",
+        cancellation_behaviour=BatchTaskCancellationBehaviour.CANCEL_WITH_WARNING,
+    )
+
+
+@pytest.fixture
+def full_task() -> BatchTaskInfo:
+    return fully_populated_task()
