@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from superoffice_batch import BatchTaskCancellationBehaviour, BatchTaskInfo, Bat
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
+XS = "http://www.w3.org/2001/XMLSchema"
+
 DOC_TICKET = "7T:1234abcxyzExample=="
 DOC_APP_TOKEN = "1234567-1234-9876"
 
@@ -19,6 +22,38 @@ DOC_APP_TOKEN = "1234567-1234-9876"
 def fixture_bytes(relative: str) -> bytes:
     """The bytes of a file under fixtures/."""
     return (FIXTURES / relative).read_bytes()
+
+
+@cache
+def _wsdl(name: str) -> etree._ElementTree:
+    return etree.parse(str(FIXTURES / "wsdl" / name))
+
+
+def _schema_definition(wsdl: str, kind: str, name: str) -> etree._Element:
+    for definition in _wsdl(wsdl).iter(f"{{{XS}}}{kind}"):
+        if definition.get("name") == name:
+            return definition
+    raise LookupError(f"{kind} {name} not in {wsdl}")
+
+
+def wsdl_sequence(wsdl: str, complex_type: str) -> list[tuple[str, tuple[str, str]]]:
+    """The elements a WSDL complexType declares itself, in order, as (name, (type ns, type)).
+
+    Inherited elements (the base type's) are not included; the type is resolved to its
+    namespace URI, the form codecs use for ``type_name``.
+    """
+    definition = _schema_definition(wsdl, "complexType", complex_type)
+    elements = []
+    for element in definition.iterfind(f".//{{{XS}}}sequence/{{{XS}}}element"):
+        prefix, local = element.get("type").split(":")
+        elements.append((element.get("name"), (element.nsmap[prefix], local)))
+    return elements
+
+
+def wsdl_enumeration(wsdl: str, simple_type: str) -> list[str]:
+    """The values of a WSDL simpleType enumeration, in declaration order."""
+    definition = _schema_definition(wsdl, "simpleType", simple_type)
+    return [value.get("value") for value in definition.iter(f"{{{XS}}}enumeration")]
 
 
 def canonical(xml: bytes | etree._Element) -> bytes:

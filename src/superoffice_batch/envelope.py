@@ -1,8 +1,8 @@
 """SOAP envelopes: building requests in either SOAP version, and classifying every reply.
 
-Building: each (service, SOAP version) pair has a prebuilt skeleton (``Envelope`` with the
-documented namespace declarations, and an empty ``Body``); a request copies it, which is
-several times cheaper than declaring seven namespaces again.
+Building: the envelope is written as text around the operation's body: the start tag with
+the documented namespace declarations is worked out once per (service, SOAP version), the
+header blocks and the body are escaped values between cached tags.
 
 Reading: :func:`open_reply` is the one place where a reply is classified. It parses with a
 hardened parser and returns the Body's payload, or raises exactly one of
@@ -12,15 +12,14 @@ hardened parser and returns the Body's payload, or raises exactly one of
 
 from __future__ import annotations
 
-import copy
 import enum
 import threading
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from lxml import etree
 
 from .errors import HttpError, ProtocolError, ServiceError, SoapFault, excerpt, redact
+from .models import Credentials
 from .xmlvalues import (
     ARRAYS,
     CRYPTOGRAPHY,
@@ -28,15 +27,15 @@ from .xmlvalues import (
     TNS,
     XSD,
     XSI,
+    Markup,
     StringDictCodec,
-    XsiTypes,
+    escape,
     tns,
 )
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Reply", "Service", "SoapVersion", "open_reply"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Service", "SoapVersion", "open_reply"]
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 class SoapVersion(enum.Enum):
@@ -75,6 +74,7 @@ class _Tags:
     """The Clark names of one SOAP version's envelope elements."""
 
     def __init__(self, version: SoapVersion) -> None:
+        self.version = version
         namespace = version.namespace
         self.envelope = f"{{{namespace}}}Envelope"
         self.header = f"{{{namespace}}}Header"
@@ -90,7 +90,7 @@ class _Tags:
 
 
 _TAGS = {version: _Tags(version) for version in SoapVersion}
-_VERSION_BY_ENVELOPE_TAG = {tags.envelope: version for version, tags in _TAGS.items()}
+_TAGS_BY_ENVELOPE_TAG = {tags.envelope: tags for tags in _TAGS.values()}
 
 
 class Service:
@@ -103,9 +103,20 @@ class Service:
         self.takes_ticket = takes_ticket
         """Whether calls carry ``Credentials/Ticket`` (SoPrincipal is where tickets come from)."""
         self.path = f"Remote/Services88/{name}.svc"
-        self._namespaces = namespaces
-        self.xsi_types = XsiTypes({uri: prefix for prefix, uri in namespaces})
-        self._skeletons: dict[SoapVersion, etree._Element] = {}
+        self.markup = Markup({uri: prefix for prefix, uri in namespaces})
+        declarations = "".join(f' xmlns:{prefix}="{uri}"' for prefix, uri in namespaces)
+        self._starts = {
+            version: (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<SOAP-ENV:Envelope'
+                f' xmlns:SOAP-ENV="{version.namespace}"'
+                f' xmlns:SOAP-ENC="{_ENCODING_NS[version]}"{declarations}>'
+            )
+            for version in SoapVersion
+        }
+        tns_tags = self.markup.tags
+        self._token_tags = tns_tags(tns("ApplicationToken"))
+        self._credentials_tags = tns_tags(tns("Credentials"))
+        self._ticket_tags = tns_tags(tns("Ticket"))
 
     def __repr__(self) -> str:
         return f"Service({self.name!r})"
@@ -114,20 +125,39 @@ class Service:
         """The SOAP action URI of one of this service's operations."""
         return f"{TNS}/{self.name}/{operation}"
 
-    def new_envelope(self, version: SoapVersion) -> tuple[etree._Element, etree._Element]:
-        """A fresh ``(Envelope, Body)`` pair with this service's namespace declarations."""
-        skeleton = self._skeletons.get(version)
-        if skeleton is None:
-            skeleton = self._skeletons[version] = self._build_skeleton(version)
-        envelope = copy.copy(skeleton)
-        return envelope, envelope[0]
+    def open_envelope(
+        self, out: list[str], version: SoapVersion, credentials: Credentials | None
+    ) -> None:
+        """Write the declaration, the Envelope start tag, the header blocks and ``<Body>``.
 
-    def _build_skeleton(self, version: SoapVersion) -> etree._Element:
-        nsmap = {"SOAP-ENV": version.namespace, "SOAP-ENC": _ENCODING_NS[version]}
-        nsmap.update(self._namespaces)
-        envelope = etree.Element(_TAGS[version].envelope, nsmap=nsmap)
-        etree.SubElement(envelope, _TAGS[version].body)
-        return envelope
+        Header blocks go inside ``SOAP-ENV:Header``, in WSDL order: ``ApplicationToken``
+        when one is set, then ``Credentials/Ticket`` when a ticket is set and the service
+        takes one. The documentation shows them directly under the Envelope, which is not
+        valid SOAP; this is the library's one deliberate deviation from it.
+        """
+        out.append(self._starts[version])
+        token = credentials.application_token if credentials is not None else None
+        ticket = credentials.ticket if credentials is not None and self.takes_ticket else None
+        if token is not None or ticket is not None:
+            out.append("<SOAP-ENV:Header>")
+            if token is not None:
+                out += (self._token_tags[0], escape(token), self._token_tags[1])
+            if ticket is not None:
+                out += (
+                    self._credentials_tags[0],
+                    self._ticket_tags[0],
+                    escape(ticket),
+                    self._ticket_tags[1],
+                    self._credentials_tags[1],
+                )
+            out.append("</SOAP-ENV:Header>")
+        out.append("<SOAP-ENV:Body>")
+
+    @staticmethod
+    def close_envelope(out: list[str]) -> bytes:
+        """Write the closing tags and return the whole envelope as UTF-8 bytes."""
+        out.append("</SOAP-ENV:Body></SOAP-ENV:Envelope>")
+        return "".join(out).encode("utf-8")
 
 
 BATCH = Service(
@@ -155,18 +185,6 @@ SOPRINCIPAL = Service(
 )
 
 
-def add_header(envelope: etree._Element, version: SoapVersion) -> etree._Element:
-    """Insert the ``Header`` element before the ``Body`` and return it."""
-    header = envelope.makeelement(_TAGS[version].header)
-    envelope.insert(0, header)
-    return header
-
-
-def serialize(envelope: etree._Element) -> bytes:
-    """The envelope as UTF-8 bytes with an XML declaration."""
-    return _XML_DECLARATION + etree.tostring(envelope, encoding="UTF-8")
-
-
 # -- reading replies -----------------------------------------------------------------
 
 
@@ -187,15 +205,6 @@ class _Parsers(threading.local):
 _parsers = _Parsers()
 
 
-class Reply(NamedTuple):
-    """An envelope that is neither a fault nor a business error."""
-
-    version: SoapVersion
-    payload: etree._Element
-    """The first element of the Body: ``<Op>Response`` for a successful call."""
-    header: etree._Element | None
-
-
 def open_reply(
     content: bytes,
     *,
@@ -203,8 +212,11 @@ def open_reply(
     content_type: str | None = None,
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     secrets: Iterable[str] = (),
-) -> Reply:
-    """Classify a reply. Returns it when it is a normal SOAP answer, raises otherwise.
+) -> tuple[etree._Element, etree._Element | None]:
+    """Classify a reply. Returns ``(payload, header)`` for a normal SOAP answer.
+
+    ``payload`` is the Body's first element (``<Op>Response`` on success); ``header`` is
+    the SOAP Header, if any. Every other reply raises.
 
     Precedence: too large or unreadable as XML or SOAP -> ``HttpError`` for a non-2xx
     status, ``ProtocolError`` for a 2xx one; then a Fault -> ``SoapFault`` (any status);
@@ -231,30 +243,30 @@ def open_reply(
             content_type,
             secrets,
         )
-    version = _VERSION_BY_ENVELOPE_TAG.get(root.tag)
-    if version is None:
+    tags = _TAGS_BY_ENVELOPE_TAG.get(root.tag)
+    if tags is None:
         raise _unreadable(
             "reply is not a SOAP envelope", content, status_code, content_type, secrets
         )
-    tags = _TAGS[version]
-    header = body = None
-    for child in root:
-        if child.tag == tags.body:
-            body = child
-        elif child.tag == tags.header:
-            header = child
-    if body is None:
-        raise ProtocolError("SOAP envelope without a Body", status_code=status_code)
+    # Header, if any, comes first and Body last (SOAP 1.1 allows trailing elements).
+    body = root[-1] if len(root) else None
+    if body is None or body.tag != tags.body:
+        body = root.find(tags.body)
+        if body is None:
+            raise ProtocolError("SOAP envelope without a Body", status_code=status_code)
+    header = root[0]
+    if header.tag != tags.header:
+        header = None
     payload = body[0] if len(body) else None
     if payload is not None and payload.tag == tags.fault:
-        raise _fault(payload, version, status_code, secrets)
+        raise _fault(payload, tags.version, status_code, secrets)
     if header is not None:
         _raise_for_service_error(header, status_code, secrets)
     if not ok:
         raise HttpError(status_code, excerpt(content, secrets), content_type)
     if payload is None:
         raise ProtocolError("SOAP Body is empty", status_code=status_code)
-    return Reply(version, payload, header)
+    return payload, header
 
 
 def _unreadable(

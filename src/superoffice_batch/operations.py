@@ -28,24 +28,16 @@ from typing import Any, ClassVar, Generic, TypeVar
 import attrs
 from lxml import etree
 
-from .envelope import (
-    BATCH,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    Service,
-    SoapVersion,
-    add_header,
-    open_reply,
-    serialize,
-)
+from .envelope import BATCH, DEFAULT_MAX_RESPONSE_BYTES, Service, SoapVersion, open_reply
 from .errors import ProtocolError, excerpt
 from .models import BatchTaskInfo, Credentials
 from .xmlvalues import (
     TNS,
     XSD_INT,
-    XSI_NIL,
     Codec,
     ModelCodec,
     WireField,
+    compile_fields,
     tns,
     wire_fields,
     wire_metadata,
@@ -54,10 +46,6 @@ from .xmlvalues import (
 __all__ = ["Operation", "Request", "Returns", "StartBatchJob", "arg"]
 
 T = TypeVar("T")
-
-_APPLICATION_TOKEN = tns("ApplicationToken")
-_CREDENTIALS = tns("Credentials")
-_TICKET = tns("Ticket")
 
 
 @attrs.frozen
@@ -90,9 +78,9 @@ class Returns(Generic[T]):
         tag = self.tag
         for child in payload:
             if child.tag == tag:
-                if not self.codec.nullable and child.get(XSI_NIL) in ("true", "1"):
-                    raise ValueError(f"{etree.QName(tag).localname} is nil")
-                return self.codec.read(child)
+                if self.codec.nullable:
+                    return self.codec.read(child)
+                return self.codec.read_required(child)
         if not self.codec.nullable:
             raise ValueError(f"{etree.QName(tag).localname} element is missing")
         return self.codec.default  # type: ignore[no-any-return]
@@ -119,9 +107,10 @@ class _Spec:
         self.name = cls.__name__
         self.service: Service = cls.SERVICE
         self.returns: Returns[Any] = cls.RETURNS
-        self.tag = tns(self.name)
+        self.start_tag, self.end_tag = self.service.markup.tags(tns(self.name))
         self.response_tag = tns(cls.RESPONSE_ELEMENT or f"{self.name}Response")
         self.args: tuple[WireField, ...] = wire_fields(cls)
+        self.plan = compile_fields(self.args, self.service.markup)
         action = self.service.action(self.name)
         self.headers = {version: version.http_headers(action) for version in SoapVersion}
 
@@ -167,19 +156,16 @@ class Operation(Generic[T]):
             raise TypeError(f"soap_version must be a SoapVersion, not {soap_version!r}")
         spec = _spec_of(type(self))
         service = spec.service
-        envelope, body = service.new_envelope(soap_version)
-        if credentials is not None:
-            _write_header_blocks(envelope, soap_version, service, credentials)
-        wrapper = etree.SubElement(body, spec.tag)
-        types = service.xsi_types
-        for field in spec.args:
-            field.codec.write(wrapper, field.tag, getattr(self, field.attr), types)
+        markup = service.markup
+        out: list[str] = []
+        service.open_envelope(out, soap_version, credentials)
+        out.append(spec.start_tag)
+        for attr, codec, start, end in spec.plan:
+            codec.write(out, start, end, getattr(self, attr), markup)
+        out.append(spec.end_tag)
+        content = service.close_envelope(out)
         return Request(
-            spec.name,
-            service.path,
-            dict(spec.headers[soap_version]),
-            serialize(envelope),
-            soap_version,
+            spec.name, service.path, dict(spec.headers[soap_version]), content, soap_version
         )
 
     def parse_response(
@@ -197,14 +183,13 @@ class Operation(Generic[T]):
         text shaped like a ticket is masked regardless.
         """
         spec = _spec_of(type(self))
-        reply = open_reply(
+        payload, _header = open_reply(
             content,
             status_code=status_code,
             content_type=content_type,
             max_bytes=max_response_bytes,
             secrets=secrets,
         )
-        payload = reply.payload
         if payload.tag != spec.response_tag:
             raise ProtocolError(
                 f"{spec.name}: expected {etree.QName(spec.response_tag).localname} in the "
@@ -220,22 +205,6 @@ class Operation(Generic[T]):
                 status_code=status_code,
                 excerpt=excerpt(content, secrets),
             ) from None
-
-
-def _write_header_blocks(
-    envelope: etree._Element, version: SoapVersion, service: Service, credentials: Credentials
-) -> None:
-    # In WSDL order: ApplicationToken, then Credentials (Batch only; SoPrincipal issues tickets).
-    token = credentials.application_token
-    ticket = credentials.ticket if service.takes_ticket else None
-    if token is None and ticket is None:
-        return
-    header = add_header(envelope, version)
-    if token is not None:
-        etree.SubElement(header, _APPLICATION_TOKEN).text = token
-    if ticket is not None:
-        block = etree.SubElement(header, _CREDENTIALS)
-        etree.SubElement(block, _TICKET).text = ticket
 
 
 # -- Batch.svc ------------------------------------------------------------------------

@@ -5,9 +5,12 @@ becomes an element (``write``) and how an element becomes a value again (``read`
 Models and operations declare their fields with codecs; nothing here knows about
 a particular service.
 
-Everything on the hot path is prepared once: tag names are Clark strings
-(``{namespace}Local``) and the ``xsi:type`` attribute dictionaries come from a
-per-service cache (:class:`XsiTypes`), so writing a field is one ``SubElement``.
+Requests are written as text, not as an lxml tree: the documented envelopes fix every
+prefix, so each start and end tag is worked out once per service (:class:`Markup`) and
+writing a field is appending its escaped value between two cached strings. Building an
+lxml tree instead costs a namespace search per element and attribute, which made a
+StartBatchJob request several times slower (see docs/performance.md). Replies are read
+with lxml.
 """
 
 from __future__ import annotations
@@ -33,13 +36,13 @@ CRYPTOGRAPHY = "http://schemas.datacontract.org/2004/07/System.Security.Cryptogr
 
 XSI_TYPE = f"{{{XSI}}}type"
 XSI_NIL = f"{{{XSI}}}nil"
-_NIL_ATTRS = {XSI_NIL: "true"}
 
 INT_RANGE = (-(2**31), 2**31 - 1)
 SHORT_RANGE = (-(2**15), 2**15 - 1)
 
 TypeName = tuple[str, str]
 """An XSD type as ``(namespace, local name)``; rendered as ``xsi:type="prefix:local"``."""
+_XSD_STRING: TypeName = (XSD, "string")
 
 
 def tns(local: str) -> str:
@@ -47,27 +50,59 @@ def tns(local: str) -> str:
     return f"{{{TNS}}}{local}"
 
 
-class XsiTypes(dict[TypeName, dict[str, str]]):
-    """Per-service cache: type name -> the attribute dict ``{xsi:type: "prefix:local"}``.
+class Markup:
+    """Start and end tags as text for one service's envelope, each worked out once.
 
-    The prefix of a type depends on the service's envelope (``Batch:`` vs
-    ``SoPrincipal:``), so the text is computed once per service and type, then reused.
+    The prefix of an element or type depends on the service's documented envelope
+    (``Batch:`` vs ``SoPrincipal:``, ``NetServerServices882:`` for Arrays in one and
+    ``NetServerServices883:`` in the other), never on the call.
     """
 
     def __init__(self, prefixes: Mapping[str, str]) -> None:
-        super().__init__()
         self._prefixes = dict(prefixes)
+        self._tags: dict[tuple[str, TypeName | None], tuple[str, str]] = {}
+        self._nil_attribute = f' {self._prefixes[XSI]}:nil="true"'
 
-    def __missing__(self, key: TypeName) -> dict[str, str]:
-        namespace, local = key
-        attrs = {XSI_TYPE: f"{self._prefixes[namespace]}:{local}"}
-        self[key] = attrs
-        return attrs
+    def qname(self, tag: str) -> str:
+        """``{namespace}Local`` -> ``prefix:Local``."""
+        namespace, _, local = tag[1:].partition("}")
+        return f"{self._prefixes[namespace]}:{local}"
+
+    def tags(self, tag: str, type_name: TypeName | None = None) -> tuple[str, str]:
+        """The start tag (with ``xsi:type`` when ``type_name`` is given) and the end tag."""
+        key = (tag, type_name)
+        pair = self._tags.get(key)
+        if pair is None:
+            name = self.qname(tag)
+            annotation = ""
+            if type_name is not None:
+                namespace, local = type_name
+                annotation = f' {self._prefixes[XSI]}:type="{self._prefixes[namespace]}:{local}"'
+            pair = self._tags[key] = (f"<{name}{annotation}>", f"</{name}>")
+        return pair
+
+    def nil(self, tag: str) -> str:
+        """An empty element marked ``xsi:nil``."""
+        return f"<{self.qname(tag)}{self._nil_attribute}/>"
 
 
-# XML 1.0 Char production; lone surrogates fall outside it too.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_XSD_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def escape(text: str) -> str:
+    """Element content as XML text. Values were checked to hold only XML characters.
+
+    A carriage return is written as a reference, or the reader's line-end normalisation
+    would turn it into a line feed.
+    """
+    if "&" in text or "<" in text or ">" in text or "\r" in text:
+        return text.translate(_ESCAPES)
+    return text
+
+
+# The complement of XML 1.0's Char production (lone surrogates included). Written as the
+# few excluded ranges: the negated class of allowed ones takes milliseconds to compile.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _XSD_DATETIME = re.compile(
     r"(-?[0-9]{4,})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})?"
@@ -95,8 +130,11 @@ def _read_text(element: etree._Element) -> str:
     return element.text or ""
 
 
+_TRUE = ("true", "1")
+
+
 def _is_nil(element: etree._Element) -> bool:
-    return element.get(XSI_NIL) in ("true", "1")
+    return element.get(XSI_NIL) in _TRUE
 
 
 class Codec(Generic[T]):
@@ -110,13 +148,22 @@ class Codec(Generic[T]):
         """Raise ``TypeError``/``ValueError`` naming ``field`` unless ``value`` fits."""
         raise NotImplementedError
 
-    def write(self, parent: etree._Element, tag: str, value: T, types: XsiTypes) -> None:
-        """Append ``value`` to ``parent`` as element ``tag`` (nothing for ``None``)."""
+    def write(self, out: list[str], start: str, end: str, value: T, markup: Markup) -> None:
+        """Append ``value`` between the tags ``start`` and ``end`` to ``out`` (None: nothing).
+
+        The caller works the tags out once with ``markup.tags(tag, codec.type_name)``.
+        """
         raise NotImplementedError
 
     def read(self, element: etree._Element) -> T:
         """Decode ``element``; raise ``ValueError`` if its content is malformed."""
         raise NotImplementedError
+
+    def read_required(self, element: etree._Element) -> T:
+        """Like :meth:`read`, but ``xsi:nil`` is an error even where the default would do."""
+        if _is_nil(element):
+            raise ValueError("nil where a value is required")
+        return self.read(element)
 
 
 class Scalar(Codec[T]):
@@ -144,15 +191,19 @@ class Scalar(Codec[T]):
             return
         self._check(field, value)
 
-    def write(self, parent: etree._Element, tag: str, value: T, types: XsiTypes) -> None:
-        if value is None:
-            return
-        etree.SubElement(parent, tag, types[self.type_name]).text = self._to_text(value)  # type: ignore[index]
+    def write(self, out: list[str], start: str, end: str, value: T, markup: Markup) -> None:
+        if value is not None:
+            out += (start, self._to_text(value), end)
 
     def read(self, element: etree._Element) -> T:
         if _is_nil(element):
             return self.default  # type: ignore[no-any-return]
-        return self._from_text(_read_text(element))
+        return self._from_text(element.text or "")
+
+    def read_required(self, element: etree._Element) -> T:
+        if element.get(XSI_NIL) in _TRUE:
+            raise ValueError("nil where a value is required")
+        return self._from_text(element.text or "")
 
 
 # -- integers and booleans ---------------------------------------------------------
@@ -170,10 +221,13 @@ def _int_checker(low: int, high: int, xsd_name: str) -> Callable[[str, object], 
 
 def _int_parser(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        text = text.strip()
-        if _XSD_INTEGER.fullmatch(text) is None:
+        # int() also takes "1_000" and non-ASCII digits, which xs:int does not.
+        if not text.isascii() or "_" in text:
             raise ValueError(f"not an integer: {text[:40]!r}")
-        value = int(text)
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"not an integer: {text.strip()[:40]!r}") from None
         if not low <= value <= high:
             raise ValueError(f"integer out of range: {value}")
         return value
@@ -223,7 +277,7 @@ XSD_BOOLEAN: Scalar[bool] = Scalar(
 XSD_STRING: Scalar[str | None] = Scalar(
     (XSD, "string"),
     default=None,
-    to_text=str,
+    to_text=escape,
     from_text=str,
     check=_check_str,
     nullable=True,
@@ -336,9 +390,9 @@ class EnumCodec(Codec["E | str"]):
         if not value or value != value.strip() or " " in value:
             raise ValueError(f"{field} must be a {self._enum_name} name, got {value!r}")
 
-    def write(self, parent: etree._Element, tag: str, value: E | str, types: XsiTypes) -> None:
-        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
-        element.text = value.value if isinstance(value, enum.Enum) else value
+    def write(self, out: list[str], start: str, end: str, value: E | str, markup: Markup) -> None:
+        # Members are str subclasses holding their wire name, like unknown names.
+        out += (start, escape(value), end)  # type: ignore[arg-type]
 
     def read(self, element: etree._Element) -> E | str:
         if _is_nil(element):
@@ -382,22 +436,25 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
 
     def write(
         self,
-        parent: etree._Element,
-        tag: str,
+        out: list[str],
+        start: str,
+        end: str,
         value: dict[str, str | None] | None,
-        types: XsiTypes,
+        markup: Markup,
     ) -> None:
         if value is None:
             return
-        string_type = types[XSD, "string"]
-        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
+        pair_start, pair_end = markup.tags(self._item)
+        key_start, key_end = markup.tags(self._key, _XSD_STRING)
+        value_start, value_end = markup.tags(self._value, _XSD_STRING)
+        out.append(start)
         for key, item in value.items():
-            pair = etree.SubElement(element, self._item)
-            etree.SubElement(pair, self._key, string_type).text = key
+            out += (pair_start, key_start, escape(key), key_end)
             if item is None:
-                etree.SubElement(pair, self._value, _NIL_ATTRS)
+                out += (markup.nil(self._value), pair_end)
             else:
-                etree.SubElement(pair, self._value, string_type).text = item
+                out += (value_start, escape(item), value_end, pair_end)
+        out.append(end)
 
     def read(self, element: etree._Element) -> dict[str, str | None] | None:
         if _is_nil(element):
@@ -443,14 +500,15 @@ class IntArrayCodec(Codec["list[int] | None"]):
             XSD_INT.check(f"{field}[{index}]", item)
 
     def write(
-        self, parent: etree._Element, tag: str, value: list[int] | None, types: XsiTypes
+        self, out: list[str], start: str, end: str, value: list[int] | None, markup: Markup
     ) -> None:
         if value is None:
             return
-        int_type = types[XSD, "int"]
-        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
+        item_start, item_end = markup.tags(self._item, (XSD, "int"))
+        out.append(start)
         for item in value:
-            etree.SubElement(element, self._item, int_type).text = str(item)
+            out += (item_start, str(item), item_end)
+        out.append(end)
 
     def read(self, element: etree._Element) -> list[int] | None:
         if _is_nil(element):
@@ -499,6 +557,18 @@ def wire_metadata(local: str, codec: Codec[Any]) -> dict[str, Any]:
     return {_WIRE: (local, codec)}
 
 
+FieldPlan = tuple[tuple[str, Codec[Any], str, str], ...]
+"""Fields ready to write: attribute, codec, start tag, end tag."""
+
+
+def compile_fields(fields: tuple[WireField, ...], markup: Markup) -> FieldPlan:
+    """Work out each field's start and end tag in ``markup`` once."""
+    return tuple(
+        (field.attr, field.codec, *markup.tags(field.tag, field.codec.type_name))
+        for field in fields
+    )
+
+
 def wire_fields(cls: type[Any]) -> tuple[WireField, ...]:
     """The declared fields of an attrs class, in declaration (that is, wire) order."""
     return tuple(
@@ -522,6 +592,7 @@ class ModelCodec(Codec["M | None"]):
         self.model = model
         self.fields = wire_fields(model)
         self._by_tag = {field.tag: field for field in self.fields}
+        self._plans: dict[Markup, FieldPlan] = {}
 
     def check(self, field: str, value: object) -> None:
         if value is None and self.nullable:
@@ -529,12 +600,16 @@ class ModelCodec(Codec["M | None"]):
         if not isinstance(value, self.model):
             raise TypeError(f"{field} must be a {self.model.__name__}, not {type(value).__name__}")
 
-    def write(self, parent: etree._Element, tag: str, value: M | None, types: XsiTypes) -> None:
+    def write(self, out: list[str], start: str, end: str, value: M | None, markup: Markup) -> None:
         if value is None:
             return
-        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
-        for field in self.fields:
-            field.codec.write(element, field.tag, getattr(value, field.attr), types)
+        plan = self._plans.get(markup)
+        if plan is None:
+            plan = self._plans[markup] = compile_fields(self.fields, markup)
+        out.append(start)
+        for attr, codec, field_start, field_end in plan:
+            codec.write(out, field_start, field_end, getattr(value, attr), markup)
+        out.append(end)
 
     def read(self, element: etree._Element) -> M | None:
         if _is_nil(element):
@@ -568,10 +643,12 @@ class ListCodec(Codec["list[M]"]):
         for index, item in enumerate(value):
             self._item.check(f"{field}[{index}]", item)
 
-    def write(self, parent: etree._Element, tag: str, value: list[M], types: XsiTypes) -> None:
-        element = etree.SubElement(parent, tag, types[self.type_name])  # type: ignore[index]
+    def write(self, out: list[str], start: str, end: str, value: list[M], markup: Markup) -> None:
+        item_start, item_end = markup.tags(self._item_tag, self._item.type_name)
+        out.append(start)
         for item in value:
-            self._item.write(element, self._item_tag, item, types)
+            self._item.write(out, item_start, item_end, item, markup)
+        out.append(end)
 
     def read(self, element: etree._Element) -> list[M]:
         if _is_nil(element):
