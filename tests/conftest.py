@@ -79,13 +79,15 @@ def fully_populated_task() -> BatchTaskInfo:
         is_internal_task=True,
         parameter_object={"format": "csv", "delimiter": ";", "empty": "", "nothing": None},
         last_started=datetime(2025, 5, 7, 14, 30, 10, 123400, tzinfo=timezone.utc),
-        created=datetime(2024, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        created=datetime(
+            2024, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5, minutes=-30))
+        ),
         start_count=3,
         database_serial_number="SO-1234",
         context="nightly",
         result="",
         state=BatchTaskState.STARTED,
-        description="Export <all> & \"everything\" — ø æ å",
+        description='Export <all> & "everything" — ø æ å',
         response="resp",
         request="req",
         progress_description="Step 2 of 3",

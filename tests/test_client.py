@@ -436,6 +436,25 @@ def test_reply_outcome_raises_matching_error(
         assert getattr(caught.value, name) == value
 
 
+def test_undecodable_reply_is_protocol_error_not_resent(
+    route: respx.Route, client_factory: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    # httpx fails to decode the body; that must still be one of the library's errors.
+    route.mock(
+        side_effect=[
+            httpx.Response(
+                200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
+            ),
+            ok(),
+        ]
+    )
+
+    with pytest.raises(ProtocolError):
+        flavor.start(client_factory())
+
+    assert route.call_count == 1
+
+
 @pytest.mark.parametrize(
     ("failure", "request_sent"),
     [
@@ -1067,13 +1086,12 @@ def test_max_response_bytes_boundary(
 
 
 def test_repr_and_str_hide_credentials(client_factory: Callable[..., Any]) -> None:
-    client = client_factory(f"https://svc-user:{URL_PASSWORD}@sod.superoffice.com/Cust12345")
+    client = client_factory(ticket=TICKET, application_token=TOKEN)
 
     for text in (repr(client), str(client)):
         assert "sod.superoffice.com/Cust12345" in text
         assert TICKET not in text
         assert TOKEN not in text
-        assert URL_PASSWORD not in text
 
 
 ECHO = f"ticket {TICKET} rejected for application {TOKEN}"
@@ -1130,15 +1148,14 @@ def test_transport_error_hides_secrets(
     failure: type[httpx.TransportError],
 ) -> None:
     route.mock(side_effect=[failure(f"proxy said: {ECHO}")])
-    base_url = f"https://svc-user:{URL_PASSWORD}@sod.superoffice.com/Cust12345"
 
     with pytest.raises(TransportError) as caught:
-        flavor.start(client_factory(base_url, connect_retries=0))
+        flavor.start(client_factory(connect_retries=0))
 
     text = exposed_text(caught.value)
     assert "proxy said" in text
-    for secret in (TICKET, TOKEN, URL_PASSWORD):
-        assert secret not in text
+    assert TICKET not in text
+    assert TOKEN not in text
 
 
 def _library_log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -1177,23 +1194,47 @@ def test_logs_hide_ticket_and_token(
         assert TOKEN not in line
 
 
-def test_logs_hide_base_url_password(
+def _shown_for_base_url_with_password(
+    flavor: SyncFlavor, caplog: pytest.LogCaptureFixture
+) -> list[str]:
+    """What a client given user info in its base URL shows: the refusal, or repr, errors, logs.
+
+    Refusing user info outright is as safe as hiding it, so both designs are accepted.
+    """
+    try:
+        client = flavor.make(f"https://svc-user:{URL_PASSWORD}@sod.superoffice.com/Cust12345")
+    except ValueError as refused:
+        return [str(refused)]
+    try:
+        assert flavor.start(client) == 5
+        with pytest.raises(HttpError) as caught:
+            flavor.start(client)
+        return [
+            repr(client),
+            str(client),
+            exposed_text(caught.value),
+            *_library_log_lines(caplog),
+        ]
+    finally:
+        flavor.close(client)
+
+
+def test_base_url_password_is_never_shown(
     router: respx.MockRouter,
-    client_factory: Callable[..., Any],
     flavor: SyncFlavor,
     sleeps: list[float],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="superoffice_batch")
-    router.post(BATCH_URL).mock(side_effect=[httpx.ConnectError("refused"), html(415), ok11(5)])
-    client = client_factory(f"https://svc-user:{URL_PASSWORD}@sod.superoffice.com/Cust12345")
+    router.post(BATCH_URL).mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(415), ok11(5), html(502)]
+    )
 
-    assert flavor.start(client) == 5
+    shown = _shown_for_base_url_with_password(flavor, caplog)
 
-    lines = _library_log_lines(caplog)
-    assert lines
-    for line in lines:
-        assert URL_PASSWORD not in line
+    assert shown
+    for text in shown:
+        assert URL_PASSWORD not in text
 
 
 # -- 7. real HTTP over loopback ------------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from conftest import DOC_APP_TOKEN, DOC_TICKET, canonical, fixture_bytes, fully_populated_task
 from lxml import etree
 
+from conftest import DOC_APP_TOKEN, DOC_TICKET, canonical, fixture_bytes, fully_populated_task
 from superoffice_batch import BatchTaskInfo, Credentials, SoapVersion
 from superoffice_batch.operations import StartBatchJob
 
@@ -24,7 +24,11 @@ def documented_with_header_fixed(relative: str) -> bytes:
     documentation puts them directly under the Envelope, which is not valid SOAP.
     """
     root = etree.fromstring(fixture_bytes(relative), etree.XMLParser(remove_blank_text=True))
-    blocks = [child for child in root if child.tag in (f"{{{TNS}}}ApplicationToken", f"{{{TNS}}}Credentials")]
+    blocks = [
+        child
+        for child in root
+        if child.tag in (f"{{{TNS}}}ApplicationToken", f"{{{TNS}}}Credentials")
+    ]
     assert len(blocks) == 2
     header = etree.Element(f"{{{SOAP12}}}Header")
     for block in blocks:
@@ -54,8 +58,14 @@ def seed_task(timestamp: datetime) -> BatchTaskInfo:
 @pytest.mark.parametrize(
     ("relative", "timestamp"),
     [
-        ("documented/seed-StartBatchJob-request.xml", datetime(2025, 5, 7, 14, 30, 10, tzinfo=timezone.utc)),
-        ("documented/StartBatchJob-request.xml", datetime(2023, 9, 19, 1, 22, 24, tzinfo=timezone.utc)),
+        (
+            "documented/seed-StartBatchJob-request.xml",
+            datetime(2025, 5, 7, 14, 30, 10, tzinfo=timezone.utc),
+        ),
+        (
+            "documented/StartBatchJob-request.xml",
+            datetime(2023, 9, 19, 1, 22, 24, tzinfo=timezone.utc),
+        ),
     ],
 )
 def test_soap12_request_equals_documented_request_except_header_placement(relative, timestamp):
@@ -69,7 +79,9 @@ def test_documented_request_differs_without_the_header_fix():
     credentials = Credentials(ticket=DOC_TICKET, application_token=DOC_APP_TOKEN)
     timestamp = datetime(2025, 5, 7, 14, 30, 10, tzinfo=timezone.utc)
     request = StartBatchJob(seed_task(timestamp)).to_request(credentials, SoapVersion.SOAP12)
-    assert canonical(request.content) != canonical(fixture_bytes("documented/seed-StartBatchJob-request.xml"))
+    assert canonical(request.content) != canonical(
+        fixture_bytes("documented/seed-StartBatchJob-request.xml")
+    )
 
 
 def test_soap12_raw_bytes_keep_documented_declarations_in_order():
@@ -113,8 +125,13 @@ def test_http_headers_per_version():
     request12 = StartBatchJob(BatchTaskInfo()).to_request(None, SoapVersion.SOAP12)
     request11 = StartBatchJob(BatchTaskInfo()).to_request(None, SoapVersion.SOAP11)
     assert request12.path == "Remote/Services88/Batch.svc"
-    assert request12.headers == {"Content-Type": f'application/soap+xml; charset=utf-8; action="{ACTION}"'}
-    assert request11.headers == {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{ACTION}"'}
+    assert request12.headers == {
+        "Content-Type": f'application/soap+xml; charset=utf-8; action="{ACTION}"'
+    }
+    assert request11.headers == {
+        "Content-Type": "text/xml; charset=utf-8",
+        "SOAPAction": f'"{ACTION}"',
+    }
     assert request11.path == request12.path
 
 
@@ -125,7 +142,10 @@ def test_http_headers_per_version():
         (Credentials(), None),
         (Credentials(ticket="7T:abc"), ["Credentials"]),
         (Credentials(application_token="app"), ["ApplicationToken"]),
-        (Credentials(ticket="7T:abc", application_token="app"), ["ApplicationToken", "Credentials"]),
+        (
+            Credentials(ticket="7T:abc", application_token="app"),
+            ["ApplicationToken", "Credentials"],
+        ),
     ],
 )
 def test_header_blocks_only_when_given(credentials, blocks):

@@ -328,6 +328,27 @@ def test_a_success_reply_parses_whatever_its_spelling(soap: str, template: str) 
     assert parse(content) == 12345
 
 
+def test_a_soap11_reply_may_carry_elements_after_the_body() -> None:
+    # SOAP 1.1 §4: the Body may be followed by further child elements of the Envelope.
+    content = f"""<s:Envelope xmlns:s="{SOAP11}" xmlns:b="{TNS}">
+  <s:Header><b:Succeeded>true</b:Succeeded></s:Header>
+  <s:Body>{start_response()}</s:Body>
+  <x:Trailer xmlns:x="urn:example:trailer"/>
+</s:Envelope>""".encode()
+
+    assert parse(content) == 12345
+
+
+def test_a_soap11_business_error_is_found_with_elements_after_the_body() -> None:
+    content = f"""<s:Envelope xmlns:s="{SOAP11}" xmlns:b="{TNS}">
+  <s:Header>{SUCCEEDED_FALSE}</s:Header>
+  <s:Body>{start_response()}</s:Body>
+  <x:Trailer xmlns:x="urn:example:trailer"/>
+</s:Envelope>""".encode()
+
+    assert type(failure(content)) is ServiceError
+
+
 @both_versions
 @pytest.mark.parametrize("declared", [True, False], ids=["with declaration", "no declaration"])
 def test_a_reply_with_a_utf8_bom_parses(soap: str, declared: bool) -> None:

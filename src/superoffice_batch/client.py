@@ -13,12 +13,19 @@ import math
 import time
 from collections.abc import Generator, Iterator
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 import httpx
 
-from .envelope import BATCH, DEFAULT_MAX_RESPONSE_BYTES, SoapVersion
-from .errors import HttpError, ProtocolError, SoapFault, TransportError, redact
+from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion, oversized
+from .errors import (
+    HttpError,
+    ProtocolError,
+    SoapFault,
+    SuperOfficeError,
+    TransportError,
+    redact,
+)
 from .models import BatchTaskInfo, Credentials
 from .operations import Operation, Request, StartBatchJob
 
@@ -64,6 +71,8 @@ def _check_base_url(base_url: object) -> httpx.URL:
         raise ValueError("base_url must be an absolute http:// or https:// URL")
     if url.query or url.fragment:
         raise ValueError("base_url must not have a query or fragment")
+    if url.userinfo:
+        raise ValueError("base_url must not carry user info; pass credentials as options")
     if not url.path.endswith("/"):
         url = url.copy_with(path=url.path + "/")
     return url
@@ -118,11 +127,6 @@ class _CallPolicy:
         """The version in use: pinned, or settled by negotiation; None until then."""
         return self.pinned_version or self.negotiated_version
 
-    @property
-    def safe_url(self) -> str:
-        """The base URL without user info, for repr and logs."""
-        return str(self.base_url.copy_with(username=None, password=None))
-
     def url(self, path: str) -> str:
         """The absolute URL of a service path, computed once per service."""
         url = self._urls.get(path)
@@ -137,10 +141,25 @@ class _CallPolicy:
     def plan(self, operation: Operation[T]) -> Generator[_Step, RawResponse | None, T]:
         """Send ``operation`` and return its result; the driver does the I/O.
 
-        Re-sends only what certainly did not run: after a connect failure (nothing was
-        written) and, once, as SOAP 1.1 when negotiating and the endpoint refused the
-        SOAP 1.2 envelope (HTTP 415 or a VersionMismatch fault).
+        Logs one INFO line per call: operation, endpoint, outcome, duration.
         """
+        started = time.perf_counter()
+        name = type(operation).__name__
+        url = self.url(operation.SERVICE.path)
+        try:
+            result, status = yield from self._exchange(operation)
+        except SuperOfficeError as error:
+            _log_call(name, url, f"failed: {type(error).__name__}: {error}", started)
+            raise
+        _log_call(name, url, f"HTTP {status}", started)
+        return result
+
+    def _exchange(
+        self, operation: Operation[T]
+    ) -> Generator[_Step, RawResponse | None, tuple[T, int]]:
+        # Re-sends only what certainly did not run: after a connect failure (nothing was
+        # written) and, once, as SOAP 1.1 when negotiating and the endpoint refused the
+        # SOAP 1.2 envelope (HTTP 415 or a VersionMismatch fault).
         negotiating = self.soap_version is None
         version = self.soap_version or SoapVersion.SOAP12
         request = operation.to_request(self.credentials, version)
@@ -169,44 +188,49 @@ class _CallPolicy:
                 if not (negotiating and _is_version_refusal(error)):
                     raise
                 negotiating = False
+                version = self.negotiated_version = SoapVersion.SOAP11
                 logger.info(
                     "%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1 from now on",
                     request.operation,
                     error,
                 )
-                request = operation.to_request(self.credentials, SoapVersion.SOAP11)
+                request = operation.to_request(self.credentials, version)
                 continue
             if negotiating:
                 self.negotiated_version = version
-            return result
+            return result, response.status_code
 
 
-def _read_capped(chunks: Iterator[bytes], limit: int, status_code: int) -> bytes:
+def _log_call(name: str, url: str, outcome: str, started: float) -> None:
+    if logger.isEnabledFor(logging.INFO):
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.info("%s POST %s: %s (%.1f ms)", name, url, outcome, elapsed)
+
+
+def _read_body(chunks: Iterator[bytes], response: httpx.Response, limit: int) -> bytes:
+    """The (decoded) body, refusing to hold more than ``limit`` bytes of it."""
+    declared = response.headers.get("content-length", "")
+    content_type = response.headers.get("content-type")
+    if declared.isdigit() and int(declared) > limit:
+        raise oversized(int(declared), limit, response.status_code, content_type)
     body = bytearray()
     for chunk in chunks:
         body += chunk
         if len(body) > limit:
-            raise ProtocolError(
-                f"reply exceeds the limit of {limit} bytes", status_code=status_code
-            )
+            raise oversized(None, limit, response.status_code, content_type)
     return bytes(body)
 
 
-def _declared_length(response: httpx.Response) -> int:
-    try:
-        return int(response.headers.get("content-length", "0"))
-    except ValueError:
-        return 0
-
-
-def _transport_error(
-    error: httpx.TransportError, url: str, secrets: tuple[str, ...]
-) -> TransportError:
-    # Connect failures and pool timeouts happen before a byte of the request is written.
-    sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-    kind = type(error).__name__
+def _wrap_httpx_error(error: httpx.HTTPError, url: str, secrets: tuple[str, ...]) -> Exception:
     detail = redact(str(error), secrets) or "no detail"
-    return TransportError(f"{kind} on POST {url}: {detail}", request_sent=sent)
+    message = f"{type(error).__name__} on POST {url}: {detail}"
+    if isinstance(error, httpx.TransportError):
+        # Connect failures and pool timeouts happen before a byte of the request is written.
+        sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        return TransportError(message, request_sent=sent)
+    # The reply arrived but could not be read: a bad Content-Encoding, redirects (only an
+    # injected client follows them)...
+    return ProtocolError(message)
 
 
 class BatchClient:
@@ -260,7 +284,7 @@ class BatchClient:
 
     def __repr__(self) -> str:
         version = self.soap_version.value if self.soap_version else "negotiate"
-        return f"<BatchClient {self._policy.safe_url!r} soap={version}>"
+        return f"<BatchClient {str(self._policy.base_url)!r} soap={version}>"
 
     @property
     def soap_version(self) -> SoapVersion | None:
@@ -278,8 +302,7 @@ class BatchClient:
     def call(self, operation: Operation[T]) -> T:
         """Send any operation of this client's service and return its result."""
         plan = self._policy.plan(operation)
-        started = time.perf_counter()
-        step: Any = next(plan)
+        step: _Step = next(plan)
         while True:
             try:
                 if isinstance(step, Request):
@@ -293,13 +316,6 @@ class BatchClient:
                     time.sleep(step)
                     step = plan.send(None)
             except StopIteration as done:
-                if logger.isEnabledFor(logging.INFO):
-                    logger.info(
-                        "%s %s: %.1f ms",
-                        operation.__class__.__name__,
-                        self._policy.url(BATCH.path),
-                        (time.perf_counter() - started) * 1000,
-                    )
                 return done.value  # type: ignore[no-any-return]
 
     def _send(self, request: Request) -> RawResponse:
@@ -313,18 +329,12 @@ class BatchClient:
                 headers=request.headers,
                 timeout=policy.timeout,
             ) as response:
-                limit = policy.max_response_bytes
-                if _declared_length(response) > limit:
-                    raise ProtocolError(
-                        f"reply of {_declared_length(response)} bytes exceeds the limit of {limit}",
-                        status_code=response.status_code,
-                    )
-                content = _read_capped(response.iter_bytes(), limit, response.status_code)
+                content = _read_body(response.iter_bytes(), response, policy.max_response_bytes)
                 return RawResponse(
                     response.status_code, response.headers.get("content-type"), content
                 )
-        except httpx.TransportError as error:
-            raise _transport_error(error, policy.safe_url, policy.secrets()) from error
+        except httpx.HTTPError as error:
+            raise _wrap_httpx_error(error, url, policy.secrets()) from error
 
     def close(self) -> None:
         """Close the connection pool, unless the ``http_client`` was injected."""

@@ -26,6 +26,7 @@ from .xmlvalues import (
     SERIALIZATION,
     TNS,
     XSD,
+    XSD_BOOLEAN,
     XSI,
     Markup,
     StringDictCodec,
@@ -218,17 +219,20 @@ def open_reply(
     ``payload`` is the Body's first element (``<Op>Response`` on success); ``header`` is
     the SOAP Header, if any. Every other reply raises.
 
-    Precedence: too large or unreadable as XML or SOAP -> ``HttpError`` for a non-2xx
-    status, ``ProtocolError`` for a 2xx one; then a Fault -> ``SoapFault`` (any status);
-    then ``Succeeded``/``ExceptionInfo`` headers -> ``ServiceError``; then a non-2xx status
-    -> ``HttpError``.
+    Precedence, first match wins:
+
+    1. not SOAP: larger than ``max_bytes`` (then not parsed), not XML, a DOCTYPE, not
+       an envelope, no Body -> ``HttpError`` for a non-2xx status (an HTML error page,
+       say), ``ProtocolError`` for a 2xx one;
+    2. a Fault -> ``SoapFault`` (any status);
+    3. ``Succeeded`` false or a non-nil ``ExceptionInfo`` header -> ``ServiceError``
+       (any status: content decides);
+    4. any other non-2xx status -> ``HttpError``;
+    5. an empty Body -> ``ProtocolError``.
     """
     ok = 200 <= status_code < 300
     if len(content) > max_bytes:
-        raise ProtocolError(
-            f"reply of {len(content)} bytes exceeds the limit of {max_bytes}",
-            status_code=status_code,
-        )
+        raise oversized(len(content), max_bytes, status_code, content_type)
     try:
         root = etree.fromstring(content, _parsers.parser)
     except etree.XMLSyntaxError:
@@ -253,7 +257,9 @@ def open_reply(
     if body is None or body.tag != tags.body:
         body = root.find(tags.body)
         if body is None:
-            raise ProtocolError("SOAP envelope without a Body", status_code=status_code)
+            raise _unreadable(
+                "SOAP envelope without a Body", content, status_code, content_type, secrets
+            )
     header = root[0]
     if header.tag != tags.header:
         header = None
@@ -267,6 +273,17 @@ def open_reply(
     if payload is None:
         raise ProtocolError("SOAP Body is empty", status_code=status_code)
     return payload, header
+
+
+def oversized(
+    size: int | None, limit: int, status_code: int, content_type: str | None
+) -> HttpError | ProtocolError:
+    """The error for a reply over the size limit; its body is neither parsed nor shown."""
+    amount = f"of {size} bytes" if size is not None else "larger than that"
+    note = f"[reply {amount} exceeds the limit of {limit} bytes; not read]"
+    if 200 <= status_code < 300:
+        return ProtocolError(note.strip("[]"), status_code=status_code)
+    return HttpError(status_code, note, content_type)
 
 
 def _unreadable(
@@ -300,7 +317,8 @@ def _fault(
     tags = _TAGS[version]
     if version is SoapVersion.SOAP11:
         code_element = fault.find("faultcode")
-        code = _resolve_qname(fault, None if code_element is None else code_element.text)
+        # The prefix may be declared on faultcode itself (WCF does), so resolve it there.
+        code = "" if code_element is None else _resolve_qname(code_element, code_element.text)
         reason = fault.findtext("faultstring") or ""
         subcodes: tuple[str, ...] = ()
         detail = fault.find("detail")
@@ -361,7 +379,12 @@ def _raise_for_service_error(
     exception_info = None
     for block in header:
         if block.tag == _SUCCEEDED:
-            succeeded = (block.text or "").strip() not in ("false", "0")
+            try:
+                succeeded = XSD_BOOLEAN.read_required(block)
+            except ValueError as error:
+                raise ProtocolError(
+                    f"malformed Succeeded header: {error}", status_code=status_code
+                ) from None
         elif block.tag == _EXCEPTION_INFO and not _is_nil(block):
             exception_info = block
     if exception_info is not None:
@@ -383,7 +406,11 @@ def _service_error(
         elif child.tag == _INNER_EXCEPTION and not _is_nil(child):
             inner = _service_error(child, status_code, secrets)
         elif child.tag == _PARAMETERS:
-            values = _EXCEPTION_PARAMETERS.read(child) or {}
+            try:
+                values = _EXCEPTION_PARAMETERS.read(child) or {}
+            except ValueError:
+                # A malformed pair must not hide the error the server is reporting.
+                values = {}
             parameters = {
                 redact(key, secrets): None if value is None else redact(value, secrets)
                 for key, value in values.items()

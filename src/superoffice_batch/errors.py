@@ -37,7 +37,8 @@ _MASK = "***"
 _TICKET_LIKE = re.compile(r"\b([0-9][A-Za-z]:)[A-Za-z0-9+/=_.\-]{3,}")
 # The content of elements that carry secrets, whatever their prefix.
 _SECRET_ELEMENT = re.compile(
-    r"(<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken)\b[^>]*>)([^<]*)(<)"
+    r"(<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken)(?:\s[^>]*)?(?<!/)>)"
+    r"(<!\[CDATA\[.*?\]\]>|[^<]*)"
 )
 
 
@@ -45,7 +46,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask each known secret, anything shaped like a ticket, and secret elements' content."""
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, _MASK)
-    text = _SECRET_ELEMENT.sub(rf"\1{_MASK}\3", text)
+    text = _SECRET_ELEMENT.sub(rf"\1{_MASK}", text)
     return _TICKET_LIKE.sub(rf"\1{_MASK}", text)
 
 
@@ -170,12 +171,9 @@ class ServiceError(SuperOfficeError):
         super().__init__(self._summary())
 
     def _summary(self) -> str:
-        parts = [self.exception_type or "NetServer error"]
         text = self.message or self.friendly_text
-        if text:
-            parts.append(_short(text))
+        summary = f"{self.exception_type or 'NetServer error'}: "
+        summary += _short(text) if text else "the call failed and the server gave no details"
         if self.friendly_text and self.friendly_text != text:
-            parts.append(f"({_short(self.friendly_text)})")
-        if self.exception_type is None and not text:
-            parts.append("the call did not succeed (Succeeded=false)")
-        return ": ".join(parts[:2]) + "".join(f" {part}" for part in parts[2:])
+            summary += f" ({_short(self.friendly_text)})"
+        return summary

@@ -29,7 +29,7 @@ import attrs
 from lxml import etree
 
 from .envelope import BATCH, DEFAULT_MAX_RESPONSE_BYTES, Service, SoapVersion, open_reply
-from .errors import ProtocolError, excerpt
+from .errors import ProtocolError, excerpt, redact
 from .models import BatchTaskInfo, Credentials
 from .xmlvalues import (
     TNS,
@@ -200,11 +200,13 @@ class Operation(Generic[T]):
         try:
             return spec.returns.read(payload)  # type: ignore[no-any-return]
         except (ValueError, TypeError) as error:
-            raise ProtocolError(
-                f"{spec.name}: malformed reply: {error}",
-                status_code=status_code,
-                excerpt=excerpt(content, secrets),
-            ) from None
+            problem = redact(str(error), secrets)
+        # Raised outside the except block: the original error quotes reply text unmasked.
+        raise ProtocolError(
+            f"{spec.name}: malformed reply: {problem}",
+            status_code=status_code,
+            excerpt=excerpt(content, secrets),
+        )
 
 
 # -- Batch.svc ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -323,6 +324,8 @@ def parse_datetime(text: str) -> datetime | None:
     if zone == "Z":
         tz = timezone.utc
     elif zone is not None:
+        if int(zone[4:6]) > 59:
+            raise ValueError(f"time zone offset out of range: {zone}")
         offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
         if offset > _MAX_OFFSET:
             raise ValueError(f"time zone offset out of range: {zone}")
@@ -387,7 +390,7 @@ class EnumCodec(Codec["E | str"]):
             return
         check_text(field, value)
         assert isinstance(value, str)
-        if not value or value != value.strip() or " " in value:
+        if value.split() != [value]:
             raise ValueError(f"{field} must be a {self._enum_name} name, got {value!r}")
 
     def write(self, out: list[str], start: str, end: str, value: E | str, markup: Markup) -> None:
@@ -421,8 +424,10 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
 
     @staticmethod
     def convert(value: object) -> object:
-        """Copy a mapping so a frozen model cannot change behind its back."""
-        return dict(value) if isinstance(value, Mapping) else value
+        """A read-only copy of a mapping: what was checked is what will be sent."""
+        if isinstance(value, Mapping):
+            return MappingProxyType(dict(value))
+        return value
 
     def check(self, field: str, value: object) -> None:
         if value is None:
@@ -476,7 +481,7 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
         return result
 
 
-class IntArrayCodec(Codec["list[int] | None"]):
+class IntArrayCodec(Codec["tuple[int, ...] | None"]):
     """``ArrayOfint``: a tns wrapper holding ``arrays:int`` items."""
 
     def __init__(self) -> None:
@@ -486,21 +491,21 @@ class IntArrayCodec(Codec["list[int] | None"]):
 
     @staticmethod
     def convert(value: object) -> object:
-        """Accept any iterable of ints (a tuple, a set, a generator) as a list."""
+        """Any iterable of ints (a list, a set, a generator) as a tuple, which cannot change."""
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
             return value
-        return list(value)
+        return tuple(value)
 
     def check(self, field: str, value: object) -> None:
         if value is None:
             return
-        if not isinstance(value, list):
+        if not isinstance(value, tuple):
             raise TypeError(f"{field} must be a sequence of int, not {type(value).__name__}")
         for index, item in enumerate(value):
             XSD_INT.check(f"{field}[{index}]", item)
 
     def write(
-        self, out: list[str], start: str, end: str, value: list[int] | None, markup: Markup
+        self, out: list[str], start: str, end: str, value: tuple[int, ...] | None, markup: Markup
     ) -> None:
         if value is None:
             return
@@ -510,10 +515,10 @@ class IntArrayCodec(Codec["list[int] | None"]):
             out += (item_start, str(item), item_end)
         out.append(end)
 
-    def read(self, element: etree._Element) -> list[int] | None:
+    def read(self, element: etree._Element) -> tuple[int, ...] | None:
         if _is_nil(element):
             return None
-        return [XSD_INT.read(item) for item in element if item.tag == self._item]
+        return tuple(XSD_INT.read(item) for item in element if item.tag == self._item)
 
 
 # -- composite types: models built from declared fields -----------------------------
