@@ -41,6 +41,7 @@ from .xmlvalues import (
     tns,
     wire_fields,
     wire_metadata,
+    write_fields,
 )
 
 __all__ = ["Operation", "Request", "Returns", "StartBatchJob", "arg"]
@@ -160,8 +161,7 @@ class Operation(Generic[T]):
         out: list[str] = []
         service.open_envelope(out, soap_version, credentials)
         out.append(spec.start_tag)
-        for attr, codec, start, end in spec.plan:
-            codec.write(out, start, end, getattr(self, attr), markup)
+        write_fields(out, spec.plan, self, markup)
         out.append(spec.end_tag)
         content = service.close_envelope(out)
         return Request(

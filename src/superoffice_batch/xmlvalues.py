@@ -183,7 +183,7 @@ class Scalar(Codec[T]):
         self.type_name = type_name
         self.default = default
         self.nullable = nullable
-        self._to_text = to_text
+        self.to_text = to_text
         self._from_text = from_text
         self._check = check
 
@@ -194,7 +194,7 @@ class Scalar(Codec[T]):
 
     def write(self, out: list[str], start: str, end: str, value: T, markup: Markup) -> None:
         if value is not None:
-            out += (start, self._to_text(value), end)
+            out += (start, self.to_text(value), end)
 
     def read(self, element: etree._Element) -> T:
         if _is_nil(element):
@@ -290,20 +290,8 @@ XSD_STRING: Scalar[str | None] = Scalar(
 
 def format_datetime(value: datetime) -> str:
     """``YYYY-MM-DDThh:mm:ss[.ffffff][Z|±hh:mm]``: naive stays naive, UTC becomes ``Z``."""
-    text = (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    )
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    offset = value.utcoffset()
-    if offset is None:
-        return text
-    if not offset:
-        return text + "Z"
-    sign = "-" if offset < timedelta(0) else "+"
-    minutes = abs(offset) // timedelta(minutes=1)
-    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def parse_datetime(text: str) -> datetime | None:
@@ -562,16 +550,32 @@ def wire_metadata(local: str, codec: Codec[Any]) -> dict[str, Any]:
     return {_WIRE: (local, codec)}
 
 
-FieldPlan = tuple[tuple[str, Codec[Any], str, str], ...]
-"""Fields ready to write: attribute, codec, start tag, end tag."""
+FieldPlan = tuple[tuple[str, str, str, "Callable[[Any], str] | None", Codec[Any]], ...]
+"""Fields ready to write: attribute, start tag, end tag, the scalar text function (None
+for other codecs), codec."""
 
 
 def compile_fields(fields: tuple[WireField, ...], markup: Markup) -> FieldPlan:
     """Work out each field's start and end tag in ``markup`` once."""
     return tuple(
-        (field.attr, field.codec, *markup.tags(field.tag, field.codec.type_name))
+        (
+            field.attr,
+            *markup.tags(field.tag, field.codec.type_name),
+            field.codec.to_text if isinstance(field.codec, Scalar) else None,
+            field.codec,
+        )
         for field in fields
     )
+
+
+def write_fields(out: list[str], plan: FieldPlan, owner: object, markup: Markup) -> None:
+    """Append the fields of ``owner`` in plan order; most are scalars, written inline."""
+    for attr, start, end, to_text, codec in plan:
+        value = getattr(owner, attr)
+        if to_text is None:
+            codec.write(out, start, end, value, markup)
+        elif value is not None:
+            out += (start, to_text(value), end)
 
 
 def wire_fields(cls: type[Any]) -> tuple[WireField, ...]:
@@ -612,8 +616,7 @@ class ModelCodec(Codec["M | None"]):
         if plan is None:
             plan = self._plans[markup] = compile_fields(self.fields, markup)
         out.append(start)
-        for attr, codec, field_start, field_end in plan:
-            codec.write(out, field_start, field_end, getattr(value, attr), markup)
+        write_fields(out, plan, value, markup)
         out.append(end)
 
     def read(self, element: etree._Element) -> M | None:
