@@ -67,6 +67,24 @@ def canonical(xml: bytes | etree._Element) -> bytes:
     return etree.tostring(xml, method="c14n")
 
 
+def documented_task(timestamp: datetime) -> BatchTaskInfo:
+    """The values SuperOffice's example pages carry: empty strings, one empty pair."""
+    return BatchTaskInfo(
+        name="",
+        parameter_object={"": ""},
+        last_started=timestamp,
+        created=timestamp,
+        database_serial_number="",
+        context="",
+        result="",
+        description="",
+        response="",
+        request="",
+        progress_description="",
+        file_name="",
+    )
+
+
 def fully_populated_task() -> BatchTaskInfo:
     """A task with every field set to a non-default value."""
     return BatchTaskInfo(

@@ -7,7 +7,14 @@ from datetime import datetime, timezone
 import pytest
 from lxml import etree
 
-from conftest import DOC_APP_TOKEN, DOC_TICKET, canonical, fixture_bytes, fully_populated_task
+from conftest import (
+    DOC_APP_TOKEN,
+    DOC_TICKET,
+    canonical,
+    documented_task,
+    fixture_bytes,
+    fully_populated_task,
+)
 from superoffice_batch import BatchTaskInfo, Credentials, SoapVersion
 from superoffice_batch.operations import StartBatchJob
 
@@ -37,24 +44,6 @@ def documented_with_header_fixed(relative: str) -> bytes:
     return canonical(root)
 
 
-def seed_task(timestamp: datetime) -> BatchTaskInfo:
-    """The values the documented example carries: empty strings, one empty pair."""
-    return BatchTaskInfo(
-        name="",
-        parameter_object={"": ""},
-        last_started=timestamp,
-        created=timestamp,
-        database_serial_number="",
-        context="",
-        result="",
-        description="",
-        response="",
-        request="",
-        progress_description="",
-        file_name="",
-    )
-
-
 @pytest.mark.parametrize(
     ("relative", "timestamp"),
     [
@@ -70,7 +59,7 @@ def seed_task(timestamp: datetime) -> BatchTaskInfo:
 )
 def test_soap12_request_equals_documented_request_except_header_placement(relative, timestamp):
     credentials = Credentials(ticket=DOC_TICKET, application_token=DOC_APP_TOKEN)
-    request = StartBatchJob(seed_task(timestamp)).to_request(credentials, SoapVersion.SOAP12)
+    request = StartBatchJob(documented_task(timestamp)).to_request(credentials, SoapVersion.SOAP12)
     assert canonical(request.content) == documented_with_header_fixed(relative)
 
 
@@ -78,7 +67,7 @@ def test_documented_request_differs_without_the_header_fix():
     # Guards the helper above: the raw documented envelope is not what we send.
     credentials = Credentials(ticket=DOC_TICKET, application_token=DOC_APP_TOKEN)
     timestamp = datetime(2025, 5, 7, 14, 30, 10, tzinfo=timezone.utc)
-    request = StartBatchJob(seed_task(timestamp)).to_request(credentials, SoapVersion.SOAP12)
+    request = StartBatchJob(documented_task(timestamp)).to_request(credentials, SoapVersion.SOAP12)
     assert canonical(request.content) != canonical(
         fixture_bytes("documented/seed-StartBatchJob-request.xml")
     )

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from conftest import fixture_bytes
+from conftest import documented_task, fixture_bytes
 from superoffice_batch import (
     BatchTaskCancellationBehaviour,
     BatchTaskInfo,
@@ -554,21 +554,7 @@ def documented_reply_task(*, without: tuple[str, ...] = ()) -> BatchTaskInfo | N
     return BATCH_TASK_INFO.read(response)
 
 
-DOCUMENTED_TIME = datetime(2025, 4, 1, 12, 25, 57, tzinfo=UTC)
-DOCUMENTED_TASK = BatchTaskInfo(
-    name="",
-    parameter_object={"": ""},
-    last_started=DOCUMENTED_TIME,
-    created=DOCUMENTED_TIME,
-    database_serial_number="",
-    context="",
-    result="",
-    description="",
-    response="",
-    request="",
-    progress_description="",
-    file_name="",
-)
+DOCUMENTED_TASK = documented_task(datetime(2025, 4, 1, 12, 25, 57, tzinfo=UTC))
 
 
 def test_documented_reply_is_read():

@@ -87,16 +87,6 @@ class Returns(Generic[T]):
         return self.codec.default  # type: ignore[no-any-return]
 
 
-class ReturnsNothing(Returns[None]):
-    """For operations whose ``<Op>Response`` is an empty sequence."""
-
-    def __init__(self) -> None:
-        pass
-
-    def read(self, payload: etree._Element) -> None:
-        return None
-
-
 arg = wire_metadata
 """``attrs.field(metadata=arg("Id", XSD_INT))``: an argument sent as element ``Id``."""
 
@@ -183,6 +173,7 @@ class Operation(Generic[T]):
         text shaped like a ticket is masked regardless.
         """
         spec = _spec_of(type(self))
+        secrets = tuple(secrets)
         payload, _header = open_reply(
             content,
             status_code=status_code,
