@@ -169,7 +169,8 @@ def serve() -> None:
 
 
 def import_seconds(statement: str, runs: int) -> float:
-    """Median wall time of a fresh interpreter running ``statement``, minus a bare start."""
+    """Median time a fresh interpreter takes for ``statement`` (timed inside it, so the
+    interpreter's own start-up is not counted)."""
 
     def run(code: str) -> float:
         script = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
