@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
 
+from flavors import FLAVORS, SyncFlavor
 from superoffice_batch import BatchTaskCancellationBehaviour, BatchTaskInfo, BatchTaskState
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -118,3 +121,34 @@ def fully_populated_task() -> BatchTaskInfo:
 @pytest.fixture
 def full_task() -> BatchTaskInfo:
     return fully_populated_task()
+
+
+@pytest.fixture(params=FLAVORS, ids=lambda flavor: flavor.name)
+def flavor(request: pytest.FixtureRequest) -> Iterator[SyncFlavor]:
+    """Each client test runs once per client: BatchClient and AsyncBatchClient."""
+    driver = request.param()
+    yield driver
+    driver.finish()
+
+
+@pytest.fixture
+def http_client_factory(flavor: SyncFlavor) -> Iterator[Callable[..., Any]]:
+    """Injected httpx clients of the flavor's kind, closed by the test, not by the library."""
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> Any:
+        http = flavor.http_client_class(**kwargs)
+        made.append(http)
+        return http
+
+    yield make
+    for http in made:
+        flavor.close_http(http)
+
+
+@pytest.fixture
+def sleeps(flavor: SyncFlavor, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The back-off and polling delays a client asked for; nothing actually sleeps."""
+    delays: list[float] = []
+    flavor.patch_sleep(monkeypatch, delays.append)
+    return delays

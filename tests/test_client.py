@@ -11,7 +11,6 @@ import itertools
 import logging
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -19,8 +18,8 @@ import pytest
 import respx
 from lxml import etree
 
-import superoffice_batch.client as client_module
 from conftest import fixture_bytes
+from flavors import SyncFlavor
 from loopback import Answer, LoopbackServer, Seen
 from superoffice_batch import (
     BatchClient,
@@ -203,45 +202,14 @@ def exposed_text(error: BaseException) -> str:
 # -- flavors: how a test drives a client -----------------------------------------------------
 
 
-class SyncFlavor:
-    """Drives :class:`BatchClient`.
-
-    An async flavor offers the same methods over the async client (running coroutines on
-    one event loop per test, patching ``asyncio.sleep``, using ``httpx.AsyncClient``).
-    """
-
-    http_client_class: type[Any] = httpx.Client
-    foreign_http_client_class: type[Any] = httpx.AsyncClient
-
-    def make(self, base_url: object = BASE_URL, **options: Any) -> Any:
-        options.setdefault("ticket", TICKET)
-        options.setdefault("application_token", TOKEN)
-        return BatchClient(base_url, **options)  # type: ignore[arg-type]
-
-    def start(self, client: Any, task: Any = TASK) -> Any:
-        return client.start_batch_job(task)
-
-    def close(self, client: Any) -> None:
-        client.close()
-
-    def entered(self, client: Any) -> AbstractContextManager[Any]:
-        return client  # type: ignore[no-any-return]
-
-    def patch_sleep(self, monkeypatch: pytest.MonkeyPatch, record: Callable[[float], None]) -> None:
-        monkeypatch.setattr(client_module.time, "sleep", record)
-
-
-@pytest.fixture(params=[SyncFlavor()], ids=["sync"])
-def flavor(request: pytest.FixtureRequest) -> SyncFlavor:
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def client_factory(flavor: SyncFlavor) -> Iterator[Callable[..., Any]]:
     """``client_factory(base_url=BASE_URL, **options)``; every client is closed afterwards."""
     clients: list[Any] = []
 
     def make(base_url: object = BASE_URL, **options: Any) -> Any:
+        options.setdefault("ticket", TICKET)
+        options.setdefault("application_token", TOKEN)
         client = flavor.make(base_url, **options)
         clients.append(client)
         return client
@@ -249,29 +217,6 @@ def client_factory(flavor: SyncFlavor) -> Iterator[Callable[..., Any]]:
     yield make
     for client in clients:
         flavor.close(client)
-
-
-@pytest.fixture
-def http_client_factory(flavor: SyncFlavor) -> Iterator[Callable[..., Any]]:
-    """Injected httpx clients of the flavor's kind, closed by the test, not by the library."""
-    made: list[Any] = []
-
-    def make(**kwargs: Any) -> Any:
-        http = flavor.http_client_class(**kwargs)
-        made.append(http)
-        return http
-
-    yield make
-    for http in made:
-        http.close()
-
-
-@pytest.fixture
-def sleeps(flavor: SyncFlavor, monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The back-off delays the client asked for; nothing actually sleeps."""
-    delays: list[float] = []
-    flavor.patch_sleep(monkeypatch, delays.append)
-    return delays
 
 
 @pytest.fixture

@@ -1,12 +1,17 @@
 """superoffice-batch: a small, fast, WSDL-free client for SuperOffice NetServer's Batch service.
 
-Start with :class:`BatchClient`; the building blocks it uses (operations that build
-requests and parse replies without any I/O) live in :mod:`superoffice_batch.operations`.
+Start with :class:`BatchClient` (or :class:`AsyncBatchClient`); the building blocks they
+use, operations that build requests and parse replies without any I/O, live in
+:mod:`superoffice_batch.operations`.
 """
 
-from .client import BatchClient
+from .auth import AccessToken, UsernamePassword
+from .client import AsyncBatchClient, BatchClient
 from .envelope import SoapVersion
 from .errors import (
+    AuthenticationError,
+    BatchTaskFailed,
+    BatchTaskTimeout,
     HttpError,
     ProtocolError,
     ServiceError,
@@ -14,22 +19,53 @@ from .errors import (
     SuperOfficeError,
     TransportError,
 )
-from .models import BatchTaskCancellationBehaviour, BatchTaskInfo, BatchTaskState, Credentials
+from .models import (
+    Authentication,
+    BatchTaskCancellationBehaviour,
+    BatchTaskInfo,
+    BatchTaskState,
+    Credentials,
+    EjUserStatus,
+    NetServerBuildType,
+    Principal,
+    ReplyHeaders,
+    RoleType,
+    SystemInfo,
+    TimeZone,
+    UserType,
+)
+from .operations import Reply
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "AccessToken",
+    "AsyncBatchClient",
+    "Authentication",
+    "AuthenticationError",
     "BatchClient",
     "BatchTaskCancellationBehaviour",
+    "BatchTaskFailed",
     "BatchTaskInfo",
     "BatchTaskState",
+    "BatchTaskTimeout",
     "Credentials",
+    "EjUserStatus",
     "HttpError",
+    "NetServerBuildType",
+    "Principal",
     "ProtocolError",
+    "Reply",
+    "ReplyHeaders",
+    "RoleType",
     "ServiceError",
     "SoapFault",
     "SoapVersion",
     "SuperOfficeError",
+    "SystemInfo",
+    "TimeZone",
     "TransportError",
+    "UserType",
+    "UsernamePassword",
     "__version__",
 ]

@@ -1,44 +1,90 @@
-"""The HTTP clients: a thin I/O shell around the sans-I/O operations.
+"""The HTTP clients: thin I/O shells around one sans-I/O call policy.
 
-:class:`_CallPolicy` decides, without doing any I/O, what to send and what a reply or a
-transport failure means (SOAP version negotiation, the few safe re-sends). It is a
-generator that yields requests to send and delays to wait; :class:`BatchClient` drives it
-with ``httpx.Client``. An async client drives the same generator with ``httpx.AsyncClient``.
+:class:`_CallPolicy` decides, without doing any I/O, what to send and what each reply or
+failure means: SOAP version negotiation, the few safe re-sends, logging in again after a
+rejected ticket, retries of read-only calls, polling a job to its end. Its plans are
+generators that yield *steps* (a :class:`~superoffice_batch.operations.Request` to send,
+seconds to wait, or :class:`NeedCredentials`) and receive their outcome.
+:class:`BatchClient` performs the steps with ``httpx.Client``, :class:`AsyncBatchClient`
+with ``httpx.AsyncClient``; nothing else differs between them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import math
+import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from types import TracebackType
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 
+from .auth import TicketKeeper, TicketSource, is_ticket_rejection
 from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion, oversized
 from .errors import (
+    BatchTaskFailed,
+    BatchTaskTimeout,
     HttpError,
     ProtocolError,
+    ServiceError,
     SoapFault,
     SuperOfficeError,
     TransportError,
     redact,
 )
-from .models import BatchTaskInfo, Credentials
-from .operations import Operation, Request, StartBatchJob
+from .models import BatchTaskInfo, BatchTaskState, Credentials, TimeZone
+from .operations import (
+    DeleteBatchTask,
+    DeleteBatchTasks,
+    GetAllBatchTaskInfosByName,
+    GetAllBatchTaskInfosByNameAndState,
+    GetBatchTaskInfo,
+    GetBatchTaskInfosByAssociates,
+    GetBatchTaskInfosByAssociatesAndState,
+    GetBatchTaskInfosByNameAndAssociates,
+    GetBatchTaskInfosByNameAndState,
+    GetBatchTaskInfosByState,
+    GetSystemBatchTaskInfosByName,
+    GetSystemBatchTaskInfosByNameAndState,
+    Operation,
+    Reply,
+    Request,
+    StartBatchJob,
+    StopBatchJob,
+    UpdateBatchTask,
+)
 
-__all__ = ["DEFAULT_TIMEOUT", "BatchClient"]
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_WAIT_TIMEOUT",
+    "AsyncBatchClient",
+    "BatchClient",
+    "NeedCredentials",
+    "RawResponse",
+]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 logger = logging.getLogger("superoffice_batch")
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds allowed for each of connect, write, read and pool acquisition."""
-
+DEFAULT_POLL_INTERVAL = 1.0
+"""Seconds between the first polls of a job; later polls back off."""
+DEFAULT_WAIT_TIMEOUT = 3600.0
+"""Seconds :meth:`BatchClient.wait_for_batch_task` waits by default."""
+_MAX_POLL_INTERVAL = 30.0
+_TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 _VERSION_MISMATCH = {f"{{{version.namespace}}}VersionMismatch" for version in SoapVersion}
+
+ProgressCallback = Callable[[BatchTaskInfo], object]
+"""Called with each snapshot of a job whose state, percent or description changed."""
 
 
 class RawResponse(NamedTuple):
@@ -49,8 +95,15 @@ class RawResponse(NamedTuple):
     content: bytes
 
 
-# What the policy asks of its driver: send a request, or wait some seconds.
-_Step = Request | float
+class NeedCredentials(NamedTuple):
+    """A step: the plan needs credentials; ``stale`` is a ticket the server just rejected."""
+
+    stale: str | None
+
+
+# What a plan asks of its driver: send a request, wait some seconds, or get credentials.
+_Step = Request | float | NeedCredentials
+_Plan = Generator[_Step, Any, T]
 
 
 def _is_version_refusal(error: Exception) -> bool:
@@ -58,6 +111,17 @@ def _is_version_refusal(error: Exception) -> bool:
     if isinstance(error, HttpError):
         return error.status_code == 415
     return isinstance(error, SoapFault) and error.code in _VERSION_MISMATCH
+
+
+def _is_transient(error: SuperOfficeError) -> bool:
+    """Failures worth retrying for a read-only call: the network, or a busy gateway."""
+    if isinstance(error, TransportError):
+        return True
+    return isinstance(error, HttpError) and error.status_code in _TRANSIENT_STATUS
+
+
+def _backoff(attempt: int, first: float) -> float:
+    return first * 2.0 ** (attempt - 1)
 
 
 def _check_base_url(base_url: object) -> httpx.URL:
@@ -78,15 +142,24 @@ def _check_base_url(base_url: object) -> httpx.URL:
     return url
 
 
+def _check_seconds(name: str, value: object, *, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be finite and positive, got {value}")
+    return float(value)
+
+
 def _check_timeout(timeout: object) -> httpx.Timeout:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, httpx.Timeout)):
-        kind = type(timeout).__name__
-        raise TypeError(f"timeout must be seconds or an httpx.Timeout, not {kind}")
-    result = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(float(timeout))
-    parts = (result.connect, result.read, result.write, result.pool)
-    if any(part is None or not math.isfinite(part) or part <= 0 for part in parts):
-        raise ValueError("timeout must be finite and positive for connect, read, write and pool")
-    return result
+    if isinstance(timeout, httpx.Timeout):
+        parts = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+        if any(part is None or not math.isfinite(part) or part <= 0 for part in parts):
+            raise ValueError("timeout must be finite and positive for connect, read, write, pool")
+        return timeout
+    seconds = _check_seconds("timeout", timeout)
+    return httpx.Timeout(seconds)
 
 
 def _check_count(name: str, value: object, minimum: int) -> int:
@@ -97,29 +170,77 @@ def _check_count(name: str, value: object, minimum: int) -> int:
     return value
 
 
+def _check_job_id(job_id: object) -> int:
+    if isinstance(job_id, bool) or not isinstance(job_id, int):
+        raise TypeError(f"job_id must be an int, not {type(job_id).__name__}")
+    if job_id <= 0:
+        # StartBatchJob answers 0 (the documented example does) when nothing was created.
+        raise ValueError(f"job_id must be positive, got {job_id}: no such job to wait for")
+    return job_id
+
+
+def _progress(info: BatchTaskInfo) -> tuple[object, ...]:
+    return (info.state, info.progress_percent, info.progress_description)
+
+
+def _is_finished(info: BatchTaskInfo) -> bool:
+    # A state this library does not know (a plain str) counts as still running.
+    return isinstance(info.state, BatchTaskState) and info.state.is_terminal
+
+
+def _log_call(name: str, url: str, outcome: str, started: float) -> None:
+    if logger.isEnabledFor(logging.INFO):
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.info("%s POST %s: %s (%.1f ms)", name, url, outcome, elapsed)
+
+
+def _log_envelope(kind: str, name: str, content: bytes, keeper: TicketKeeper) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        text = redact(content.decode("utf-8", errors="replace"), keeper.secrets)
+        logger.debug("%s %s envelope: %s", name, kind, text)
+
+
+class _Attempts:
+    """Re-sends made so far for one call, by reason."""
+
+    __slots__ = ("connect", "read")
+
+    def __init__(self) -> None:
+        self.connect = 0
+        self.read = 0
+
+
 class _CallPolicy:
-    """Connection settings and the rules for sending a call; no I/O of its own."""
+    """Connection settings and the rules for sending calls; no I/O of its own."""
 
     def __init__(
         self,
         base_url: object,
         *,
-        ticket: str | None,
+        auth: object,
         application_token: str | None,
         soap_version: SoapVersion | None,
         timeout: object,
         max_response_bytes: object,
         connect_retries: object,
+        read_retries: object,
+        time_zone: object,
     ) -> None:
         if soap_version is not None and not isinstance(soap_version, SoapVersion):
             raise TypeError(f"soap_version must be a SoapVersion or None, not {soap_version!r}")
         self.base_url = _check_base_url(base_url)
-        self.credentials = Credentials(ticket=ticket, application_token=application_token)
+        self.keeper = TicketKeeper(auth, application_token)
+        # SoPrincipal calls carry the application token only: they are how tickets start.
+        self.anonymous = Credentials(application_token=application_token)
         self.pinned_version = soap_version
         self.negotiated_version: SoapVersion | None = None
         self.timeout = _check_timeout(timeout)
         self.max_response_bytes = _check_count("max_response_bytes", max_response_bytes, 1)
         self.connect_retries = _check_count("connect_retries", connect_retries, 0)
+        self.read_retries = _check_count("read_retries", read_retries, 0)
+        if time_zone is not None and not isinstance(time_zone, TimeZone):
+            raise TypeError(f"time_zone must be a TimeZone, not {type(time_zone).__name__}")
+        self.time_zone = time_zone
         self._urls: dict[str, str] = {}
 
     @property
@@ -134,94 +255,197 @@ class _CallPolicy:
             url = self._urls[path] = str(self.base_url.join(path))
         return url
 
-    def secrets(self) -> tuple[str, ...]:
-        """Everything to mask in reply text kept by errors and in log lines."""
-        return self.credentials.secrets
-
-    def plan(self, operation: Operation[T]) -> Generator[_Step, RawResponse | None, T]:
-        """Send ``operation`` and return its result; the driver does the I/O.
+    def plan(self, operation: Operation[T]) -> _Plan[T]:
+        """Send ``operation`` and return its result.
 
         Logs one INFO line per call: operation, endpoint, outcome, duration.
         """
+        return (yield from self._logged(operation, operation.parse_response))
+
+    def reply_plan(self, operation: Operation[T]) -> _Plan[Reply[T]]:
+        """Like :meth:`plan`, returning the result with the reply headers."""
+        return (yield from self._logged(operation, operation.parse_reply))
+
+    def _logged(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[R]:
         started = time.perf_counter()
         name = type(operation).__name__
         url = self.url(operation.SERVICE.path)
         try:
-            result, status = yield from self._exchange(operation)
+            result, status = yield from self._exchange(operation, parse)
         except SuperOfficeError as error:
             _log_call(name, url, f"failed: {type(error).__name__}: {error}", started)
             raise
         _log_call(name, url, f"HTTP {status}", started)
         return result
 
-    def _exchange(
-        self, operation: Operation[T]
-    ) -> Generator[_Step, RawResponse | None, tuple[T, int]]:
-        # Re-sends only what certainly did not run: after a connect failure (nothing was
-        # written) and, once, as SOAP 1.1 when negotiating and the endpoint refused the
-        # SOAP 1.2 envelope (HTTP 415 or a VersionMismatch fault).
+    def _exchange(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[tuple[R, int]]:
+        # Re-sends only what certainly did not run, or what is safe to repeat:
+        # * a connect failure (nothing was written);
+        # * once as SOAP 1.1, when negotiating and the endpoint refused SOAP 1.2;
+        # * once with a fresh ticket, when the ticket was rejected (the call never ran);
+        # * read-only calls after a transient failure, with backoff.
+        takes_ticket = operation.SERVICE.takes_ticket
+        credentials = (yield NeedCredentials(None)) if takes_ticket else self.anonymous
         negotiating = self.soap_version is None
         version = self.soap_version or SoapVersion.SOAP12
-        request = operation.to_request(self.credentials, version)
-        connect_failures = 0
+        attempts = _Attempts()
+        reauthenticated = False
+        name = type(operation).__name__
         while True:
+            request = operation.to_request(credentials, version, time_zone=self.time_zone)
+            _log_envelope("request", name, request.content, self.keeper)
             try:
                 response = yield request
             except TransportError as error:
-                if error.request_sent or connect_failures >= self.connect_retries:
+                delay = self._transport_retry(error, operation, attempts)
+                if delay is None:
                     raise
-                connect_failures += 1
-                delay = 0.1 * 2 ** (connect_failures - 1)
-                logger.info("%s: connect failed, retrying in %.1f s", request.operation, delay)
+                logger.info("%s: %s; re-sending in %.1f s", name, type(error).__name__, delay)
                 yield delay
                 continue
-            assert response is not None
+            _log_envelope("reply", name, response.content, self.keeper)
             try:
-                result = operation.parse_response(
+                result = parse(
                     response.content,
                     status_code=response.status_code,
                     content_type=response.content_type,
-                    secrets=self.secrets(),
+                    secrets=self.keeper.secrets,
                     max_response_bytes=self.max_response_bytes,
                 )
-            except (HttpError, SoapFault) as error:
-                if not (negotiating and _is_version_refusal(error)):
-                    raise
+            except (HttpError, SoapFault, ServiceError) as error:
+                failure = error
+            else:
+                if negotiating:
+                    self.negotiated_version = version
+                return result, response.status_code
+            # Decided outside the except block, so that later errors do not chain to it.
+            if negotiating and _is_version_refusal(failure):
                 negotiating = False
                 version = self.negotiated_version = SoapVersion.SOAP11
-                logger.info(
-                    "%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1 from now on",
-                    request.operation,
-                    error,
-                )
-                request = operation.to_request(self.credentials, version)
-                continue
-            if negotiating:
-                self.negotiated_version = version
-            return result, response.status_code
+                logger.info("%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1", name, failure)
+            elif takes_ticket and not reauthenticated and is_ticket_rejection(failure):
+                reauthenticated = True
+                fresh = yield NeedCredentials(credentials.ticket)
+                if fresh is None:
+                    raise failure
+                logger.info("%s: ticket rejected; re-sending with a fresh one", name)
+                credentials = fresh
+            elif operation.READ_ONLY and _is_transient(failure):
+                delay = self._read_retry(attempts)
+                if delay is None:
+                    raise failure
+                logger.info("%s: %s; re-sending in %.1f s", name, failure, delay)
+                yield delay
+            else:
+                raise failure
 
+    def _transport_retry(
+        self, error: TransportError, operation: Operation[Any], attempts: _Attempts
+    ) -> float | None:
+        if not error.request_sent and attempts.connect < self.connect_retries:
+            attempts.connect += 1
+            return _backoff(attempts.connect, 0.1)
+        if operation.READ_ONLY:
+            return self._read_retry(attempts)
+        return None
 
-def _log_call(name: str, url: str, outcome: str, started: float) -> None:
-    if logger.isEnabledFor(logging.INFO):
-        elapsed = (time.perf_counter() - started) * 1000
-        logger.info("%s POST %s: %s (%.1f ms)", name, url, outcome, elapsed)
+    def _read_retry(self, attempts: _Attempts) -> float | None:
+        if attempts.read >= self.read_retries:
+            return None
+        attempts.read += 1
+        return _backoff(attempts.read, 0.5)
+
+    def login_plan(self) -> _Plan[str] | None:
+        """Log in through SoPrincipal; None when the ticket source is a callable."""
+        operation = self.keeper.login_operation()
+        if operation is None:
+            return None
+        return self._ticket_of(operation)
+
+    def _ticket_of(self, operation: Operation[Any]) -> _Plan[str]:
+        authentication = yield from self.plan(operation)
+        return str(authentication.ticket)
+
+    def wait_plan(
+        self,
+        job_id: object,
+        *,
+        poll_interval: object,
+        timeout: object,
+        on_progress: ProgressCallback | None,
+        raise_on_failure: bool,
+    ) -> _Plan[BatchTaskInfo]:
+        """Poll GetBatchTaskInfo until the job reaches a terminal state.
+
+        Polls back off by half each time, up to 30 s (or ``poll_interval`` if larger).
+        """
+        job = _check_job_id(job_id)
+        interval = _check_seconds("poll_interval", poll_interval)
+        assert interval is not None
+        limit = _check_seconds("timeout", timeout, optional=True)
+        longest = max(interval, _MAX_POLL_INTERVAL)
+        deadline = None if limit is None else time.monotonic() + limit
+        seen: tuple[object, ...] | None = None
+        while True:
+            info = yield from self.plan(GetBatchTaskInfo(job))
+            if info is None:
+                raise ProtocolError(f"GetBatchTaskInfo({job}) returned no task: no such job")
+            if on_progress is not None and _progress(info) != seen:
+                on_progress(info)
+            seen = _progress(info)
+            if _is_finished(info):
+                if raise_on_failure and info.state is BatchTaskState.FAILED:
+                    raise BatchTaskFailed(f"batch task {job} failed: {info.result or ''}", info)
+                return info
+            delay = interval
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BatchTaskTimeout(
+                        f"batch task {job} still {info.state} after {limit} s", info
+                    )
+                delay = min(delay, remaining)
+            yield delay
+            interval = min(interval * 1.5, longest)
+
+    def run_plan(self, batch_task_info: BatchTaskInfo, **wait: Any) -> _Plan[BatchTaskInfo]:
+        """Start a job, then wait for it."""
+        job_id = yield from self.plan(StartBatchJob(batch_task_info))
+        return (yield from self.wait_plan(job_id, **wait))
 
 
 def _read_body(chunks: Iterator[bytes], response: httpx.Response, limit: int) -> bytes:
     """The (decoded) body, refusing to hold more than ``limit`` bytes of it."""
-    declared = response.headers.get("content-length", "")
-    content_type = response.headers.get("content-type")
-    if declared.isdigit() and int(declared) > limit:
-        raise oversized(int(declared), limit, response.status_code, content_type)
+    _refuse_declared_oversize(response, limit)
     body = bytearray()
     for chunk in chunks:
         body += chunk
         if len(body) > limit:
-            raise oversized(None, limit, response.status_code, content_type)
+            raise oversized(None, limit, response.status_code, response.headers.get("content-type"))
     return bytes(body)
 
 
-def _wrap_httpx_error(error: httpx.HTTPError, url: str, secrets: tuple[str, ...]) -> Exception:
+async def _aread_body(chunks: AsyncIterator[bytes], response: httpx.Response, limit: int) -> bytes:
+    """:func:`_read_body` for an async stream."""
+    _refuse_declared_oversize(response, limit)
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise oversized(None, limit, response.status_code, response.headers.get("content-type"))
+    return bytes(body)
+
+
+def _refuse_declared_oversize(response: httpx.Response, limit: int) -> None:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        content_type = response.headers.get("content-type")
+        raise oversized(int(declared), limit, response.status_code, content_type)
+
+
+def _wrap_httpx_error(
+    error: httpx.HTTPError, url: str, secrets: tuple[str, ...]
+) -> SuperOfficeError:
     detail = redact(str(error), secrets) or "no detail"
     message = f"{type(error).__name__} on POST {url}: {detail}"
     if isinstance(error, httpx.TransportError):
@@ -233,52 +457,79 @@ def _wrap_httpx_error(error: httpx.HTTPError, url: str, secrets: tuple[str, ...]
     return ProtocolError(message)
 
 
-class BatchClient:
-    """A synchronous client for NetServer's ``Batch.svc``.
+def _ticket_source(ticket: str | None, auth: TicketSource | None) -> object:
+    if ticket is not None and auth is not None:
+        raise ValueError("pass either ticket= or auth=, not both")
+    return auth if auth is not None else ticket
 
+
+_CLIENT_OPTIONS = """
     ``base_url`` is the installation root: an on-site site URL or an Online tenant URL
     such as ``https://sod.superoffice.com/Cust12345``. The client appends
-    ``Remote/Services88/Batch.svc``.
+    ``Remote/Services88/<Service>.svc``.
 
     Options:
 
+    * ``ticket``: a fixed ticket (``7T:…``; an ``8A:…`` access token works too).
+    * ``auth``: instead of ``ticket``, where tickets come from: ``UsernamePassword``,
+      ``AccessToken`` or a callable returning a ticket. The client logs in on first use
+      and once more, re-sending the call, when NetServer rejects the ticket.
+    * ``application_token``: the app's client secret (required by Online).
     * ``soap_version``: ``None`` (default) negotiates: SOAP 1.2 first, SOAP 1.1 from the
       first refusal on. Pin :attr:`SoapVersion.SOAP11` for a stock WCF endpoint.
     * ``timeout``: seconds (or an ``httpx.Timeout``) for every request, injected client
       or not; it must be finite.
-    * ``http_client``: an ``httpx.Client`` to send with (proxies, TLS, limits); the
-      library does not close it.
-    * ``max_response_bytes``: replies above this size raise ``ProtocolError`` unread.
-    * ``connect_retries``: how often a request is re-sent when the connection could not
-      be established (nothing was sent, so this is safe even for StartBatchJob).
+    * ``http_client``: an httpx client to send with (proxies, TLS, limits); the library
+      does not close it.
+    * ``max_response_bytes``: replies above this size raise unread.
+    * ``connect_retries``: re-sends when no connection could be made (nothing was sent,
+      so this is safe even for StartBatchJob).
+    * ``read_retries``: re-sends of read-only calls (``Get…``) after a transport failure
+      or HTTP 429/502/503/504, with backoff.
+    * ``time_zone``: a :class:`TimeZone` sent with every Batch call, saying how NetServer
+      should read naive dates.
+"""
 
-    Use it as a context manager, or call :meth:`close`.
+
+class BatchClient:
+    """A synchronous client for NetServer's ``Batch.svc`` (and ``SoPrincipal.svc`` for tickets).
+
+    Use it as a context manager, or call :meth:`close`. It is safe to share between
+    threads: they share one connection pool, one login and one ticket refresh.
     """
+
+    __doc__ = (__doc__ or "") + _CLIENT_OPTIONS
 
     def __init__(
         self,
         base_url: str,
         *,
         ticket: str | None = None,
+        auth: TicketSource | None = None,
         application_token: str | None = None,
         soap_version: SoapVersion | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.Client | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         connect_retries: int = 2,
+        read_retries: int = 2,
+        time_zone: TimeZone | None = None,
     ) -> None:
         if http_client is not None and not isinstance(http_client, httpx.Client):
             kind = type(http_client).__name__
             raise TypeError(f"http_client must be an httpx.Client, not {kind}")
         self._policy = _CallPolicy(
             base_url,
-            ticket=ticket,
+            auth=_ticket_source(ticket, auth),
             application_token=application_token,
             soap_version=soap_version,
             timeout=timeout,
             max_response_bytes=max_response_bytes,
             connect_retries=connect_retries,
+            read_retries=read_retries,
+            time_zone=time_zone,
         )
+        self._auth_lock = threading.Lock()
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client()
 
@@ -291,32 +542,46 @@ class BatchClient:
         """The SOAP version in use: pinned, or settled by negotiation; None before that."""
         return self._policy.soap_version
 
-    def start_batch_job(self, batch_task_info: BatchTaskInfo) -> int:
-        """Start a batch job; returns the id NetServer gave the new task.
-
-        Raises ``TypeError``/``ValueError`` for a bad task (before sending) and a
-        :class:`~superoffice_batch.SuperOfficeError` for any failure after.
-        """
-        return self.call(StartBatchJob(batch_task_info))
+    # -- driving plans ---------------------------------------------------------------
 
     def call(self, operation: Operation[T]) -> T:
-        """Send any operation of this client's service and return its result."""
-        plan = self._policy.plan(operation)
-        step: _Step = next(plan)
+        """Send any operation (Batch or SoPrincipal) and return its result."""
+        return self._drive(self._policy.plan(operation))
+
+    def call_reply(self, operation: Operation[T]) -> Reply[T]:
+        """Like :meth:`call`, with NetServer's ``TimeZone`` and ``ExtraInfo`` reply headers."""
+        return self._drive(self._policy.reply_plan(operation))
+
+    def _drive(self, plan: _Plan[T]) -> T:
+        step = next(plan)
         while True:
             try:
-                if isinstance(step, Request):
-                    try:
-                        response = self._send(step)
-                    except TransportError as error:
-                        step = plan.throw(error)
-                    else:
-                        step = plan.send(response)
+                try:
+                    outcome = self._perform(step)
+                except SuperOfficeError as error:
+                    step = plan.throw(error)
                 else:
-                    time.sleep(step)
-                    step = plan.send(None)
+                    step = plan.send(outcome)
             except StopIteration as done:
                 return done.value  # type: ignore[no-any-return]
+
+    def _perform(self, step: _Step) -> object:
+        if isinstance(step, Request):
+            return self._send(step)
+        if isinstance(step, NeedCredentials):
+            return self._credentials(step.stale)
+        time.sleep(step)
+        return None
+
+    def _credentials(self, stale: str | None) -> Credentials | None:
+        keeper = self._policy.keeper
+        if not keeper.needs_login(stale):  # the common case needs no lock
+            return keeper.credentials(stale)
+        with self._auth_lock:
+            if keeper.needs_login(stale):
+                login = self._policy.login_plan()
+                keeper.store(self._drive(login) if login is not None else keeper.source())
+            return keeper.credentials(stale)
 
     def _send(self, request: Request) -> RawResponse:
         policy = self._policy
@@ -334,7 +599,131 @@ class BatchClient:
                     response.status_code, response.headers.get("content-type"), content
                 )
         except httpx.HTTPError as error:
-            raise _wrap_httpx_error(error, url, policy.secrets()) from error
+            raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
+
+    # -- Batch.svc -------------------------------------------------------------------
+
+    def start_batch_job(self, batch_task_info: BatchTaskInfo) -> int:
+        """Start a batch job; returns the id NetServer gave the new task."""
+        return self.call(StartBatchJob(batch_task_info))
+
+    def get_batch_task_info(self, id: int) -> BatchTaskInfo | None:
+        """One task by id; None when NetServer has none."""
+        return self.call(GetBatchTaskInfo(id))
+
+    def update_batch_task(self, batch_task_info: BatchTaskInfo) -> BatchTaskInfo | None:
+        """Store a task's State, Description, Response and Request; returns the task."""
+        return self.call(UpdateBatchTask(batch_task_info))
+
+    def stop_batch_job(self, id: int) -> bool:
+        """Ask a running job to stop; False when it cannot be stopped."""
+        return self.call(StopBatchJob(id))
+
+    def delete_batch_task(self, batch_task_id: int) -> None:
+        """Delete one task."""
+        return self.call(DeleteBatchTask(batch_task_id))
+
+    def delete_batch_tasks(self, batch_task_ids: Iterable[int]) -> None:
+        """Delete several tasks."""
+        return self.call(DeleteBatchTasks(batch_task_ids))
+
+    def get_batch_task_infos_by_associates(
+        self, associate_ids: Iterable[int]
+    ) -> list[BatchTaskInfo]:
+        """Tasks of these associates (``[]`` all, ``0`` system, ``-1`` all users)."""
+        return self.call(GetBatchTaskInfosByAssociates(associate_ids))
+
+    def get_batch_task_infos_by_state(self, state: BatchTaskState | str) -> list[BatchTaskInfo]:
+        """User tasks in a state."""
+        return self.call(GetBatchTaskInfosByState(state))
+
+    def get_batch_task_infos_by_name_and_state(
+        self, name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """User tasks with a name (blank: all) in a state."""
+        return self.call(GetBatchTaskInfosByNameAndState(name, state))
+
+    def get_batch_task_infos_by_name_and_associates(
+        self, name: str | None, associate_ids: Iterable[int]
+    ) -> list[BatchTaskInfo]:
+        """Tasks with a name, of these associates."""
+        return self.call(GetBatchTaskInfosByNameAndAssociates(name, associate_ids))
+
+    def get_batch_task_infos_by_associates_and_state(
+        self, associate_ids: Iterable[int], state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """Tasks of these associates in a state."""
+        return self.call(GetBatchTaskInfosByAssociatesAndState(associate_ids, state))
+
+    def get_all_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
+        """System and user tasks with a name (None or blank: all)."""
+        return self.call(GetAllBatchTaskInfosByName(task_name))
+
+    def get_all_batch_task_infos_by_name_and_state(
+        self, task_name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """System and user tasks with a name, in a state."""
+        return self.call(GetAllBatchTaskInfosByNameAndState(task_name, state))
+
+    def get_system_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
+        """System tasks with a name."""
+        return self.call(GetSystemBatchTaskInfosByName(task_name))
+
+    def get_system_batch_task_infos_by_name_and_state(
+        self, task_name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """System tasks with a name, in a state."""
+        return self.call(GetSystemBatchTaskInfosByNameAndState(task_name, state))
+
+    # -- following jobs ----------------------------------------------------------------
+
+    def wait_for_batch_task(
+        self,
+        job_id: int,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> BatchTaskInfo:
+        """Poll a job until it succeeds or fails; returns its final ``BatchTaskInfo``.
+
+        ``on_progress`` receives each snapshot whose state, percent or description
+        changed. A failed job is returned unless ``raise_on_failure`` (then
+        ``BatchTaskFailed``). Past ``timeout`` seconds (None: no limit),
+        ``BatchTaskTimeout`` carries the last snapshot; the job goes on running.
+        """
+        return self._drive(
+            self._policy.wait_plan(
+                job_id,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                on_progress=on_progress,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    def run_batch_job(
+        self,
+        batch_task_info: BatchTaskInfo,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> BatchTaskInfo:
+        """:meth:`start_batch_job`, then :meth:`wait_for_batch_task`."""
+        return self._drive(
+            self._policy.run_plan(
+                batch_task_info,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                on_progress=on_progress,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    # -- lifetime ------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the connection pool, unless the ``http_client`` was injected."""
@@ -351,3 +740,259 @@ class BatchClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class AsyncBatchClient:
+    """The asyncio twin of :class:`BatchClient`: same options, same methods, awaited.
+
+    Use it as an async context manager, or await :meth:`aclose`. Tasks sharing it share
+    one connection pool, one login and one ticket refresh.
+    """
+
+    __doc__ = (__doc__ or "") + _CLIENT_OPTIONS
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        ticket: str | None = None,
+        auth: TicketSource | None = None,
+        application_token: str | None = None,
+        soap_version: SoapVersion | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        connect_retries: int = 2,
+        read_retries: int = 2,
+        time_zone: TimeZone | None = None,
+    ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            kind = type(http_client).__name__
+            raise TypeError(f"http_client must be an httpx.AsyncClient, not {kind}")
+        self._policy = _CallPolicy(
+            base_url,
+            auth=_ticket_source(ticket, auth),
+            application_token=application_token,
+            soap_version=soap_version,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            connect_retries=connect_retries,
+            read_retries=read_retries,
+            time_zone=time_zone,
+        )
+        self._auth_lock = asyncio.Lock()
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient()
+
+    def __repr__(self) -> str:
+        version = self.soap_version.value if self.soap_version else "negotiate"
+        return f"<AsyncBatchClient {str(self._policy.base_url)!r} soap={version}>"
+
+    @property
+    def soap_version(self) -> SoapVersion | None:
+        """The SOAP version in use: pinned, or settled by negotiation; None before that."""
+        return self._policy.soap_version
+
+    # -- driving plans ---------------------------------------------------------------
+
+    async def call(self, operation: Operation[T]) -> T:
+        """Send any operation (Batch or SoPrincipal) and return its result."""
+        return await self._drive(self._policy.plan(operation))
+
+    async def call_reply(self, operation: Operation[T]) -> Reply[T]:
+        """Like :meth:`call`, with NetServer's ``TimeZone`` and ``ExtraInfo`` reply headers."""
+        return await self._drive(self._policy.reply_plan(operation))
+
+    async def _drive(self, plan: _Plan[T]) -> T:
+        step = next(plan)
+        while True:
+            try:
+                try:
+                    outcome = await self._perform(step)
+                except SuperOfficeError as error:
+                    step = plan.throw(error)
+                else:
+                    step = plan.send(outcome)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+    async def _perform(self, step: _Step) -> object:
+        if isinstance(step, Request):
+            return await self._send(step)
+        if isinstance(step, NeedCredentials):
+            return await self._credentials(step.stale)
+        await asyncio.sleep(step)
+        return None
+
+    async def _credentials(self, stale: str | None) -> Credentials | None:
+        keeper = self._policy.keeper
+        if not keeper.needs_login(stale):  # the common case needs no lock
+            return keeper.credentials(stale)
+        async with self._auth_lock:
+            if keeper.needs_login(stale):
+                login = self._policy.login_plan()
+                if login is not None:
+                    ticket = await self._drive(login)
+                else:
+                    ticket = keeper.source()
+                    if inspect.isawaitable(ticket):
+                        ticket = await ticket
+                keeper.store(ticket)
+            return keeper.credentials(stale)
+
+    async def _send(self, request: Request) -> RawResponse:
+        policy = self._policy
+        url = policy.url(request.path)
+        try:
+            async with self._http.stream(
+                "POST",
+                url,
+                content=request.content,
+                headers=request.headers,
+                timeout=policy.timeout,
+            ) as response:
+                limit = policy.max_response_bytes
+                content = await _aread_body(response.aiter_bytes(), response, limit)
+                return RawResponse(
+                    response.status_code, response.headers.get("content-type"), content
+                )
+        except httpx.HTTPError as error:
+            raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
+
+    # -- Batch.svc -------------------------------------------------------------------
+
+    async def start_batch_job(self, batch_task_info: BatchTaskInfo) -> int:
+        """Start a batch job; returns the id NetServer gave the new task."""
+        return await self.call(StartBatchJob(batch_task_info))
+
+    async def get_batch_task_info(self, id: int) -> BatchTaskInfo | None:
+        """One task by id; None when NetServer has none."""
+        return await self.call(GetBatchTaskInfo(id))
+
+    async def update_batch_task(self, batch_task_info: BatchTaskInfo) -> BatchTaskInfo | None:
+        """Store a task's State, Description, Response and Request; returns the task."""
+        return await self.call(UpdateBatchTask(batch_task_info))
+
+    async def stop_batch_job(self, id: int) -> bool:
+        """Ask a running job to stop; False when it cannot be stopped."""
+        return await self.call(StopBatchJob(id))
+
+    async def delete_batch_task(self, batch_task_id: int) -> None:
+        """Delete one task."""
+        return await self.call(DeleteBatchTask(batch_task_id))
+
+    async def delete_batch_tasks(self, batch_task_ids: Iterable[int]) -> None:
+        """Delete several tasks."""
+        return await self.call(DeleteBatchTasks(batch_task_ids))
+
+    async def get_batch_task_infos_by_associates(
+        self, associate_ids: Iterable[int]
+    ) -> list[BatchTaskInfo]:
+        """Tasks of these associates (``[]`` all, ``0`` system, ``-1`` all users)."""
+        return await self.call(GetBatchTaskInfosByAssociates(associate_ids))
+
+    async def get_batch_task_infos_by_state(
+        self, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """User tasks in a state."""
+        return await self.call(GetBatchTaskInfosByState(state))
+
+    async def get_batch_task_infos_by_name_and_state(
+        self, name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """User tasks with a name (blank: all) in a state."""
+        return await self.call(GetBatchTaskInfosByNameAndState(name, state))
+
+    async def get_batch_task_infos_by_name_and_associates(
+        self, name: str | None, associate_ids: Iterable[int]
+    ) -> list[BatchTaskInfo]:
+        """Tasks with a name, of these associates."""
+        return await self.call(GetBatchTaskInfosByNameAndAssociates(name, associate_ids))
+
+    async def get_batch_task_infos_by_associates_and_state(
+        self, associate_ids: Iterable[int], state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """Tasks of these associates in a state."""
+        return await self.call(GetBatchTaskInfosByAssociatesAndState(associate_ids, state))
+
+    async def get_all_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
+        """System and user tasks with a name (None or blank: all)."""
+        return await self.call(GetAllBatchTaskInfosByName(task_name))
+
+    async def get_all_batch_task_infos_by_name_and_state(
+        self, task_name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """System and user tasks with a name, in a state."""
+        return await self.call(GetAllBatchTaskInfosByNameAndState(task_name, state))
+
+    async def get_system_batch_task_infos_by_name(
+        self, task_name: str | None
+    ) -> list[BatchTaskInfo]:
+        """System tasks with a name."""
+        return await self.call(GetSystemBatchTaskInfosByName(task_name))
+
+    async def get_system_batch_task_infos_by_name_and_state(
+        self, task_name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """System tasks with a name, in a state."""
+        return await self.call(GetSystemBatchTaskInfosByNameAndState(task_name, state))
+
+    # -- following jobs ----------------------------------------------------------------
+
+    async def wait_for_batch_task(
+        self,
+        job_id: int,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> BatchTaskInfo:
+        """Poll a job until it succeeds or fails; see :meth:`BatchClient.wait_for_batch_task`."""
+        return await self._drive(
+            self._policy.wait_plan(
+                job_id,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                on_progress=on_progress,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    async def run_batch_job(
+        self,
+        batch_task_info: BatchTaskInfo,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> BatchTaskInfo:
+        """:meth:`start_batch_job`, then :meth:`wait_for_batch_task`."""
+        return await self._drive(
+            self._policy.run_plan(
+                batch_task_info,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                on_progress=on_progress,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    # -- lifetime ------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the connection pool, unless the ``http_client`` was injected."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncBatchClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from lxml import etree
 
 from .errors import HttpError, ProtocolError, ServiceError, SoapFault, excerpt, redact
-from .models import Credentials
+from .models import TIME_ZONE, Credentials, ReplyHeaders, TimeZone
 from .xmlvalues import (
     ARRAYS,
     CRYPTOGRAPHY,
@@ -102,7 +102,8 @@ class Service:
     ) -> None:
         self.name = name
         self.takes_ticket = takes_ticket
-        """Whether calls carry ``Credentials/Ticket`` (SoPrincipal is where tickets come from)."""
+        """Whether calls carry the session's header blocks, ``Credentials/Ticket`` and
+        ``TimeZone`` (SoPrincipal takes neither: it is where tickets come from)."""
         self.path = f"Remote/Services88/{name}.svc"
         self.markup = Markup({uri: prefix for prefix, uri in namespaces})
         declarations = "".join(f' xmlns:{prefix}="{uri}"' for prefix, uri in namespaces)
@@ -118,6 +119,9 @@ class Service:
         self._token_tags = tns_tags(tns("ApplicationToken"))
         self._credentials_tags = tns_tags(tns("Credentials"))
         self._ticket_tags = tns_tags(tns("Ticket"))
+        self._time_zone_tags = tns_tags(tns("TimeZone"))
+        self._time_zone_id_tags = tns_tags(tns("SoTimeZoneId"))
+        self._location_code_tags = tns_tags(tns("SoTimeZoneLocationCode"))
 
     def __repr__(self) -> str:
         return f"Service({self.name!r})"
@@ -127,19 +131,26 @@ class Service:
         return f"{TNS}/{self.name}/{operation}"
 
     def open_envelope(
-        self, out: list[str], version: SoapVersion, credentials: Credentials | None
+        self,
+        out: list[str],
+        version: SoapVersion,
+        credentials: Credentials | None,
+        time_zone: TimeZone | None = None,
     ) -> None:
         """Write the declaration, the Envelope start tag, the header blocks and ``<Body>``.
 
         Header blocks go inside ``SOAP-ENV:Header``, in WSDL order: ``ApplicationToken``
-        when one is set, then ``Credentials/Ticket`` when a ticket is set and the service
-        takes one. The documentation shows them directly under the Envelope, which is not
-        valid SOAP; this is the library's one deliberate deviation from it.
+        when one is set, then, if the service takes them, ``Credentials/Ticket`` when a
+        ticket is set and ``TimeZone`` when one is given. The documentation shows blocks
+        directly under the Envelope, which is not valid SOAP; this is the library's one
+        deliberate deviation from it. Like the documented blocks, ours carry no xsi:type.
         """
         out.append(self._starts[version])
         token = credentials.application_token if credentials is not None else None
         ticket = credentials.ticket if credentials is not None and self.takes_ticket else None
-        if token is not None or ticket is not None:
+        if not self.takes_ticket:
+            time_zone = None
+        if token is not None or ticket is not None or time_zone is not None:
             out.append("<SOAP-ENV:Header>")
             if token is not None:
                 out += (self._token_tags[0], escape(token), self._token_tags[1])
@@ -151,8 +162,18 @@ class Service:
                     self._ticket_tags[1],
                     self._credentials_tags[1],
                 )
+            if time_zone is not None:
+                self._write_time_zone(out, time_zone)
             out.append("</SOAP-ENV:Header>")
         out.append("<SOAP-ENV:Body>")
+
+    def _write_time_zone(self, out: list[str], time_zone: TimeZone) -> None:
+        start, end = self._time_zone_id_tags
+        out += (self._time_zone_tags[0], start, str(time_zone.id), end)
+        if time_zone.location_code is not None:
+            start, end = self._location_code_tags
+            out += (start, escape(time_zone.location_code), end)
+        out.append(self._time_zone_tags[1])
 
     @staticmethod
     def close_envelope(out: list[str]) -> bytes:
@@ -231,6 +252,7 @@ def open_reply(
     5. an empty Body -> ``ProtocolError``.
     """
     ok = 200 <= status_code < 300
+    secrets = tuple(secrets)  # the same object when a tuple already: read more than once
     if len(content) > max_bytes:
         raise oversized(len(content), max_bytes, status_code, content_type)
     try:
@@ -279,7 +301,7 @@ def oversized(
     size: int | None, limit: int, status_code: int, content_type: str | None
 ) -> HttpError | ProtocolError:
     """The error for a reply over the size limit; its body is neither parsed nor shown."""
-    amount = f"of {size} bytes" if size is not None else "larger than that"
+    amount = f"of {size} bytes" if size is not None else "(size not declared)"
     note = f"[reply {amount} exceeds the limit of {limit} bytes; not read]"
     if 200 <= status_code < 300:
         return ProtocolError(note.strip("[]"), status_code=status_code)
@@ -352,6 +374,9 @@ def _fault(
 # -- NetServer's reply headers -----------------------------------------------------------
 
 _SUCCEEDED = tns("Succeeded")
+_TIME_ZONE = tns("TimeZone")
+_EXTRA_INFO = tns("ExtraInfo")
+_EXTRA_INFO_PAIRS = StringDictCodec((TNS, "SoExtraInfo"), "ExtraInfoNameValuePair")
 _EXCEPTION_INFO = tns("ExceptionInfo")
 _INNER_EXCEPTION = tns("InnerException")
 _PARAMETERS = tns("Parameters")
@@ -382,8 +407,9 @@ def _raise_for_service_error(
             try:
                 succeeded = XSD_BOOLEAN.read_required(block)
             except ValueError as error:
+                problem = redact(str(error), secrets)
                 raise ProtocolError(
-                    f"malformed Succeeded header: {error}", status_code=status_code
+                    f"malformed Succeeded header: {problem}", status_code=status_code
                 ) from None
         elif block.tag == _EXCEPTION_INFO and not _is_nil(block):
             exception_info = block
@@ -418,3 +444,15 @@ def _service_error(
     return ServiceError(
         **texts, parameters=parameters, inner_exception=inner, status_code=status_code
     )
+
+
+def read_reply_headers(header: etree._Element | None) -> ReplyHeaders:
+    """The ``TimeZone`` and ``ExtraInfo`` reply headers (raises ``ValueError`` if malformed)."""
+    time_zone = None
+    extra_info: dict[str, str | None] = {}
+    for block in header if header is not None else ():
+        if block.tag == _TIME_ZONE:
+            time_zone = TIME_ZONE.read(block)
+        elif block.tag == _EXTRA_INFO:
+            extra_info = _EXTRA_INFO_PAIRS.read(block) or {}
+    return ReplyHeaders(time_zone, extra_info)

@@ -4,10 +4,13 @@
 
     SuperOfficeError
     ├── TransportError   the request or its reply never made it (connect, timeout, drop)
-    ├── HttpError        a non-2xx status without a SOAP envelope (HTML error page, 401, 502…)
+    ├── HttpError        a non-2xx status that is no fault or business error (HTML page, 502…)
     ├── SoapFault        the service answered with a SOAP Fault (either SOAP version)
     ├── ServiceError     NetServer reported a business error (Succeeded=false / ExceptionInfo)
-    └── ProtocolError    a reply the library cannot read (not XML, no envelope, bad value…)
+    ├── ProtocolError    a reply the library cannot read (not XML, no envelope, bad value…)
+    ├── AuthenticationError  SoPrincipal did not issue a ticket
+    ├── BatchTaskFailed  a waited-for job ended Failed (only with raise_on_failure=True)
+    └── BatchTaskTimeout a waited-for job was still running at the deadline
 
 Bad *input* is not in this tree: it raises ``TypeError``/``ValueError`` before sending.
 Reply text kept in these exceptions has every known secret and anything shaped like a
@@ -18,8 +21,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
+    "AuthenticationError",
+    "BatchTaskFailed",
+    "BatchTaskTimeout",
     "HttpError",
     "ProtocolError",
     "ServiceError",
@@ -38,7 +45,7 @@ _TICKET_LIKE = re.compile(r"\b([0-9][A-Za-z]:)[A-Za-z0-9+/=_.\-]{3,}")
 # The content of elements that carry secrets, whatever their prefix.
 _SECRET_ELEMENT = re.compile(
     r"(<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken)(?:\s[^>]*)?(?<!/)>)"
-    r"(<!\[CDATA\[.*?\]\]>|[^<]*)"
+    r"((?:[^<]|<!\[CDATA\[.*?\]\]>)*)"
 )
 
 
@@ -81,7 +88,11 @@ class TransportError(SuperOfficeError):
 
 
 class HttpError(SuperOfficeError):
-    """A non-2xx HTTP status whose body is not a SOAP envelope (an HTML error page, say)."""
+    """A non-2xx HTTP status that carries no SOAP fault and no business error.
+
+    Typically an HTML error page from a proxy or IIS; also an over-sized body (not read)
+    and a normal envelope sent with an error status.
+    """
 
     def __init__(self, status_code: int, excerpt: str, content_type: str | None = None) -> None:
         self.status_code = status_code
@@ -125,7 +136,11 @@ class SoapFault(SuperOfficeError):
         self.reason = reason
         self.detail = detail
         self.status_code = status_code
-        super().__init__(f"SOAP fault {_local(code)}{_subcode_text(subcodes)}: {_short(reason)}")
+        message = f"SOAP fault {_local(code)}{_subcode_text(subcodes)}: {_short(reason)}"
+        if "ActionNotSupported" in {_local(name) for name in (code, *subcodes)}:
+            # WCF's answer to an unknown action: older NetServers lack some operations.
+            message += " (the operation may not exist on this NetServer version)"
+        super().__init__(message)
 
     @property
     def code_name(self) -> str:
@@ -177,3 +192,31 @@ class ServiceError(SuperOfficeError):
         if self.friendly_text and self.friendly_text != text:
             summary += f" ({_short(self.friendly_text)})"
         return summary
+
+
+class AuthenticationError(SuperOfficeError):
+    """SoPrincipal did not authenticate: ``AuthenticationSucceeded`` false or no ticket.
+
+    Never carries the password, the access token or the ticket.
+    """
+
+    def __init__(self, message: str, *, principal: object | None = None) -> None:
+        self.principal = principal
+        super().__init__(message)
+
+
+class _BatchTaskOutcome(SuperOfficeError):
+    def __init__(self, message: str, info: Any) -> None:
+        self.info = info
+        super().__init__(message)
+
+
+class BatchTaskFailed(_BatchTaskOutcome):
+    """The job ended in state Failed; ``info`` is its final ``BatchTaskInfo``."""
+
+
+class BatchTaskTimeout(_BatchTaskOutcome):
+    """The job had not finished at the deadline; ``info`` is the last snapshot seen.
+
+    The job itself goes on running on the server: stop it with ``stop_batch_job``.
+    """

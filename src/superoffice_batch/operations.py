@@ -1,16 +1,22 @@
 """Service operations as values: each builds its request and reads its reply, without I/O.
 
 An operation is a small frozen attrs class named exactly as in the WSDL. Its fields are
-the request's children in WSDL order (declared with :func:`arg`), and two class
-attributes say the rest: ``SERVICE`` (which endpoint) and ``RETURNS`` (how the
-``<Op>Response`` element becomes a Python value). The shared machinery below does the
-building and parsing for all of them, so adding an operation is a declaration::
+the request's children in WSDL order (declared with :func:`arg`), and class attributes
+say the rest: ``SERVICE`` (which endpoint), ``RETURNS`` (how the ``<Op>Response``
+element becomes a Python value) and ``READ_ONLY`` (safe to repeat). The shared
+machinery below does the building and parsing for all of them, so adding an operation
+is a declaration::
 
     @attrs.frozen
     class StopBatchJob(Operation[bool]):
         SERVICE = BATCH
         RETURNS = Returns(XSD_BOOLEAN)
         id: int = attrs.field(metadata=arg("Id", XSD_INT))
+
+Batch.svc: :class:`StartBatchJob`, :class:`GetBatchTaskInfo`, :class:`StopBatchJob`,
+:class:`UpdateBatchTask`, :class:`DeleteBatchTask`, :class:`DeleteBatchTasks` and the
+``Get…BatchTaskInfos…`` queries. SoPrincipal.svc (where tickets come from): the four
+``Authenticate…`` operations and :class:`GetSystemInfo`.
 
 Use them directly for your own I/O (the clients do exactly this)::
 
@@ -22,29 +28,86 @@ Use them directly for your own I/O (the clients do exactly this)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import attrs
 from lxml import etree
 
-from .envelope import BATCH, DEFAULT_MAX_RESPONSE_BYTES, Service, SoapVersion, open_reply
-from .errors import ProtocolError, excerpt, redact
-from .models import BatchTaskInfo, Credentials
+from .envelope import (
+    BATCH,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    SOPRINCIPAL,
+    Service,
+    SoapVersion,
+    open_reply,
+    read_reply_headers,
+)
+from .errors import AuthenticationError, ProtocolError, excerpt, redact
+from .models import (
+    AUTHENTICATE_REPLY,
+    BATCH_TASK_INFO,
+    BATCH_TASK_INFO_LIST,
+    STATE,
+    SYSTEM_INFO,
+    Authentication,
+    BatchTaskInfo,
+    BatchTaskState,
+    Credentials,
+    ReplyHeaders,
+    SystemInfo,
+    TimeZone,
+    masked,
+)
 from .xmlvalues import (
+    EMPTY,
+    REQUIRED_STRING,
+    SECRET_STRING,
     TNS,
+    XSD_BOOLEAN,
     XSD_INT,
+    XSD_STRING,
+    Checked,
     Codec,
+    IntArrayCodec,
     ModelCodec,
+    StringDictCodec,
     WireField,
+    checked_fields,
     compile_fields,
     tns,
-    wire_fields,
     wire_metadata,
     write_fields,
 )
 
-__all__ = ["Operation", "Request", "Returns", "StartBatchJob", "arg"]
+__all__ = [
+    "NOTHING",
+    "AuthenticateGeneric",
+    "AuthenticateImplicit",
+    "AuthenticateUsernamePassword",
+    "AuthenticateWithAccessToken",
+    "DeleteBatchTask",
+    "DeleteBatchTasks",
+    "GetAllBatchTaskInfosByName",
+    "GetAllBatchTaskInfosByNameAndState",
+    "GetBatchTaskInfo",
+    "GetBatchTaskInfosByAssociates",
+    "GetBatchTaskInfosByAssociatesAndState",
+    "GetBatchTaskInfosByNameAndAssociates",
+    "GetBatchTaskInfosByNameAndState",
+    "GetBatchTaskInfosByState",
+    "GetSystemBatchTaskInfosByName",
+    "GetSystemBatchTaskInfosByNameAndState",
+    "GetSystemInfo",
+    "Operation",
+    "Reply",
+    "Request",
+    "Returns",
+    "StartBatchJob",
+    "StopBatchJob",
+    "UpdateBatchTask",
+    "arg",
+]
 
 T = TypeVar("T")
 
@@ -63,20 +126,34 @@ class Request:
     soap_version: SoapVersion
 
 
-class Returns(Generic[T]):
-    """How an operation's reply becomes its result: the codec of one child of ``<Op>Response``.
+@attrs.frozen
+class Reply(Generic[T]):
+    """A call's result together with NetServer's reply headers."""
 
-    A result of a value type (int, bool) must be present and not nil; a nullable one
-    (a task, a list) reads as the codec's default when absent.
+    result: T
+    headers: ReplyHeaders
+
+
+class Returns(Generic[T]):
+    """How an operation's reply becomes its result.
+
+    Usually the codec of one child of ``<Op>Response`` (``local``, ``Response`` unless
+    the WSDL says otherwise). ``local=None`` decodes the payload element itself: the
+    ``AuthenticateResponse`` of SoPrincipal, or an empty response (:data:`NOTHING`).
+
+    A child result of a value type (int, bool) must be present and not nil; a nullable
+    one (a task, a list) reads as the codec's default when absent.
     """
 
-    def __init__(self, codec: Codec[T], local: str = "Response") -> None:
+    def __init__(self, codec: Codec[T], local: str | None = "Response") -> None:
         self.codec = codec
-        self.tag = tns(local)
+        self.tag = None if local is None else tns(local)
 
     def read(self, payload: etree._Element) -> T:
         """Decode the result from the ``<Op>Response`` element; ``ValueError`` if malformed."""
         tag = self.tag
+        if tag is None:
+            return self.codec.read(payload)
         for child in payload:
             if child.tag == tag:
                 if self.codec.nullable:
@@ -84,8 +161,11 @@ class Returns(Generic[T]):
                 return self.codec.read_required(child)
         if not self.codec.nullable:
             raise ValueError(f"{etree.QName(tag).localname} element is missing")
-        return self.codec.default  # type: ignore[no-any-return]
+        return self.codec.absent()
 
+
+NOTHING: Returns[None] = Returns(EMPTY, local=None)
+"""The result of an operation whose ``<Op>Response`` is an empty sequence: ``None``."""
 
 arg = wire_metadata
 """``attrs.field(metadata=arg("Id", XSD_INT))``: an argument sent as element ``Id``."""
@@ -100,7 +180,7 @@ class _Spec:
         self.returns: Returns[Any] = cls.RETURNS
         self.start_tag, self.end_tag = self.service.markup.tags(tns(self.name))
         self.response_tag = tns(cls.RESPONSE_ELEMENT or f"{self.name}Response")
-        self.args: tuple[WireField, ...] = wire_fields(cls)
+        self.args: tuple[WireField, ...] = checked_fields(cls)
         self.plan = compile_fields(self.args, self.service.markup)
         action = self.service.action(self.name)
         self.headers = {version: version.http_headers(action) for version in SoapVersion}
@@ -116,7 +196,7 @@ def _spec_of(cls: type[Operation[Any]]) -> _Spec:
     return spec
 
 
-class Operation(Generic[T]):
+class Operation(Checked, Generic[T]):
     """Base of all operations: builds the request envelope and reads the reply.
 
     Subclasses are frozen attrs classes that set ``SERVICE`` and ``RETURNS`` and declare
@@ -128,28 +208,34 @@ class Operation(Generic[T]):
     RETURNS: ClassVar[Returns[Any]]
     RESPONSE_ELEMENT: ClassVar[str | None] = None
     """The Body element of a successful reply, when it is not ``<Op>Response``."""
+    READ_ONLY: ClassVar[bool] = False
+    """True when the call changes nothing on the server, so repeating it is safe."""
 
     __slots__ = ()
-
-    def __attrs_post_init__(self) -> None:
-        for field in _spec_of(type(self)).args:
-            field.check(getattr(self, field.attr))
 
     def to_request(
         self,
         credentials: Credentials | None = None,
         soap_version: SoapVersion = SoapVersion.SOAP12,
+        *,
+        time_zone: TimeZone | None = None,
     ) -> Request:
-        """Build the HTTP request for this call: path, headers and the whole envelope."""
+        """Build the HTTP request for this call: path, headers and the whole envelope.
+
+        ``time_zone`` adds NetServer's ``TimeZone`` header (Batch calls only), which says
+        in which zone naive dates are meant.
+        """
         if credentials is not None and not isinstance(credentials, Credentials):
             raise TypeError(f"credentials must be Credentials, not {type(credentials).__name__}")
         if not isinstance(soap_version, SoapVersion):
             raise TypeError(f"soap_version must be a SoapVersion, not {soap_version!r}")
+        if time_zone is not None and not isinstance(time_zone, TimeZone):
+            raise TypeError(f"time_zone must be a TimeZone, not {type(time_zone).__name__}")
         spec = _spec_of(type(self))
         service = spec.service
         markup = service.markup
         out: list[str] = []
-        service.open_envelope(out, soap_version, credentials)
+        service.open_envelope(out, soap_version, credentials, time_zone)
         out.append(spec.start_tag)
         write_fields(out, spec.plan, self, markup)
         out.append(spec.end_tag)
@@ -172,7 +258,6 @@ class Operation(Generic[T]):
         ``secrets`` (a ticket, a token…) are masked in any reply text an error keeps;
         text shaped like a ticket is masked regardless.
         """
-        spec = _spec_of(type(self))
         secrets = tuple(secrets)
         payload, _header = open_reply(
             content,
@@ -181,6 +266,41 @@ class Operation(Generic[T]):
             max_bytes=max_response_bytes,
             secrets=secrets,
         )
+        return self._result(payload, content, status_code, secrets)
+
+    def parse_reply(
+        self,
+        content: bytes,
+        *,
+        status_code: int = 200,
+        content_type: str | None = None,
+        secrets: Iterable[str] = (),
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> Reply[T]:
+        """Like :meth:`parse_response`, with the ``TimeZone`` and ``ExtraInfo`` reply headers."""
+        secrets = tuple(secrets)
+        payload, header = open_reply(
+            content,
+            status_code=status_code,
+            content_type=content_type,
+            max_bytes=max_response_bytes,
+            secrets=secrets,
+        )
+        result = self._result(payload, content, status_code, secrets)
+        try:
+            return Reply(result, read_reply_headers(header))
+        except ValueError as error:
+            problem = redact(str(error), secrets)
+        raise ProtocolError(
+            f"{type(self).__name__}: malformed reply header: {problem}",
+            status_code=status_code,
+            excerpt=excerpt(content, secrets),
+        )
+
+    def _result(
+        self, payload: etree._Element, content: bytes, status_code: int, secrets: tuple[str, ...]
+    ) -> T:
+        spec = _spec_of(type(self))
         if payload.tag != spec.response_tag:
             raise ProtocolError(
                 f"{spec.name}: expected {etree.QName(spec.response_tag).localname} in the "
@@ -200,10 +320,37 @@ class Operation(Generic[T]):
         )
 
 
-# -- Batch.svc ------------------------------------------------------------------------
+# -- arguments -------------------------------------------------------------------------
+# The converters are typed for the attrs mypy plugin: their parameter is the constructor
+# argument's type. What they cannot convert they pass on, for the codec's check to name.
 
-# Nillable in the WSDL, but a job needs a task to run.
-_TASK_TO_RUN = ModelCodec(BatchTaskInfo, (TNS, "BatchTaskInfo"), nullable=False)
+_TASK = ModelCodec(BatchTaskInfo, (TNS, "BatchTaskInfo"), nullable=False)
+"""A task argument: nillable in the WSDL, but every operation taking one needs it."""
+_IDS = IntArrayCodec(nullable=False)
+_AUTHENTICATION_DATA = StringDictCodec(
+    (TNS, "AuthenticationGenericData"),
+    "AuthenticationGenericDataKeyValuePair",
+    nullable=False,
+    secret=True,
+)
+
+
+def _ids(value: Iterable[int]) -> tuple[int, ...]:
+    """Any iterable of ints (a list, a set, a generator) as a tuple, which cannot change."""
+    return cast("tuple[int, ...]", _IDS.convert(value))
+
+
+def _state(value: BatchTaskState | str) -> BatchTaskState | str:
+    """A known state name as its member; an unknown name stays a ``str``."""
+    return cast("BatchTaskState | str", STATE.convert(value))
+
+
+def _string_map(value: Mapping[str, str | None]) -> Mapping[str, str | None]:
+    """A read-only copy of a mapping, which cannot change after it was checked."""
+    return cast("Mapping[str, str | None]", _AUTHENTICATION_DATA.convert(value))
+
+
+# -- Batch.svc ------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -213,4 +360,221 @@ class StartBatchJob(Operation[int]):
     SERVICE = BATCH
     RETURNS = Returns(XSD_INT)
 
-    batch_task_info: BatchTaskInfo = attrs.field(metadata=arg("BatchTaskInfo", _TASK_TO_RUN))
+    batch_task_info: BatchTaskInfo = attrs.field(metadata=arg("BatchTaskInfo", _TASK))
+
+
+@attrs.frozen
+class GetBatchTaskInfo(Operation[BatchTaskInfo | None]):
+    """One task by id, or None when the service has none to give."""
+
+    SERVICE = BATCH
+    RETURNS = Returns(BATCH_TASK_INFO)
+    READ_ONLY = True
+
+    id: int = attrs.field(metadata=arg("Id", XSD_INT))
+
+
+@attrs.frozen
+class StopBatchJob(Operation[bool]):
+    """Ask a running task to stop; True if it was stopped (False for ``CannotCancel``)."""
+
+    SERVICE = BATCH
+    RETURNS = Returns(XSD_BOOLEAN)
+
+    id: int = attrs.field(metadata=arg("Id", XSD_INT))
+
+
+@attrs.frozen
+class UpdateBatchTask(Operation[BatchTaskInfo | None]):
+    """Store a task's ``State``, ``Description``, ``Response`` and ``Request``.
+
+    Send the whole task, ``id`` included; returns the task as stored, or None.
+    """
+
+    SERVICE = BATCH
+    RETURNS = Returns(BATCH_TASK_INFO)
+
+    batch_task_info: BatchTaskInfo = attrs.field(metadata=arg("BatchTaskInfo", _TASK))
+
+
+@attrs.frozen
+class DeleteBatchTask(Operation[None]):
+    """Delete one task by id."""
+
+    SERVICE = BATCH
+    RETURNS = NOTHING
+
+    batch_task_id: int = attrs.field(metadata=arg("BatchTaskId", XSD_INT))
+
+
+@attrs.frozen
+class DeleteBatchTasks(Operation[None]):
+    """Delete several tasks by id."""
+
+    SERVICE = BATCH
+    RETURNS = NOTHING
+
+    batch_task_ids: tuple[int, ...] = attrs.field(
+        converter=_ids, metadata=arg("BatchTaskIds", _IDS)
+    )
+
+
+class _TaskQuery(Operation[list[BatchTaskInfo]]):
+    """The ``Get…BatchTaskInfos…`` queries: read-only, answering an array of tasks.
+
+    A nil or empty array is ``[]``.
+    """
+
+    SERVICE = BATCH
+    RETURNS = Returns(BATCH_TASK_INFO_LIST)
+    READ_ONLY = True
+
+    __slots__ = ()
+
+
+@attrs.frozen
+class GetBatchTaskInfosByAssociates(_TaskQuery):
+    """Tasks owned by the given associates: ``[]`` all, ``0`` system, ``-1`` all users."""
+
+    associate_ids: tuple[int, ...] = attrs.field(converter=_ids, metadata=arg("AssociateIds", _IDS))
+
+
+@attrs.frozen
+class GetBatchTaskInfosByState(_TaskQuery):
+    """User tasks in one state (``BatchTaskState.ALL`` for any)."""
+
+    state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
+
+
+@attrs.frozen
+class GetBatchTaskInfosByNameAndState(_TaskQuery):
+    """User tasks with one definition name (blank: any) in one state."""
+
+    name: str | None = attrs.field(metadata=arg("Name", XSD_STRING))
+    state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
+
+
+@attrs.frozen
+class GetBatchTaskInfosByNameAndAssociates(_TaskQuery):
+    """Tasks with one definition name owned by the given associates."""
+
+    name: str | None = attrs.field(metadata=arg("Name", XSD_STRING))
+    associate_ids: tuple[int, ...] = attrs.field(converter=_ids, metadata=arg("AssociateIds", _IDS))
+
+
+@attrs.frozen
+class GetBatchTaskInfosByAssociatesAndState(_TaskQuery):
+    """Tasks owned by the given associates, in one state."""
+
+    associate_ids: tuple[int, ...] = attrs.field(converter=_ids, metadata=arg("AssociateIds", _IDS))
+    state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
+
+
+@attrs.frozen
+class GetAllBatchTaskInfosByName(_TaskQuery):
+    """System and user tasks with one definition name (None or blank: all tasks)."""
+
+    task_name: str | None = attrs.field(metadata=arg("TaskName", XSD_STRING))
+
+
+@attrs.frozen
+class GetAllBatchTaskInfosByNameAndState(_TaskQuery):
+    """System and user tasks with one definition name, in one state."""
+
+    task_name: str | None = attrs.field(metadata=arg("TaskName", XSD_STRING))
+    state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
+
+
+@attrs.frozen
+class GetSystemBatchTaskInfosByName(_TaskQuery):
+    """System tasks with one definition name."""
+
+    task_name: str | None = attrs.field(metadata=arg("TaskName", XSD_STRING))
+
+
+@attrs.frozen
+class GetSystemBatchTaskInfosByNameAndState(_TaskQuery):
+    """System tasks with one definition name, in one state."""
+
+    task_name: str | None = attrs.field(metadata=arg("TaskName", XSD_STRING))
+    state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
+
+
+# -- SoPrincipal.svc ----------------------------------------------------------------------
+
+
+class _AuthenticationCodec(Codec[Authentication]):
+    """``AuthenticateResponse`` -> :class:`Authentication`, or ``AuthenticationError``.
+
+    Success needs ``AuthenticationSucceeded`` true and a ticket that is not blank (the
+    ``Succeeded`` header was already checked by ``open_reply``). The error names neither
+    the ticket nor anything sent: a failed login must not leak a credential.
+    """
+
+    def read(self, element: etree._Element) -> Authentication:
+        reply = AUTHENTICATE_REPLY.read(element)
+        principal = reply.response if reply is not None else None
+        if reply is None or not reply.authentication_succeeded:
+            raise AuthenticationError(
+                "authentication failed: AuthenticationSucceeded is false", principal=principal
+            )
+        ticket = reply.credentials.ticket if reply.credentials is not None else None
+        if ticket is None or not ticket.strip():
+            raise AuthenticationError(
+                "authentication failed: the reply carries no ticket", principal=principal
+            )
+        return Authentication(principal=principal, ticket=ticket, succeeded=True)
+
+
+class _Authenticate(Operation[Authentication]):
+    """The ``Authenticate…`` operations: each answers ``AuthenticateResponse``.
+
+    Their requests carry the application token, never a ticket (SoPrincipal takes none).
+    """
+
+    SERVICE = SOPRINCIPAL
+    RESPONSE_ELEMENT = "AuthenticateResponse"
+    RETURNS = Returns(_AuthenticationCodec(), local=None)
+
+    __slots__ = ()
+
+
+@attrs.frozen
+class AuthenticateUsernamePassword(_Authenticate):
+    """Log in with a SuperOffice user name and password (on-site installations)."""
+
+    user_name: str = attrs.field(metadata=arg("UserName", REQUIRED_STRING))
+    password: str = attrs.field(repr=masked, metadata=arg("Password", SECRET_STRING))
+
+
+@attrs.frozen
+class AuthenticateWithAccessToken(_Authenticate):
+    """Exchange an OAuth access token for a ticket."""
+
+    access_token: str = attrs.field(repr=masked, metadata=arg("AccessToken", SECRET_STRING))
+
+
+@attrs.frozen
+class AuthenticateImplicit(_Authenticate):
+    """Authenticate with the identity the server derives from the call itself (no secret sent)."""
+
+
+@attrs.frozen
+class AuthenticateGeneric(_Authenticate):
+    """Authenticate with plugin-specific key/value data (values are secrets)."""
+
+    authentication_data: Mapping[str, str | None] = attrs.field(
+        converter=_string_map,
+        repr=masked,
+        hash=False,
+        metadata=arg("AuthenticationData", _AUTHENTICATION_DATA),
+    )
+
+
+@attrs.frozen
+class GetSystemInfo(Operation[SystemInfo | None]):
+    """Version, build and database facts about the installation."""
+
+    SERVICE = SOPRINCIPAL
+    RETURNS = Returns(SYSTEM_INFO, "SystemInfo")
+    READ_ONLY = True

@@ -166,6 +166,10 @@ class Codec(Generic[T]):
             raise ValueError("nil where a value is required")
         return self.read(element)
 
+    def absent(self) -> T:
+        """The value of an element that is not there: the default."""
+        return self.default  # type: ignore[no-any-return]
+
 
 class Scalar(Codec[T]):
     """A simple type whose value is the element's text."""
@@ -250,8 +254,22 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text[:40]!r}")
 
 
-def _check_str(field: str, value: object) -> None:
-    check_text(field, value)
+def _string_checker(*, secret: bool) -> Callable[[str, object], None]:
+    def check(field: str, value: object) -> None:
+        check_text(field, value, secret=secret)
+
+    return check
+
+
+def _string(*, nullable: bool, secret: bool = False) -> Scalar[Any]:
+    return Scalar(
+        _XSD_STRING,
+        default=None,
+        to_text=escape,
+        from_text=str,
+        check=_string_checker(secret=secret),
+        nullable=nullable,
+    )
 
 
 XSD_INT: Scalar[int] = Scalar(
@@ -275,14 +293,11 @@ XSD_BOOLEAN: Scalar[bool] = Scalar(
     from_text=_parse_bool,
     check=_check_bool,
 )
-XSD_STRING: Scalar[str | None] = Scalar(
-    (XSD, "string"),
-    default=None,
-    to_text=escape,
-    from_text=str,
-    check=_check_str,
-    nullable=True,
-)
+XSD_STRING: Scalar[str | None] = _string(nullable=True)
+REQUIRED_STRING: Scalar[str] = _string(nullable=False)
+"""An ``xs:string`` argument that must be given (``None`` is refused, ``""`` is sent)."""
+SECRET_STRING: Scalar[str] = _string(nullable=False, secret=True)
+"""Like :data:`REQUIRED_STRING`, for a password or token: errors never point into it."""
 
 
 # -- dates -------------------------------------------------------------------------
@@ -401,11 +416,16 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
     """A .NET ``Dictionary<string, string>``: ``<Item><Key/><Value/></Item>`` pairs.
 
     Key and Value are required elements; a ``None`` value travels as ``xsi:nil``.
+    ``nullable=False`` refuses ``None`` for the whole dictionary; ``secret=True`` keeps
+    errors from pointing into values (authentication data).
     """
 
-    def __init__(self, type_name: TypeName, item: str) -> None:
+    def __init__(
+        self, type_name: TypeName, item: str, *, nullable: bool = True, secret: bool = False
+    ) -> None:
         self.type_name = type_name
-        self.nullable = True
+        self.nullable = nullable
+        self._secret = secret
         self._item = tns(item)
         self._key = tns("Key")
         self._value = tns("Value")
@@ -418,14 +438,14 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
         return value
 
     def check(self, field: str, value: object) -> None:
-        if value is None:
+        if value is None and self.nullable:
             return
         if not isinstance(value, Mapping):
             raise TypeError(f"{field} must be a mapping of str to str, not {type(value).__name__}")
         for key, item in value.items():
             check_text(f"{field} key", key)
             if item is not None:
-                check_text(f"{field}[{key!r}]", item)
+                check_text(f"{field}[{key!r}]", item, secret=self._secret)
 
     def write(
         self,
@@ -470,11 +490,14 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
 
 
 class IntArrayCodec(Codec["tuple[int, ...] | None"]):
-    """``ArrayOfint``: a tns wrapper holding ``arrays:int`` items."""
+    """``ArrayOfint``: a tns wrapper holding ``arrays:int`` items.
 
-    def __init__(self) -> None:
+    ``nullable=False`` refuses ``None`` (an argument that must be a sequence).
+    """
+
+    def __init__(self, *, nullable: bool = True) -> None:
         self.type_name = (ARRAYS, "ArrayOfint")
-        self.nullable = True
+        self.nullable = nullable
         self._item = f"{{{ARRAYS}}}int"
 
     @staticmethod
@@ -485,7 +508,7 @@ class IntArrayCodec(Codec["tuple[int, ...] | None"]):
         return tuple(value)
 
     def check(self, field: str, value: object) -> None:
-        if value is None:
+        if value is None and self.nullable:
             return
         if not isinstance(value, tuple):
             raise TypeError(f"{field} must be a sequence of int, not {type(value).__name__}")
@@ -587,6 +610,32 @@ def wire_fields(cls: type[Any]) -> tuple[WireField, ...]:
     )
 
 
+_FIELDS_BY_CLASS: dict[type[Any], tuple[WireField, ...]] = {}
+
+
+def checked_fields(cls: type[Any]) -> tuple[WireField, ...]:
+    """:func:`wire_fields` of ``cls``, worked out on first use and then kept."""
+    fields = _FIELDS_BY_CLASS.get(cls)
+    if fields is None:
+        fields = _FIELDS_BY_CLASS[cls] = wire_fields(cls)
+    return fields
+
+
+class Checked:
+    """Base of attrs classes declared with wire fields: each instance checks its fields.
+
+    An invalid value (out of range, wrong type, a character XML cannot carry) raises
+    ``TypeError``/``ValueError`` naming the field when the instance is created, so
+    nothing invalid can reach the wire.
+    """
+
+    __slots__ = ()
+
+    def __attrs_post_init__(self) -> None:
+        for field in checked_fields(type(self)):
+            field.check(getattr(self, field.attr))
+
+
 class ModelCodec(Codec["M | None"]):
     """A complex type modelled by an attrs class declared with :func:`wire` fields.
 
@@ -658,8 +707,27 @@ class ListCodec(Codec["list[M]"]):
             self._item.write(out, item_start, item_end, item, markup)
         out.append(end)
 
+    def absent(self) -> list[M]:
+        # A new list each time: the caller may change what it gets.
+        return []
+
     def read(self, element: etree._Element) -> list[M]:
         if _is_nil(element):
             return []
         items = (self._item.read(child) for child in element if child.tag == self._item_tag)
         return [item for item in items if item is not None]
+
+
+class EmptyCodec(Codec[None]):
+    """A complex type with an empty sequence (``DeleteBatchTaskResponse``): reads as None.
+
+    Whatever a newer server might put inside is ignored, like any unknown element.
+    """
+
+    nullable = True
+
+    def read(self, element: etree._Element) -> None:
+        return None
+
+
+EMPTY = EmptyCodec()
