@@ -7,8 +7,7 @@ change only the values a test cares about, so they stay realistic envelopes.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
+import threading
 
 import httpx
 from lxml import etree
@@ -140,26 +139,46 @@ def authenticated(ticket: str) -> httpx.Response:
 
 
 class TicketIssuer:
-    """A SoPrincipal login handler (a respx side effect): issues ``7T:issued-1``, ``-2``…
+    """Where a test's tickets come from: ``7T:issued-1``, ``7T:issued-2``… in order.
 
-    ``sent`` keeps every login request, in order.
+    :meth:`issue` is a SoPrincipal login handler (a respx side effect) and keeps each
+    login request in ``sent``; :meth:`next_ticket` is a ticket callable for ``auth=``.
     """
 
     def __init__(self) -> None:
         self.sent: list[httpx.Request] = []
-        self._numbers: Iterator[int] = itertools.count(1)
+        self.issued: list[str] = []
+        self._lock = threading.Lock()
 
-    @property
-    def logins(self) -> int:
-        return len(self.sent)
-
-    @staticmethod
-    def ticket(number: int) -> str:
-        return f"7T:issued-{number}"
+    def next_ticket(self) -> str:
+        with self._lock:
+            ticket = f"7T:issued-{len(self.issued) + 1}"
+            self.issued.append(ticket)
+        return ticket
 
     def issue(self, request: httpx.Request) -> httpx.Response:
         self.sent.append(request)
-        return authenticated(self.ticket(next(self._numbers)))
+        return authenticated(self.next_ticket())
+
+
+_REFUSED = fixture_bytes("replies/AuthenticateResponse-refused.xml")
+_REFUSED_ECHO = b"jdoe / Pa55-w0rd!x"
+
+
+def refused(echo: str) -> httpx.Response:
+    """``AuthenticationSucceeded`` false, yet a ticket, and ``echo`` in ``ExtraInfo``."""
+    assert _REFUSED.count(_REFUSED_ECHO) == 1
+    return soap(_REFUSED.replace(_REFUSED_ECHO, echo.encode()))
+
+
+def no_ticket() -> httpx.Response:
+    """``AuthenticationSucceeded`` true, but an empty ticket."""
+    return soap(fixture_bytes("replies/AuthenticateResponse-no-ticket.xml"))
+
+
+def documented_login_reply() -> httpx.Response:
+    """The documented AuthenticateUsernamePassword reply: empty ticket, not succeeded."""
+    return soap(fixture_bytes("documented/AuthenticateUsernamePassword-response.xml"))
 
 
 # -- what the client sent ------------------------------------------------------------------

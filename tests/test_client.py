@@ -1,14 +1,17 @@
-"""BatchClient over HTTP: request shape, error mapping, SOAP negotiation, re-send safety,
-options, secrets, and a few round trips over real loopback sockets.
+"""The clients over HTTP: request shape, error mapping, SOAP negotiation, re-send safety,
+options, secrets, logging, and a few round trips over real loopback sockets.
 
-Every test reaches the client through the ``flavor`` fixture, so that an async client with
-the same constructor and methods can be run through the same suite by adding a flavor.
+Every test that takes the ``flavor`` fixture runs twice: once for ``BatchClient`` and once
+for ``AsyncBatchClient`` (see ``flavors.py``). Only the issue's literal examples name a
+client class directly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import re
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,9 +22,11 @@ import respx
 from lxml import etree
 
 from conftest import fixture_bytes
-from flavors import SyncFlavor
+from flavors import SyncFlavor, share_default_tls_contexts
 from loopback import Answer, LoopbackServer, Seen
 from superoffice_batch import (
+    AccessToken,
+    AsyncBatchClient,
     BatchClient,
     BatchTaskInfo,
     HttpError,
@@ -31,11 +36,14 @@ from superoffice_batch import (
     SoapVersion,
     SuperOfficeError,
     TransportError,
+    UsernamePassword,
 )
 from superoffice_batch.client import DEFAULT_TIMEOUT
+from superoffice_batch.operations import GetSystemInfo
 
 BASE_URL = "https://sod.superoffice.com/Cust12345"
 BATCH_URL = "https://sod.superoffice.com/Cust12345/Remote/Services88/Batch.svc"
+PRINCIPAL_URL = "https://sod.superoffice.com/Cust12345/Remote/Services88/SoPrincipal.svc"
 ACTION = "http://www.superoffice.net/ws/crm/NetServer/Services88/Batch/StartBatchJob"
 TNS = "http://www.superoffice.net/ws/crm/NetServer/Services88"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
@@ -47,9 +55,12 @@ WCF_DISPATCHER = (
 )
 
 TICKET = "7T:dGlja2V0LXNlY3JldC0xMjM0NQ=="
-# Not shaped like a ticket: only the client's knowledge of its secrets can mask it.
+# Not shaped like a ticket: only the client's knowledge of its secrets can mask them.
 TOKEN = "app-secret-d41d8cd98f00"
 URL_PASSWORD = "hunter2-url-pass"
+PASSWORD = "correct-horse-battery-42"
+ACCESS_TOKEN = "oauth-access-d00dfeed"
+ISSUED_TICKET = "opaque-session-5f3c9a"
 
 SOAP12_CONTENT_TYPE = f'application/soap+xml; charset=utf-8; action="{ACTION}"'
 SOAP11_CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -167,6 +178,32 @@ def garbage() -> httpx.Response:
     return httpx.Response(200, text="this is not xml <<<", headers={"Content-Type": "text/plain"})
 
 
+def fixture_reply(name: str, status: int = 200) -> httpx.Response:
+    """A reply from fixtures/replies/ (SOAP 1.2 envelopes)."""
+    return httpx.Response(
+        status,
+        content=fixture_bytes(f"replies/{name}"),
+        headers={"Content-Type": "application/soap+xml; charset=utf-8"},
+    )
+
+
+_AUTHENTICATED = fixture_bytes("replies/AuthenticateResponse-success.xml")
+_AUTHENTICATED_TICKET = b"7T:dGhpcyBpcyBhIHRpY2tldA=="
+_AUTHENTICATED_NAME = b"<FullName>Jane Doe</FullName>"
+
+
+def authenticated(ticket: str, full_name: str = "Jane Doe") -> httpx.Response:
+    """A successful AuthenticateResponse issuing ``ticket`` to a user called ``full_name``."""
+    assert _AUTHENTICATED.count(_AUTHENTICATED_TICKET) == 1
+    assert _AUTHENTICATED.count(_AUTHENTICATED_NAME) == 1
+    content = _AUTHENTICATED.replace(_AUTHENTICATED_TICKET, ticket.encode()).replace(
+        _AUTHENTICATED_NAME, f"<FullName>{full_name}</FullName>".encode()
+    )
+    return httpx.Response(
+        200, content=content, headers={"Content-Type": "application/soap+xml; charset=utf-8"}
+    )
+
+
 # -- what was sent -----------------------------------------------------------------------
 
 
@@ -187,10 +224,10 @@ def assert_sent_as_soap12(request: httpx.Request) -> None:
     assert envelope_of(request).tag == f"{{{SOAP12_NS}}}Envelope"
 
 
-def assert_sent_as_soap11(request: httpx.Request) -> None:
+def assert_sent_as_soap11(request: httpx.Request, action: str = ACTION) -> None:
     assert request.method == "POST"
     assert request.headers["content-type"] == SOAP11_CONTENT_TYPE
-    assert request.headers["soapaction"] == f'"{ACTION}"'
+    assert request.headers["soapaction"] == f'"{action}"'
     assert envelope_of(request).tag == f"{{{SOAP11_NS}}}Envelope"
 
 
@@ -200,6 +237,12 @@ def exposed_text(error: BaseException) -> str:
 
 
 # -- flavors: how a test drives a client -----------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _shared_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No test here makes a TLS connection; sharing one context keeps the file fast.
+    share_default_tls_contexts(monkeypatch)
 
 
 @pytest.fixture
@@ -234,6 +277,9 @@ def route(router: respx.MockRouter) -> respx.Route:
 # -- 1. the request ----------------------------------------------------------------------------
 
 
+# The issue's examples, as a user writes them: one per client, so not through ``flavor``.
+
+
 def test_issue_example_runs_as_written(router: respx.MockRouter) -> None:
     route = router.post(BATCH_URL).mock(return_value=ok(4711))
 
@@ -242,6 +288,24 @@ def test_issue_example_runs_as_written(router: respx.MockRouter) -> None:
     ) as client:
         job_id = client.start_batch_job(BatchTaskInfo(name="ExportTask"))
 
+    assert_issue_example_result(route, job_id)
+
+
+def test_async_issue_example_runs_as_written(router: respx.MockRouter) -> None:
+    route = router.post(BATCH_URL).mock(return_value=ok(4711))
+
+    async def main() -> None:
+        async with AsyncBatchClient(
+            "https://sod.superoffice.com/Cust12345", ticket="7T:...", application_token="secret"
+        ) as client:
+            job_id = await client.start_batch_job(BatchTaskInfo(name="ExportTask"))
+
+        assert_issue_example_result(route, job_id)
+
+    asyncio.run(main())
+
+
+def assert_issue_example_result(route: respx.Route, job_id: object) -> None:
     assert job_id == 4711
     assert type(job_id) is int
     assert route.call_count == 1
@@ -520,6 +584,26 @@ def test_soap11_resend_refused_too_is_http_error_after_two_requests(
     assert_sent_as_soap11(route.calls[1].request)
 
 
+def test_negotiated_soap11_is_kept_for_other_operations_and_services(
+    router: respx.MockRouter, client_factory: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    batch = router.post(BATCH_URL).mock(
+        side_effect=[httpx.Response(415), ok11(1), fixture_reply("StopBatchJob-true.xml")]
+    )
+    principal = router.post(PRINCIPAL_URL).mock(side_effect=[fixture_reply("GetSystemInfo.xml")])
+    client = client_factory()
+
+    assert flavor.start(client) == 1
+    assert flavor.run(client.stop_batch_job(5)) is True
+    assert flavor.run(client.call(GetSystemInfo())) is not None
+
+    assert batch.call_count == 3
+    assert_sent_as_soap11(batch.calls[2].request, f"{TNS}/Batch/StopBatchJob")
+    assert principal.call_count == 1
+    assert_sent_as_soap11(principal.calls[0].request, f"{TNS}/SoPrincipal/GetSystemInfo")
+    assert client.soap_version is SoapVersion.SOAP11
+
+
 @pytest.mark.parametrize("refusal", REFUSALS)
 def test_after_soap12_success_a_refusal_is_an_error_not_renegotiated(
     route: respx.Route,
@@ -772,7 +856,7 @@ def test_invalid_timeout_is_rejected_before_any_request(
     route.mock(return_value=ok())
 
     with pytest.raises((TypeError, ValueError), match="timeout"):
-        flavor.make(timeout=timeout)
+        flavor.make(BASE_URL, timeout=timeout)
 
     assert not route.called
 
@@ -845,7 +929,7 @@ def test_base_url_of_wrong_type_is_type_error(flavor: SyncFlavor, base_url: obje
 @pytest.mark.parametrize("soap_version", ["1.1", "SOAP12", 1.2, True])
 def test_soap_version_of_wrong_type_is_type_error(flavor: SyncFlavor, soap_version: object) -> None:
     with pytest.raises(TypeError, match="soap_version"):
-        flavor.make(soap_version=soap_version)
+        flavor.make(BASE_URL, soap_version=soap_version)
 
 
 @pytest.mark.parametrize(
@@ -859,10 +943,12 @@ def test_soap_version_of_wrong_type_is_type_error(flavor: SyncFlavor, soap_versi
 def test_http_client_of_wrong_type_is_type_error(
     flavor: SyncFlavor, make_http_client: Callable[[SyncFlavor], Any]
 ) -> None:
+    # BatchClient takes an httpx.Client only, AsyncBatchClient an httpx.AsyncClient only.
     wrong = make_http_client(flavor)
+    expected = rf"http_client must be an httpx\.{flavor.http_client_class.__name__}\b"
 
-    with pytest.raises(TypeError, match="http_client"):
-        flavor.make(http_client=wrong)
+    with pytest.raises(TypeError, match=expected):
+        flavor.make(BASE_URL, http_client=wrong)
 
 
 @pytest.mark.parametrize(
@@ -883,7 +969,7 @@ def test_invalid_count_option_is_rejected(
     flavor: SyncFlavor, option: str, value: object, error_type: type[Exception]
 ) -> None:
     with pytest.raises(error_type, match=option):
-        flavor.make(**{option: value})
+        flavor.make(BASE_URL, **{option: value})
 
 
 def test_injected_http_client_is_used(
@@ -895,7 +981,8 @@ def test_injected_http_client_is_used(
     route.mock(return_value=ok())
     hooked: list[httpx.Request] = []
     http = http_client_factory(
-        headers={"X-Correlation-Id": "corr-42"}, event_hooks={"request": [hooked.append]}
+        headers={"X-Correlation-Id": "corr-42"},
+        event_hooks={"request": [flavor.event_hook(hooked.append)]},
     )
 
     assert flavor.start(client_factory(http_client=http)) == 4711
@@ -910,7 +997,7 @@ def test_injected_http_client_is_not_closed(
 ) -> None:
     route.mock(side_effect=[ok(1), ok(2)])
     http = http_client_factory()
-    client = flavor.make(http_client=http)
+    client = flavor.make(BASE_URL, ticket=TICKET, http_client=http)
 
     with flavor.entered(client):
         flavor.start(client)
@@ -918,7 +1005,7 @@ def test_injected_http_client_is_not_closed(
 
     assert not http.is_closed
     # Still usable by its owner.
-    assert http.post(BATCH_URL).status_code == 200
+    assert flavor.run(http.post(BATCH_URL)).status_code == 200
 
 
 @pytest.mark.parametrize("how", ["close", "exit"])
@@ -934,7 +1021,7 @@ def test_owned_http_client_is_closed(
         created.append(self)
 
     monkeypatch.setattr(flavor.http_client_class, "__init__", recording_init)
-    client = flavor.make()
+    client = flavor.make(BASE_URL, ticket=TICKET)
     if how == "exit":
         with flavor.entered(client):
             flavor.start(client)
@@ -970,6 +1057,7 @@ def test_bad_task_raises_before_any_request(
 
 
 def _counting_stream(consumed: list[int], chunks: int, size: int) -> Iterator[bytes]:
+    """Chunks of a reply body; ``consumed`` grows as the client pulls them."""
     for index in range(chunks):
         consumed.append(index)
         yield b"x" * size
@@ -983,7 +1071,7 @@ def test_reply_declaring_a_length_over_the_limit_is_protocol_error_unread(
         return_value=httpx.Response(
             200,
             headers={"Content-Length": "5000000"},
-            content=_counting_stream(consumed, chunks=5000, size=1000),
+            content=flavor.streamed(_counting_stream(consumed, chunks=5000, size=1000)),
         )
     )
 
@@ -998,7 +1086,9 @@ def test_streamed_reply_over_the_limit_is_protocol_error_and_reading_stops(
 ) -> None:
     consumed: list[int] = []
     route.mock(
-        return_value=httpx.Response(200, content=_counting_stream(consumed, chunks=5000, size=1000))
+        return_value=httpx.Response(
+            200, content=flavor.streamed(_counting_stream(consumed, chunks=5000, size=1000))
+        )
     )
 
     with pytest.raises(ProtocolError):
@@ -1030,13 +1120,35 @@ def test_max_response_bytes_boundary(
 # -- 6. secrets ------------------------------------------------------------------------------------
 
 
-def test_repr_and_str_hide_credentials(client_factory: Callable[..., Any]) -> None:
-    client = client_factory(ticket=TICKET, application_token=TOKEN)
+@pytest.mark.parametrize(
+    ("options", "secrets"),
+    [
+        pytest.param({"ticket": TICKET}, (TICKET, TOKEN), id="ticket"),
+        pytest.param(
+            {"ticket": None, "auth": UsernamePassword("svc-user", PASSWORD)},
+            (PASSWORD, TOKEN),
+            id="username-password",
+        ),
+        pytest.param(
+            {"ticket": None, "auth": AccessToken(ACCESS_TOKEN)},
+            (ACCESS_TOKEN, TOKEN),
+            id="access-token",
+        ),
+    ],
+)
+def test_repr_and_str_hide_credentials(
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    options: dict[str, Any],
+    secrets: tuple[str, ...],
+) -> None:
+    client = client_factory(application_token=TOKEN, **options)
 
     for text in (repr(client), str(client)):
+        assert text.startswith(f"<{flavor.client_class.__name__} ")
         assert "sod.superoffice.com/Cust12345" in text
-        assert TICKET not in text
-        assert TOKEN not in text
+        for secret in secrets:
+            assert secret not in text
 
 
 ECHO = f"ticket {TICKET} rejected for application {TOKEN}"
@@ -1182,7 +1294,242 @@ def test_base_url_password_is_never_shown(
         assert URL_PASSWORD not in text
 
 
-# -- 7. real HTTP over loopback ------------------------------------------------------------------
+# -- 7. logging ------------------------------------------------------------------------------------
+
+# The one INFO line each call ends with: operation, endpoint, outcome, duration.
+CALL_LINE = re.compile(
+    r"(?P<operation>\w+) POST (?P<url>\S+): (?P<outcome>.+) \((?P<ms>\d+(?:\.\d+)?) ms\)",
+    re.DOTALL,
+)
+
+
+def library_messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    """The messages the library logged at exactly ``level``, in order."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("superoffice_batch") and record.levelno == level
+    ]
+
+
+def call_line(message: str) -> dict[str, str]:
+    line = CALL_LINE.fullmatch(message)
+    assert line is not None, f"not a call line: {message!r}"
+    return line.groupdict()
+
+
+@pytest.mark.parametrize(
+    ("call", "url", "reply", "operation", "status"),
+    [
+        pytest.param(
+            lambda client: client.start_batch_job(TASK),
+            BATCH_URL,
+            ok,
+            "StartBatchJob",
+            "200",
+            id="StartBatchJob",
+        ),
+        pytest.param(
+            lambda client: client.stop_batch_job(5),
+            BATCH_URL,
+            lambda: fixture_reply("StopBatchJob-true.xml", status=202),
+            "StopBatchJob",
+            "202",
+            id="StopBatchJob-202",
+        ),
+        pytest.param(
+            lambda client: client.call(GetSystemInfo()),
+            PRINCIPAL_URL,
+            lambda: fixture_reply("GetSystemInfo.xml"),
+            "GetSystemInfo",
+            "200",
+            id="GetSystemInfo",
+        ),
+    ],
+)
+def test_successful_call_logs_one_info_line(
+    router: respx.MockRouter,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+    call: Callable[[Any], Any],
+    url: str,
+    reply: Callable[[], httpx.Response],
+    operation: str,
+    status: str,
+) -> None:
+    caplog.set_level(logging.INFO, logger="superoffice_batch")
+    router.post(url).mock(side_effect=[reply()])
+
+    flavor.run(call(client_factory()))
+
+    [message] = library_messages(caplog, logging.INFO)
+    line = call_line(message)
+    assert (line["operation"], line["url"], line["outcome"]) == (operation, url, f"HTTP {status}")
+    assert float(line["ms"]) >= 0
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_type"),
+    [
+        pytest.param(service_error, ServiceError, id="service-error"),
+        pytest.param(lambda: html(502, "Bad Gateway"), HttpError, id="http-502"),
+        pytest.param(lambda: html(401, "Unauthorized"), HttpError, id="http-401"),
+        pytest.param(receiver_fault, SoapFault, id="soap-fault"),
+        pytest.param(garbage, ProtocolError, id="protocol-error"),
+        pytest.param(lambda: httpx.ConnectError("refused"), TransportError, id="connect-error"),
+        pytest.param(lambda: httpx.ReadTimeout("timed out"), TransportError, id="read-timeout"),
+    ],
+)
+def test_failed_call_logs_one_info_line_naming_the_error(
+    route: respx.Route,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+    reply: Callable[[], Any],
+    error_type: type[SuperOfficeError],
+) -> None:
+    caplog.set_level(logging.INFO, logger="superoffice_batch")
+    route.mock(side_effect=[reply()])
+
+    with pytest.raises(error_type) as caught:
+        flavor.start(client_factory(connect_retries=0))
+
+    [message] = library_messages(caplog, logging.INFO)
+    line = call_line(message)
+    assert (line["operation"], line["url"]) == ("StartBatchJob", BATCH_URL)
+    assert line["outcome"] == f"failed: {error_type.__name__}: {caught.value}"
+    assert float(line["ms"]) >= 0
+
+
+def test_connect_retry_is_logged_at_info_before_the_call_line(
+    route: respx.Route,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    sleeps: list[float],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="superoffice_batch")
+    route.mock(side_effect=[httpx.ConnectError("refused"), ok(7)])
+
+    assert flavor.start(client_factory()) == 7
+
+    retry, last = library_messages(caplog, logging.INFO)
+    assert CALL_LINE.fullmatch(retry) is None
+    assert retry.startswith("StartBatchJob")
+    assert re.search(r"\b(TransportError|ConnectError)\b", retry), retry
+    assert "re-send" in retry
+    assert call_line(last)["outcome"] == "HTTP 200"
+
+
+@pytest.mark.parametrize("refusal", REFUSALS)
+def test_soap11_fallback_is_logged_at_info_before_the_call_line(
+    route: respx.Route,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+    refusal: Callable[[], httpx.Response],
+) -> None:
+    caplog.set_level(logging.INFO, logger="superoffice_batch")
+    route.mock(side_effect=[refusal(), ok11(3)])
+
+    assert flavor.start(client_factory()) == 3
+
+    fallback, last = library_messages(caplog, logging.INFO)
+    assert CALL_LINE.fullmatch(fallback) is None
+    assert "StartBatchJob" in fallback
+    assert "SOAP 1.1" in fallback
+    # The call line reports the reply that settled the call, not the refusal.
+    assert call_line(last)["outcome"] == "HTTP 200"
+
+
+def test_login_is_logged_as_a_call_of_its_own(
+    router: respx.MockRouter,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="superoffice_batch")
+    router.post(PRINCIPAL_URL).mock(side_effect=[authenticated(ISSUED_TICKET)])
+    router.post(BATCH_URL).mock(side_effect=[ok(8)])
+
+    assert flavor.start(client_factory(ticket=None, auth=UsernamePassword("u", PASSWORD))) == 8
+
+    lines = [call_line(message) for message in library_messages(caplog, logging.INFO)]
+    assert [(line["operation"], line["url"], line["outcome"]) for line in lines] == [
+        ("AuthenticateUsernamePassword", PRINCIPAL_URL, "HTTP 200"),
+        ("StartBatchJob", BATCH_URL, "HTTP 200"),
+    ]
+
+
+def test_debug_logs_both_envelopes_with_ticket_and_token_masked(
+    route: respx.Route,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="superoffice_batch")
+    route.mock(side_effect=[service_error(f"echo: {ECHO}")])
+
+    with pytest.raises(ServiceError):
+        flavor.start(client_factory(ticket=TICKET, application_token=TOKEN))
+
+    debug = library_messages(caplog, logging.DEBUG)
+    [request] = [message for message in debug if "<Batch:StartBatchJob>" in message]
+    [reply] = [message for message in debug if "StartBatchJobResponse" in message]
+    assert "<Batch:Ticket>" in request
+    assert "<Batch:ApplicationToken>" in request
+    assert '<Batch:Name xsi:type="xsd:string">ExportTask</Batch:Name>' in request
+    assert "echo: ticket " in reply
+    assert "rejected for application" in reply
+    for message in [record.getMessage() for record in caplog.records]:
+        assert TICKET not in message
+        assert TOKEN not in message
+
+
+def test_debug_logs_login_envelopes_with_password_and_issued_ticket_masked(
+    router: respx.MockRouter,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="superoffice_batch")
+    # The login reply echoes the password; the Batch reply echoes password and ticket.
+    router.post(PRINCIPAL_URL).mock(
+        side_effect=[authenticated(ISSUED_TICKET, full_name=f"echo {PASSWORD}")]
+    )
+    router.post(BATCH_URL).mock(
+        side_effect=[service_error(f"echo {ISSUED_TICKET} {PASSWORD} {TOKEN}")]
+    )
+    client = client_factory(
+        ticket=None, auth=UsernamePassword("svc-user", PASSWORD), application_token=TOKEN
+    )
+
+    with pytest.raises(ServiceError):
+        flavor.start(client)
+
+    debug = "\n".join(library_messages(caplog, logging.DEBUG))
+    assert '<SoPrincipal:UserName xsi:type="xsd:string">svc-user</SoPrincipal:UserName>' in debug
+    assert "<SoPrincipal:Password" in debug
+    assert "<FullName>echo " in debug
+    assert "<Ticket>" in debug
+    assert "<Batch:StartBatchJob>" in debug
+    assert "StartBatchJobResponse" in debug
+    for message in [record.getMessage() for record in caplog.records]:
+        for secret in (PASSWORD, ISSUED_TICKET, TOKEN):
+            assert secret not in message
+
+
+# -- 8. real HTTP over loopback ------------------------------------------------------------------
+
+# Each call is bounded twice: by the client's own (short) timeout, and by a wall-clock
+# limit on the whole call, so that a client that ignored its timeout fails instead of
+# hanging the run.
+LOOPBACK_CALL_LIMIT = 10.0
+
+
+def start_bounded(flavor: SyncFlavor, client: Any) -> Any:
+    return flavor.run_within(LOOPBACK_CALL_LIMIT, lambda: client.start_batch_job(TASK))
 
 
 @pytest.fixture
@@ -1212,9 +1559,9 @@ def test_loopback_negotiates_soap11_over_real_http(
     loopback: Callable[..., LoopbackServer], client_factory: Callable[..., Any], flavor: SyncFlavor
 ) -> None:
     server = loopback(_refuse_soap12, max_requests=4)
-    client = client_factory(f"{server.url}/Cust1", timeout=5)
+    client = client_factory(f"{server.url}/Cust1", timeout=2)
 
-    assert flavor.start(client) == 42
+    assert start_bounded(flavor, client) == 42
 
     assert [(seen.method, seen.path) for seen in server.requests] == [
         ("POST", "/Cust1/Remote/Services88/Batch.svc"),
@@ -1239,7 +1586,7 @@ def test_loopback_connection_closed_without_answer_is_transport_error(
     server = loopback([Answer(hang_up=True)], max_requests=3)
 
     with pytest.raises(TransportError) as caught:
-        flavor.start(client_factory(f"{server.url}/Cust1", timeout=5))
+        start_bounded(flavor, client_factory(f"{server.url}/Cust1", timeout=2))
 
     assert caught.value.request_sent is True
     assert isinstance(caught.value.__cause__, httpx.TransportError)
@@ -1252,11 +1599,31 @@ def test_loopback_stalled_reply_times_out(
     server = loopback([Answer(200, documented_reply(1), stall=5.0)], max_requests=3)
 
     with pytest.raises(TransportError) as caught:
-        flavor.start(client_factory(f"{server.url}/Cust1", timeout=0.3))
+        start_bounded(flavor, client_factory(f"{server.url}/Cust1", timeout=0.3))
 
     assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
     assert caught.value.request_sent is True
     assert len(server.requests) == 1
+
+
+def test_loopback_call_line_reports_the_time_the_call_took(
+    loopback: Callable[..., LoopbackServer],
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="superoffice_batch")
+    server = loopback(
+        [Answer(200, documented_reply(6), (("Content-Type", SOAP11_CONTENT_TYPE),), stall=0.2)]
+    )
+    client = client_factory(f"{server.url}/Cust1", soap_version=SoapVersion.SOAP12, timeout=2)
+
+    assert start_bounded(flavor, client) == 6
+
+    [message] = library_messages(caplog, logging.INFO)
+    line = call_line(message)
+    assert line["url"] == f"{server.url}/Cust1/Remote/Services88/Batch.svc"
+    assert 200 <= float(line["ms"]) < LOOPBACK_CALL_LIMIT * 1000
 
 
 def test_loopback_refused_connection_is_retried_then_unsent_transport_error(
@@ -1268,7 +1635,7 @@ def test_loopback_refused_connection_is_retried_then_unsent_transport_error(
     # Nothing listens on the port now, so every connect is refused.
 
     with pytest.raises(TransportError) as caught:
-        flavor.start(client_factory(f"http://127.0.0.1:{port}/Cust1", timeout=2))
+        start_bounded(flavor, client_factory(f"http://127.0.0.1:{port}/Cust1", timeout=2))
 
     assert caught.value.request_sent is False
     assert isinstance(caught.value.__cause__, httpx.ConnectError)

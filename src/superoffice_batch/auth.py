@@ -85,12 +85,15 @@ def is_ticket_rejection(error: SuperOfficeError) -> bool:
     """Whether NetServer refused the call's ticket, so the operation did not run.
 
     PROTOCOL.md section 7 leaves the exact texts open until a real tenant shows them; the
-    rule therefore lives here alone: HTTP 401, or a ServiceError (or one of its inner
-    exceptions) whose type or message speaks of a ticket or session that is invalid,
-    expired or not valid.
+    rule therefore lives here alone: any reply with HTTP status 401 (an HTML page, a
+    fault or a business error alike), or a ServiceError (or one of its inner exceptions)
+    whose type or message speaks of a ticket or session that is invalid, expired or not
+    valid.
     """
+    if getattr(error, "status_code", None) == 401:
+        return True
     if isinstance(error, HttpError):
-        return error.status_code == 401
+        return False
     current: ServiceError | None = error if isinstance(error, ServiceError) else None
     while current is not None:
         text = f"{current.exception_type or ''} {current.message or ''}".lower()
@@ -139,8 +142,10 @@ class TicketKeeper:
 
     def store(self, ticket: object) -> None:
         """Keep a ticket obtained by logging in (or from the callable)."""
-        if not isinstance(ticket, str) or not ticket:
+        if not isinstance(ticket, str):
             raise TypeError(f"the ticket source returned {type(ticket).__name__}, not a ticket")
+        if not ticket:
+            raise ValueError("the ticket source returned an empty ticket")
         # Checks the text before it can reach an envelope.
         self._credentials = Credentials(ticket=ticket, application_token=self.application_token)
         self._ticket = ticket

@@ -11,7 +11,6 @@ with ``httpx.AsyncClient``; nothing else differs between them.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import math
@@ -194,9 +193,9 @@ def _log_call(name: str, url: str, outcome: str, started: float) -> None:
         logger.info("%s POST %s: %s (%.1f ms)", name, url, outcome, elapsed)
 
 
-def _log_envelope(kind: str, name: str, content: bytes, keeper: TicketKeeper) -> None:
+def _log_envelope(kind: str, name: str, content: bytes, secrets: tuple[str, ...]) -> None:
     if logger.isEnabledFor(logging.DEBUG):
-        text = redact(content.decode("utf-8", errors="replace"), keeper.secrets)
+        text = redact(content.decode("utf-8", errors="replace"), secrets)
         logger.debug("%s %s envelope: %s", name, kind, text)
 
 
@@ -291,25 +290,27 @@ class _CallPolicy:
         attempts = _Attempts()
         reauthenticated = False
         name = type(operation).__name__
+        own_secrets = operation.secrets  # a password or token passed to a login call
         while True:
+            secrets = self.keeper.secrets + own_secrets
             request = operation.to_request(credentials, version, time_zone=self.time_zone)
-            _log_envelope("request", name, request.content, self.keeper)
+            _log_envelope("request", name, request.content, secrets)
             try:
                 response = yield request
             except TransportError as error:
                 delay = self._transport_retry(error, operation, attempts)
                 if delay is None:
                     raise
-                logger.info("%s: %s; re-sending in %.1f s", name, type(error).__name__, delay)
+                logger.info("%s: %s; re-sending in %.1f s", name, error, delay)
                 yield delay
                 continue
-            _log_envelope("reply", name, response.content, self.keeper)
+            _log_envelope("reply", name, response.content, secrets)
             try:
                 result = parse(
                     response.content,
                     status_code=response.status_code,
                     content_type=response.content_type,
-                    secrets=self.keeper.secrets,
+                    secrets=secrets,
                     max_response_bytes=self.max_response_bytes,
                 )
             except (HttpError, SoapFault, ServiceError) as error:
@@ -326,7 +327,7 @@ class _CallPolicy:
             elif takes_ticket and not reauthenticated and is_ticket_rejection(failure):
                 reauthenticated = True
                 fresh = yield NeedCredentials(credentials.ticket)
-                if fresh is None:
+                if fresh is None or fresh is credentials:  # nothing to refresh with
                     raise failure
                 logger.info("%s: ticket rejected; re-sending with a fresh one", name)
                 credentials = fresh
@@ -366,35 +367,26 @@ class _CallPolicy:
         authentication = yield from self.plan(operation)
         return str(authentication.ticket)
 
-    def wait_plan(
-        self,
-        job_id: object,
-        *,
-        poll_interval: object,
-        timeout: object,
-        on_progress: ProgressCallback | None,
-        raise_on_failure: bool,
-    ) -> _Plan[BatchTaskInfo]:
+    def wait_plan(self, job_id: object, wait: WaitSettings) -> _Plan[BatchTaskInfo]:
         """Poll GetBatchTaskInfo until the job reaches a terminal state.
 
-        Polls back off by half each time, up to 30 s (or ``poll_interval`` if larger).
+        The interval grows by half after each poll, up to 30 s (or ``poll_interval`` if
+        that is longer).
         """
         job = _check_job_id(job_id)
-        interval = _check_seconds("poll_interval", poll_interval)
-        assert interval is not None
-        limit = _check_seconds("timeout", timeout, optional=True)
+        interval = wait.poll_interval
         longest = max(interval, _MAX_POLL_INTERVAL)
-        deadline = None if limit is None else time.monotonic() + limit
+        deadline = None if wait.timeout is None else time.monotonic() + wait.timeout
         seen: tuple[object, ...] | None = None
         while True:
             info = yield from self.plan(GetBatchTaskInfo(job))
             if info is None:
                 raise ProtocolError(f"GetBatchTaskInfo({job}) returned no task: no such job")
-            if on_progress is not None and _progress(info) != seen:
-                on_progress(info)
+            if wait.on_progress is not None and _progress(info) != seen:
+                wait.on_progress(info)
             seen = _progress(info)
             if _is_finished(info):
-                if raise_on_failure and info.state is BatchTaskState.FAILED:
+                if wait.raise_on_failure and info.state is BatchTaskState.FAILED:
                     raise BatchTaskFailed(f"batch task {job} failed: {info.result or ''}", info)
                 return info
             delay = interval
@@ -402,16 +394,46 @@ class _CallPolicy:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise BatchTaskTimeout(
-                        f"batch task {job} still {info.state} after {limit} s", info
+                        f"batch task {job} still {info.state} after {wait.timeout} s", info
                     )
                 delay = min(delay, remaining)
             yield delay
             interval = min(interval * 1.5, longest)
 
-    def run_plan(self, batch_task_info: BatchTaskInfo, **wait: Any) -> _Plan[BatchTaskInfo]:
+    def run_plan(self, batch_task_info: BatchTaskInfo, wait: WaitSettings) -> _Plan[BatchTaskInfo]:
         """Start a job, then wait for it."""
         job_id = yield from self.plan(StartBatchJob(batch_task_info))
-        return (yield from self.wait_plan(job_id, **wait))
+        if job_id <= 0:
+            raise ProtocolError(f"StartBatchJob answered id {job_id}: no job was created")
+        return (yield from self.wait_plan(job_id, wait))
+
+
+class WaitSettings:
+    """How to wait for a job, checked before anything is sent."""
+
+    __slots__ = ("on_progress", "poll_interval", "raise_on_failure", "timeout")
+
+    def __init__(
+        self,
+        poll_interval: object,
+        timeout: object,
+        on_progress: ProgressCallback | None,
+        raise_on_failure: object,
+    ) -> None:
+        interval = _check_seconds("poll_interval", poll_interval)
+        assert interval is not None
+        self.poll_interval = interval
+        self.timeout = _check_seconds("timeout", timeout, optional=True)
+        if on_progress is not None and not callable(on_progress):
+            raise TypeError(f"on_progress must be callable, not {type(on_progress).__name__}")
+        if inspect.iscoroutinefunction(on_progress):
+            # It is called between polls and not awaited, by both clients alike.
+            raise TypeError("on_progress must be a plain function, not a coroutine function")
+        self.on_progress = on_progress
+        if not isinstance(raise_on_failure, bool):
+            kind = type(raise_on_failure).__name__
+            raise TypeError(f"raise_on_failure must be a bool, not {kind}")
+        self.raise_on_failure = raise_on_failure
 
 
 def _read_body(chunks: Iterator[bytes], response: httpx.Response, limit: int) -> bytes:
@@ -695,11 +717,7 @@ class BatchClient:
         """
         return self._drive(
             self._policy.wait_plan(
-                job_id,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                on_progress=on_progress,
-                raise_on_failure=raise_on_failure,
+                job_id, WaitSettings(poll_interval, timeout, on_progress, raise_on_failure)
             )
         )
 
@@ -716,10 +734,7 @@ class BatchClient:
         return self._drive(
             self._policy.run_plan(
                 batch_task_info,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                on_progress=on_progress,
-                raise_on_failure=raise_on_failure,
+                WaitSettings(poll_interval, timeout, on_progress, raise_on_failure),
             )
         )
 
@@ -780,6 +795,9 @@ class AsyncBatchClient:
             read_retries=read_retries,
             time_zone=time_zone,
         )
+        # asyncio is imported where first needed: it would double the package's import time.
+        import asyncio
+
         self._auth_lock = asyncio.Lock()
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient()
@@ -821,6 +839,8 @@ class AsyncBatchClient:
             return await self._send(step)
         if isinstance(step, NeedCredentials):
             return await self._credentials(step.stale)
+        import asyncio  # already loaded: see __init__
+
         await asyncio.sleep(step)
         return None
 
@@ -951,11 +971,7 @@ class AsyncBatchClient:
         """Poll a job until it succeeds or fails; see :meth:`BatchClient.wait_for_batch_task`."""
         return await self._drive(
             self._policy.wait_plan(
-                job_id,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                on_progress=on_progress,
-                raise_on_failure=raise_on_failure,
+                job_id, WaitSettings(poll_interval, timeout, on_progress, raise_on_failure)
             )
         )
 
@@ -972,10 +988,7 @@ class AsyncBatchClient:
         return await self._drive(
             self._policy.run_plan(
                 batch_task_info,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                on_progress=on_progress,
-                raise_on_failure=raise_on_failure,
+                WaitSettings(poll_interval, timeout, on_progress, raise_on_failure),
             )
         )
 

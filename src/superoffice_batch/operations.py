@@ -182,6 +182,7 @@ class _Spec:
         self.response_tag = tns(cls.RESPONSE_ELEMENT or f"{self.name}Response")
         self.args: tuple[WireField, ...] = checked_fields(cls)
         self.plan = compile_fields(self.args, self.service.markup)
+        self.secret_args = tuple(field for field in self.args if field.codec.secret)
         action = self.service.action(self.name)
         self.headers = {version: version.http_headers(action) for version in SoapVersion}
 
@@ -212,6 +213,15 @@ class Operation(Checked, Generic[T]):
     """True when the call changes nothing on the server, so repeating it is safe."""
 
     __slots__ = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Argument values that are credentials (a password, a token): never shown."""
+        return tuple(
+            secret
+            for field in _spec_of(type(self)).secret_args
+            for secret in field.codec.secrets_in(getattr(self, field.attr))
+        )
 
     def to_request(
         self,

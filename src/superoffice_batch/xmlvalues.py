@@ -144,6 +144,16 @@ class Codec(Generic[T]):
     type_name: TypeName | None = None
     nullable: bool = False
     default: Any = None
+    secret: bool = False
+    """Whether values are credentials, to be masked wherever reply or log text is shown."""
+
+    def secrets_in(self, value: T) -> tuple[str, ...]:
+        """The secret strings in ``value``: itself, or a dictionary's values."""
+        if not self.secret or value is None:
+            return ()
+        if isinstance(value, Mapping):
+            return tuple(item for item in value.values() if item)
+        return (str(value),) if value else ()
 
     def check(self, field: str, value: object) -> None:
         """Raise ``TypeError``/``ValueError`` naming ``field`` unless ``value`` fits."""
@@ -183,10 +193,12 @@ class Scalar(Codec[T]):
         from_text: Callable[[str], T],
         check: Callable[[str, object], None],
         nullable: bool = False,
+        secret: bool = False,
     ) -> None:
         self.type_name = type_name
         self.default = default
         self.nullable = nullable
+        self.secret = secret
         self.to_text = to_text
         self._from_text = from_text
         self._check = check
@@ -268,6 +280,7 @@ def _string(*, nullable: bool, secret: bool = False) -> Scalar[Any]:
         to_text=escape,
         from_text=str,
         check=_string_checker(secret=secret),
+        secret=secret,
         nullable=nullable,
     )
 
@@ -425,7 +438,7 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
     ) -> None:
         self.type_name = type_name
         self.nullable = nullable
-        self._secret = secret
+        self.secret = secret
         self._item = tns(item)
         self._key = tns("Key")
         self._value = tns("Value")
@@ -445,7 +458,7 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
         for key, item in value.items():
             check_text(f"{field} key", key)
             if item is not None:
-                check_text(f"{field}[{key!r}]", item, secret=self._secret)
+                check_text(f"{field}[{key!r}]", item, secret=self.secret)
 
     def write(
         self,
