@@ -16,9 +16,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 import httpx
 
@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 R = TypeVar("R")
 
 logger = logging.getLogger("superoffice_batch")
@@ -513,7 +514,64 @@ _CLIENT_OPTIONS = """
 """
 
 
-class BatchClient:
+class OperationMethod(Generic[P, T]):
+    """A client method that sends one operation: ``client.stop_batch_job(5)`` sends
+    ``StopBatchJob(5)``. The sync client returns the result, the async one a coroutine.
+
+    Declared once for both clients, so that an operation is one line for both.
+    """
+
+    def __init__(self, operation: Callable[P, Operation[T]]) -> None:
+        self.operation = operation
+        self.__doc__ = operation.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> OperationMethod[P, T]: ...
+    @overload
+    def __get__(self, client: BatchClient, owner: type[Any]) -> Callable[P, T]: ...
+    @overload
+    def __get__(
+        self, client: AsyncBatchClient, owner: type[Any]
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, client: Any, owner: type[Any]) -> Any:
+        if client is None:
+            return self
+        operation = self.operation
+
+        def send(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return client.call(operation(*args, **kwargs))
+
+        send.__doc__ = self.__doc__
+        return send
+
+
+class _BatchMethods:
+    """The Batch.svc operations as methods, snake_case, with the operations' arguments."""
+
+    start_batch_job = OperationMethod(StartBatchJob)
+    get_batch_task_info = OperationMethod(GetBatchTaskInfo)
+    update_batch_task = OperationMethod(UpdateBatchTask)
+    stop_batch_job = OperationMethod(StopBatchJob)
+    delete_batch_task = OperationMethod(DeleteBatchTask)
+    delete_batch_tasks = OperationMethod(DeleteBatchTasks)
+    get_batch_task_infos_by_associates = OperationMethod(GetBatchTaskInfosByAssociates)
+    get_batch_task_infos_by_state = OperationMethod(GetBatchTaskInfosByState)
+    get_batch_task_infos_by_name_and_state = OperationMethod(GetBatchTaskInfosByNameAndState)
+    get_batch_task_infos_by_name_and_associates = OperationMethod(
+        GetBatchTaskInfosByNameAndAssociates
+    )
+    get_batch_task_infos_by_associates_and_state = OperationMethod(
+        GetBatchTaskInfosByAssociatesAndState
+    )
+    get_all_batch_task_infos_by_name = OperationMethod(GetAllBatchTaskInfosByName)
+    get_all_batch_task_infos_by_name_and_state = OperationMethod(GetAllBatchTaskInfosByNameAndState)
+    get_system_batch_task_infos_by_name = OperationMethod(GetSystemBatchTaskInfosByName)
+    get_system_batch_task_infos_by_name_and_state = OperationMethod(
+        GetSystemBatchTaskInfosByNameAndState
+    )
+
+
+class BatchClient(_BatchMethods):
     """A synchronous client for NetServer's ``Batch.svc`` (and ``SoPrincipal.svc`` for tickets).
 
     Use it as a context manager, or call :meth:`close`. It is safe to share between
@@ -623,80 +681,6 @@ class BatchClient:
         except httpx.HTTPError as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
 
-    # -- Batch.svc -------------------------------------------------------------------
-
-    def start_batch_job(self, batch_task_info: BatchTaskInfo) -> int:
-        """Start a batch job; returns the id NetServer gave the new task."""
-        return self.call(StartBatchJob(batch_task_info))
-
-    def get_batch_task_info(self, id: int) -> BatchTaskInfo | None:
-        """One task by id; None when NetServer has none."""
-        return self.call(GetBatchTaskInfo(id))
-
-    def update_batch_task(self, batch_task_info: BatchTaskInfo) -> BatchTaskInfo | None:
-        """Store a task's State, Description, Response and Request; returns the task."""
-        return self.call(UpdateBatchTask(batch_task_info))
-
-    def stop_batch_job(self, id: int) -> bool:
-        """Ask a running job to stop; False when it cannot be stopped."""
-        return self.call(StopBatchJob(id))
-
-    def delete_batch_task(self, batch_task_id: int) -> None:
-        """Delete one task."""
-        return self.call(DeleteBatchTask(batch_task_id))
-
-    def delete_batch_tasks(self, batch_task_ids: Iterable[int]) -> None:
-        """Delete several tasks."""
-        return self.call(DeleteBatchTasks(batch_task_ids))
-
-    def get_batch_task_infos_by_associates(
-        self, associate_ids: Iterable[int]
-    ) -> list[BatchTaskInfo]:
-        """Tasks of these associates (``[]`` all, ``0`` system, ``-1`` all users)."""
-        return self.call(GetBatchTaskInfosByAssociates(associate_ids))
-
-    def get_batch_task_infos_by_state(self, state: BatchTaskState | str) -> list[BatchTaskInfo]:
-        """User tasks in a state."""
-        return self.call(GetBatchTaskInfosByState(state))
-
-    def get_batch_task_infos_by_name_and_state(
-        self, name: str | None, state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """User tasks with a name (blank: all) in a state."""
-        return self.call(GetBatchTaskInfosByNameAndState(name, state))
-
-    def get_batch_task_infos_by_name_and_associates(
-        self, name: str | None, associate_ids: Iterable[int]
-    ) -> list[BatchTaskInfo]:
-        """Tasks with a name, of these associates."""
-        return self.call(GetBatchTaskInfosByNameAndAssociates(name, associate_ids))
-
-    def get_batch_task_infos_by_associates_and_state(
-        self, associate_ids: Iterable[int], state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """Tasks of these associates in a state."""
-        return self.call(GetBatchTaskInfosByAssociatesAndState(associate_ids, state))
-
-    def get_all_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
-        """System and user tasks with a name (None or blank: all)."""
-        return self.call(GetAllBatchTaskInfosByName(task_name))
-
-    def get_all_batch_task_infos_by_name_and_state(
-        self, task_name: str | None, state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """System and user tasks with a name, in a state."""
-        return self.call(GetAllBatchTaskInfosByNameAndState(task_name, state))
-
-    def get_system_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
-        """System tasks with a name."""
-        return self.call(GetSystemBatchTaskInfosByName(task_name))
-
-    def get_system_batch_task_infos_by_name_and_state(
-        self, task_name: str | None, state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """System tasks with a name, in a state."""
-        return self.call(GetSystemBatchTaskInfosByNameAndState(task_name, state))
-
     # -- following jobs ----------------------------------------------------------------
 
     def wait_for_batch_task(
@@ -757,7 +741,7 @@ class BatchClient:
         self.close()
 
 
-class AsyncBatchClient:
+class AsyncBatchClient(_BatchMethods):
     """The asyncio twin of :class:`BatchClient`: same options, same methods, awaited.
 
     Use it as an async context manager, or await :meth:`aclose`. Tasks sharing it share
@@ -878,84 +862,6 @@ class AsyncBatchClient:
                 )
         except httpx.HTTPError as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
-
-    # -- Batch.svc -------------------------------------------------------------------
-
-    async def start_batch_job(self, batch_task_info: BatchTaskInfo) -> int:
-        """Start a batch job; returns the id NetServer gave the new task."""
-        return await self.call(StartBatchJob(batch_task_info))
-
-    async def get_batch_task_info(self, id: int) -> BatchTaskInfo | None:
-        """One task by id; None when NetServer has none."""
-        return await self.call(GetBatchTaskInfo(id))
-
-    async def update_batch_task(self, batch_task_info: BatchTaskInfo) -> BatchTaskInfo | None:
-        """Store a task's State, Description, Response and Request; returns the task."""
-        return await self.call(UpdateBatchTask(batch_task_info))
-
-    async def stop_batch_job(self, id: int) -> bool:
-        """Ask a running job to stop; False when it cannot be stopped."""
-        return await self.call(StopBatchJob(id))
-
-    async def delete_batch_task(self, batch_task_id: int) -> None:
-        """Delete one task."""
-        return await self.call(DeleteBatchTask(batch_task_id))
-
-    async def delete_batch_tasks(self, batch_task_ids: Iterable[int]) -> None:
-        """Delete several tasks."""
-        return await self.call(DeleteBatchTasks(batch_task_ids))
-
-    async def get_batch_task_infos_by_associates(
-        self, associate_ids: Iterable[int]
-    ) -> list[BatchTaskInfo]:
-        """Tasks of these associates (``[]`` all, ``0`` system, ``-1`` all users)."""
-        return await self.call(GetBatchTaskInfosByAssociates(associate_ids))
-
-    async def get_batch_task_infos_by_state(
-        self, state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """User tasks in a state."""
-        return await self.call(GetBatchTaskInfosByState(state))
-
-    async def get_batch_task_infos_by_name_and_state(
-        self, name: str | None, state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """User tasks with a name (blank: all) in a state."""
-        return await self.call(GetBatchTaskInfosByNameAndState(name, state))
-
-    async def get_batch_task_infos_by_name_and_associates(
-        self, name: str | None, associate_ids: Iterable[int]
-    ) -> list[BatchTaskInfo]:
-        """Tasks with a name, of these associates."""
-        return await self.call(GetBatchTaskInfosByNameAndAssociates(name, associate_ids))
-
-    async def get_batch_task_infos_by_associates_and_state(
-        self, associate_ids: Iterable[int], state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """Tasks of these associates in a state."""
-        return await self.call(GetBatchTaskInfosByAssociatesAndState(associate_ids, state))
-
-    async def get_all_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
-        """System and user tasks with a name (None or blank: all)."""
-        return await self.call(GetAllBatchTaskInfosByName(task_name))
-
-    async def get_all_batch_task_infos_by_name_and_state(
-        self, task_name: str | None, state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """System and user tasks with a name, in a state."""
-        return await self.call(GetAllBatchTaskInfosByNameAndState(task_name, state))
-
-    async def get_system_batch_task_infos_by_name(
-        self, task_name: str | None
-    ) -> list[BatchTaskInfo]:
-        """System tasks with a name."""
-        return await self.call(GetSystemBatchTaskInfosByName(task_name))
-
-    async def get_system_batch_task_infos_by_name_and_state(
-        self, task_name: str | None, state: BatchTaskState | str
-    ) -> list[BatchTaskInfo]:
-        """System tasks with a name, in a state."""
-        return await self.call(GetSystemBatchTaskInfosByNameAndState(task_name, state))
 
     # -- following jobs ----------------------------------------------------------------
 
