@@ -18,9 +18,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from types import TracebackType
-from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 import httpx
+
+if TYPE_CHECKING:
+    import asyncio
 
 from .auth import TicketKeeper, TicketSource, is_ticket_rejection
 from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion, oversized
@@ -69,6 +72,7 @@ __all__ = [
 
 T = TypeVar("T")
 P = ParamSpec("P")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 R = TypeVar("R")
 
 logger = logging.getLogger("superoffice_batch")
@@ -571,14 +575,10 @@ class _BatchMethods:
     )
 
 
-class BatchClient(_BatchMethods):
-    """A synchronous client for NetServer's ``Batch.svc`` (and ``SoPrincipal.svc`` for tickets).
+class _Client(_BatchMethods, Generic[H]):
+    """What the two clients share: options, the call policy, the httpx client they own."""
 
-    Use it as a context manager, or call :meth:`close`. It is safe to share between
-    threads: they share one connection pool, one login and one ticket refresh.
-    """
-
-    __doc__ = (__doc__ or "") + _CLIENT_OPTIONS
+    _http_class: type[H]
 
     def __init__(
         self,
@@ -589,15 +589,16 @@ class BatchClient(_BatchMethods):
         application_token: str | None = None,
         soap_version: SoapVersion | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        http_client: httpx.Client | None = None,
+        http_client: H | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         connect_retries: int = 2,
         read_retries: int = 2,
         time_zone: TimeZone | None = None,
     ) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.Client):
+        if http_client is not None and not isinstance(http_client, self._http_class):
             kind = type(http_client).__name__
-            raise TypeError(f"http_client must be an httpx.Client, not {kind}")
+            expected = self._http_class.__name__
+            raise TypeError(f"http_client must be an httpx.{expected}, not {kind}")
         self._policy = _CallPolicy(
             base_url,
             auth=_ticket_source(ticket, auth),
@@ -609,18 +610,37 @@ class BatchClient(_BatchMethods):
             read_retries=read_retries,
             time_zone=time_zone,
         )
-        self._auth_lock = threading.Lock()
+        self._auth_lock = self._new_lock()
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client()
+        self._http: H = http_client if http_client is not None else self._http_class()
+
+    def _new_lock(self) -> Any:
+        """The lock that makes concurrent callers share one login (per client kind)."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         version = self.soap_version.value if self.soap_version else "negotiate"
-        return f"<BatchClient {str(self._policy.base_url)!r} soap={version}>"
+        return f"<{type(self).__name__} {str(self._policy.base_url)!r} soap={version}>"
 
     @property
     def soap_version(self) -> SoapVersion | None:
         """The SOAP version in use: pinned, or settled by negotiation; None before that."""
         return self._policy.soap_version
+
+
+class BatchClient(_Client[httpx.Client]):
+    """A synchronous client for NetServer's ``Batch.svc`` (and ``SoPrincipal.svc`` for tickets).
+
+    Use it as a context manager, or call :meth:`close`. It is safe to share between
+    threads: they share one connection pool, one login and one ticket refresh.
+    """
+
+    __doc__ = (__doc__ or "") + _CLIENT_OPTIONS
+    _http_class = httpx.Client
+    _auth_lock: threading.Lock
+
+    def _new_lock(self) -> threading.Lock:
+        return threading.Lock()
 
     # -- driving plans ---------------------------------------------------------------
 
@@ -741,7 +761,7 @@ class BatchClient(_BatchMethods):
         self.close()
 
 
-class AsyncBatchClient(_BatchMethods):
+class AsyncBatchClient(_Client[httpx.AsyncClient]):
     """The asyncio twin of :class:`BatchClient`: same options, same methods, awaited.
 
     Use it as an async context manager, or await :meth:`aclose`. Tasks sharing it share
@@ -749,51 +769,14 @@ class AsyncBatchClient(_BatchMethods):
     """
 
     __doc__ = (__doc__ or "") + _CLIENT_OPTIONS
+    _http_class = httpx.AsyncClient
+    _auth_lock: asyncio.Lock
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        ticket: str | None = None,
-        auth: TicketSource | None = None,
-        application_token: str | None = None,
-        soap_version: SoapVersion | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        http_client: httpx.AsyncClient | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        connect_retries: int = 2,
-        read_retries: int = 2,
-        time_zone: TimeZone | None = None,
-    ) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            kind = type(http_client).__name__
-            raise TypeError(f"http_client must be an httpx.AsyncClient, not {kind}")
-        self._policy = _CallPolicy(
-            base_url,
-            auth=_ticket_source(ticket, auth),
-            application_token=application_token,
-            soap_version=soap_version,
-            timeout=timeout,
-            max_response_bytes=max_response_bytes,
-            connect_retries=connect_retries,
-            read_retries=read_retries,
-            time_zone=time_zone,
-        )
+    def _new_lock(self) -> asyncio.Lock:
         # asyncio is imported where first needed: it would double the package's import time.
         import asyncio
 
-        self._auth_lock = asyncio.Lock()
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient()
-
-    def __repr__(self) -> str:
-        version = self.soap_version.value if self.soap_version else "negotiate"
-        return f"<AsyncBatchClient {str(self._policy.base_url)!r} soap={version}>"
-
-    @property
-    def soap_version(self) -> SoapVersion | None:
-        """The SOAP version in use: pinned, or settled by negotiation; None before that."""
-        return self._policy.soap_version
+        return asyncio.Lock()
 
     # -- driving plans ---------------------------------------------------------------
 
@@ -823,7 +806,7 @@ class AsyncBatchClient(_BatchMethods):
             return await self._send(step)
         if isinstance(step, NeedCredentials):
             return await self._credentials(step.stale)
-        import asyncio  # already loaded: see __init__
+        import asyncio  # already loaded: see _new_lock
 
         await asyncio.sleep(step)
         return None
