@@ -1,18 +1,27 @@
-"""Shared test helpers: fixture files, canonical XML, sample tasks."""
+"""Shared test helpers: fixture files, canonical XML, sample tasks, and the fixtures that
+run client tests: the client flavor, the SOAP version, a respx router and a client maker.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+import respx
 from lxml import etree
 
-from flavors import FLAVORS, SyncFlavor
-from superoffice_batch import BatchTaskCancellationBehaviour, BatchTaskInfo, BatchTaskState
+from flavors import FLAVORS, SyncFlavor, share_default_tls_contexts
+from superoffice_batch import (
+    BatchTaskCancellationBehaviour,
+    BatchTaskInfo,
+    BatchTaskState,
+    SoapVersion,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -20,6 +29,12 @@ XS = "http://www.w3.org/2001/XMLSchema"
 
 DOC_TICKET = "7T:1234abcxyzExample=="
 DOC_APP_TOKEN = "1234567-1234-9876"
+
+# Where the respx-mocked clients send.
+BASE_URL = "https://sod.superoffice.com/Cust12345"
+BATCH_URL = f"{BASE_URL}/Remote/Services88/Batch.svc"
+PRINCIPAL_URL = f"{BASE_URL}/Remote/Services88/SoPrincipal.svc"
+APP_TOKEN = "app-secret-d41d8cd98f00"
 
 
 def fixture_bytes(relative: str) -> bytes:
@@ -152,3 +167,81 @@ def sleeps(flavor: SyncFlavor, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     delays: list[float] = []
     flavor.patch_sleep(monkeypatch, delays.append)
     return delays
+
+
+SOAP_VERSIONS = {"soap11": SoapVersion.SOAP11, "soap12": SoapVersion.SOAP12}
+
+
+@pytest.fixture(params=list(SOAP_VERSIONS.values()), ids=list(SOAP_VERSIONS))
+def soap(request: pytest.FixtureRequest) -> SoapVersion:
+    """Each test that takes it runs once per SOAP version: ``make`` pins the client to it,
+    and the test answers in it."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def soap_taking_turns(variants: Iterable[object], ids: Callable[[Any], str] = str) -> list[Any]:
+    """``(variant, soap)`` parameters: each variant once, the SOAP versions taking turns.
+
+    For a test whose variants differ in nothing the envelope carries (an HTTP status or a
+    transport error instead of a reply, a message text, a poll interval): the test still
+    runs in both versions, without repeating every variant in each. Use it as
+    ``@pytest.mark.parametrize(("failure", "soap"), soap_taking_turns(FAILURES))``.
+    """
+    versions = itertools.cycle(SOAP_VERSIONS.items())  # endless: zip stops at the variants
+    return [
+        pytest.param(variant, version, id=f"{ids(variant)}-{name}")
+        for variant, (name, version) in zip(variants, versions, strict=False)
+    ]
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    # assert_all_mocked (the default) turns a request to any other URL into an error.
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def batch(router: respx.MockRouter) -> respx.Route:
+    """The Batch.svc route of ``router``; the test says how it answers."""
+    return router.post(BATCH_URL)
+
+
+@pytest.fixture
+def client_defaults() -> dict[str, Any]:
+    """Options ``make`` gives every client; a test module overrides this to add its own.
+
+    A default ``ticket`` gives way when the test passes ``auth``.
+    """
+    return {"application_token": APP_TOKEN}
+
+
+@pytest.fixture
+def make(
+    flavor: SyncFlavor,
+    client_defaults: dict[str, Any],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., Any]]:
+    """``make(base_url=BASE_URL, **options)``: a client of the flavor, closed after the test.
+
+    When the test takes the ``soap`` fixture the client is pinned to that version (pass
+    ``soap_version`` to override); otherwise it negotiates, as by default.
+    """
+    share_default_tls_contexts(monkeypatch)  # respx only: no TLS handshake happens
+    defaults = dict(client_defaults)
+    if "soap" in request.fixturenames:
+        defaults["soap_version"] = request.getfixturevalue("soap")
+    made: list[Any] = []
+
+    def build(base_url: object = BASE_URL, **options: Any) -> Any:
+        chosen = {**defaults, **options}
+        if "auth" in options and "ticket" not in options:
+            chosen.pop("ticket", None)
+        client = flavor.make(base_url, **chosen)
+        made.append(client)
+        return client
+
+    yield build
+    for client in made:
+        flavor.close(client)

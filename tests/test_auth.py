@@ -1,7 +1,9 @@
 """Tickets: where they come from, when one counts as rejected, and who logs in again.
 
 PROTOCOL.md section 3 (SoPrincipal), 6 (retry safety) and 7 (tickets). Every test that
-involves a client runs for BatchClient and AsyncBatchClient through the ``flavor`` fixture.
+involves a client runs for BatchClient and AsyncBatchClient through the ``flavor`` fixture,
+and every one that sends a request runs with the client pinned to each SOAP version and
+answered in it (the ``soap`` fixture).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import pytest
 import respx
 from lxml import etree
 
-from flavors import AsyncFlavor, SyncFlavor, share_default_tls_contexts
+from conftest import APP_TOKEN, BASE_URL, PRINCIPAL_URL, soap_taking_turns
+from flavors import AsyncFlavor, SyncFlavor
 from replies import (
-    BASE_URL,
-    BATCH_URL,
-    PRINCIPAL_URL,
+    FAULT_CODES,
     TicketIssuer,
+    action_of,
     argument,
+    assert_sent_in,
     authenticated,
     documented_login_reply,
     fault,
@@ -48,6 +51,7 @@ from superoffice_batch import (
     ProtocolError,
     ServiceError,
     SoapFault,
+    SoapVersion,
     TransportError,
     UsernamePassword,
 )
@@ -59,7 +63,6 @@ USERNAME = "jdoe"
 # only the client's knowledge of its secrets can mask it.
 PASSWORD = "Pa55-w0rd!x"
 ACCESS_TOKEN = "8A:Cust12345.AccessTokenValue"
-APP_TOKEN = "app-secret-d41d8cd98f00"
 FIXED_TICKET = "7T:Zml4ZWQtdGlja2V0"
 TASK = BatchTaskInfo(name="ExportTask")
 PRINCIPAL_ACTION = "http://www.superoffice.net/ws/crm/NetServer/Services88/SoPrincipal/"
@@ -72,43 +75,15 @@ SOURCES: dict[str, Source] = {
 }
 
 
-# -- fixtures ----------------------------------------------------------------------------
+# -- fixtures (router, batch, make and soap are in conftest.py) ---------------------------
 
 
 @pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def issuer(router: respx.MockRouter) -> TicketIssuer:
-    """Answers every SoPrincipal login with the next ticket."""
-    tickets = TicketIssuer()
+def issuer(router: respx.MockRouter, soap: SoapVersion) -> TicketIssuer:
+    """Answers every SoPrincipal login with the next ticket, in the test's SOAP version."""
+    tickets = TicketIssuer(soap)
     router.post(PRINCIPAL_URL).mock(side_effect=tickets.issue)
     return tickets
-
-
-@pytest.fixture
-def batch(router: respx.MockRouter) -> respx.Route:
-    return router.post(BATCH_URL)
-
-
-@pytest.fixture
-def make(flavor: SyncFlavor, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
-    """``make(**options)``: a client on BASE_URL with the app token; closed afterwards."""
-    share_default_tls_contexts(monkeypatch)  # respx only: no TLS handshake happens
-    made: list[Any] = []
-
-    def build(**options: Any) -> Any:
-        options.setdefault("application_token", APP_TOKEN)
-        client = flavor.make(BASE_URL, **options)
-        made.append(client)
-        return client
-
-    yield build
-    for client in made:
-        flavor.close(client)
 
 
 def batch_tickets(route: respx.Route) -> list[str | None]:
@@ -116,17 +91,19 @@ def batch_tickets(route: respx.Route) -> list[str | None]:
 
 
 def answer_by_ticket(
+    version: SoapVersion,
     rejected: Collection[str] = (),
-    rejection: Callable[[], httpx.Response] = lambda: html(401, "Unauthorized"),
+    rejection: Callable[[SoapVersion], httpx.Response] = lambda version: html(401, "Unauthorized"),
 ) -> Callable[[httpx.Request], httpx.Response]:
-    """A Batch handler: ``rejection`` for a ticket in ``rejected``, else a normal reply."""
+    """A Batch handler answering in ``version``: ``rejection`` for a ticket in ``rejected``,
+    else a normal reply."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         if ticket_of(request) in rejected:
-            return rejection()
+            return rejection(version)
         if operation_name(request) == "GetBatchTaskInfo":
-            return task()
-        return started(4711)
+            return task(version)
+        return started(version, 4711)
 
     return answer
 
@@ -162,6 +139,7 @@ def logged_text(caplog: pytest.LogCaptureFixture) -> str:
 )
 def test_login_on_first_use_then_batch_call_carries_the_issued_ticket(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
@@ -169,7 +147,7 @@ def test_login_on_first_use_then_batch_call_carries_the_issued_ticket(
     login: str,
     arguments: dict[str, str],
 ) -> None:
-    batch.mock(return_value=started(4711))
+    batch.mock(return_value=started(soap, 4711))
     client = make(auth=auth)
     assert issuer.sent == [], "nothing is sent before the first call"
 
@@ -178,7 +156,8 @@ def test_login_on_first_use_then_batch_call_carries_the_issued_ticket(
     [sent] = issuer.sent
     assert str(sent.url) == PRINCIPAL_URL
     assert operation_name(sent) == login
-    assert f'action="{PRINCIPAL_ACTION}{login}"' in sent.headers["content-type"]
+    assert action_of(sent) == f"{PRINCIPAL_ACTION}{login}"
+    assert_sent_in(soap, issuer.sent, batch.calls)
     assert {name: argument(sent, name) for name in arguments} == arguments
     blocks = header_blocks(sent)
     assert list(blocks) == ["ApplicationToken"], "SoPrincipal takes no Credentials"
@@ -188,24 +167,32 @@ def test_login_on_first_use_then_batch_call_carries_the_issued_ticket(
 
 
 def test_login_without_application_token_sends_no_header_blocks(
-    flavor: SyncFlavor, make: Callable[..., Any], issuer: TicketIssuer, batch: respx.Route
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    issuer: TicketIssuer,
+    batch: respx.Route,
 ) -> None:
-    batch.mock(return_value=started(4711))
+    batch.mock(return_value=started(soap, 4711))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD), application_token=None)
 
     flavor.start(client, TASK)
 
     assert header_blocks(issuer.sent[0]) == {}
     assert batch_tickets(batch) == ["7T:issued-1"]
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 def test_login_settles_the_soap_version_for_batch_calls(
     flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter, batch: respx.Route
 ) -> None:
+    # Negotiation, so no ``soap`` fixture: the client starts with SOAP 1.2, and the endpoint
+    # that refuses it answers SOAP 1.1.
+    soap11 = SoapVersion.SOAP11
     login = router.post(PRINCIPAL_URL).mock(
-        side_effect=[html(415, "Unsupported media type"), authenticated("7T:issued-1")]
+        side_effect=[html(415, "Unsupported media type"), authenticated(soap11, "7T:issued-1")]
     )
-    batch.mock(return_value=started(4711))
+    batch.mock(return_value=started(soap11, 4711))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
 
     flavor.start(client, TASK)
@@ -220,12 +207,13 @@ def test_login_settles_the_soap_version_for_batch_calls(
 @pytest.mark.parametrize("source", SOURCES)
 def test_later_calls_reuse_the_ticket(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
     source: str,
 ) -> None:
-    batch.mock(side_effect=answer_by_ticket())
+    batch.mock(side_effect=answer_by_ticket(soap))
     client = make(auth=SOURCES[source](issuer))
 
     flavor.start(client, TASK)
@@ -234,10 +222,15 @@ def test_later_calls_reuse_the_ticket(
 
     assert issuer.issued == ["7T:issued-1"]
     assert batch_tickets(batch) == ["7T:issued-1"] * 3
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 def test_callable_source_is_called_once_and_needs_no_soprincipal(
-    flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter, batch: respx.Route
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    router: respx.MockRouter,
+    batch: respx.Route,
 ) -> None:
     principal = router.post(PRINCIPAL_URL)
     calls: list[None] = []
@@ -246,7 +239,7 @@ def test_callable_source_is_called_once_and_needs_no_soprincipal(
         calls.append(None)
         return "7T:from-the-callable"
 
-    batch.mock(return_value=started(4711))
+    batch.mock(return_value=started(soap, 4711))
     client = make(auth=source)
     assert calls == [], "the callable is not called before the first call"
 
@@ -256,6 +249,7 @@ def test_callable_source_is_called_once_and_needs_no_soprincipal(
     assert len(calls) == 1
     assert batch_tickets(batch) == ["7T:from-the-callable"] * 2
     assert not principal.called
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.fixture
@@ -267,7 +261,7 @@ def async_flavor() -> Iterator[AsyncFlavor]:
 
 
 def test_async_client_awaits_an_async_callable_once(
-    async_flavor: AsyncFlavor, router: respx.MockRouter, batch: respx.Route
+    async_flavor: AsyncFlavor, soap: SoapVersion, batch: respx.Route
 ) -> None:
     calls: list[None] = []
 
@@ -276,8 +270,8 @@ def test_async_client_awaits_an_async_callable_once(
         await asyncio.sleep(0)
         return "7T:from-a-coroutine"
 
-    batch.mock(return_value=started(4711))
-    client = async_flavor.make(BASE_URL, auth=source)
+    batch.mock(return_value=started(soap, 4711))
+    client = async_flavor.make(BASE_URL, auth=source, soap_version=soap)
     try:
         async_flavor.start(client, TASK)
         async_flavor.start(client, TASK)
@@ -286,6 +280,7 @@ def test_async_client_awaits_an_async_callable_once(
 
     assert len(calls) == 1
     assert batch_tickets(batch) == ["7T:from-a-coroutine"] * 2
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize(
@@ -309,16 +304,21 @@ def test_callable_returning_no_ticket_is_refused_before_any_batch_request(
 
 
 def test_fixed_ticket_is_sent_without_login(
-    flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter, batch: respx.Route
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    router: respx.MockRouter,
+    batch: respx.Route,
 ) -> None:
     principal = router.post(PRINCIPAL_URL)
-    batch.mock(return_value=started(4711))
+    batch.mock(return_value=started(soap, 4711))
     client = make(ticket=FIXED_TICKET)
 
     flavor.start(client, TASK)
 
     assert batch_tickets(batch) == [FIXED_TICKET]
     assert not principal.called
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize(
@@ -461,15 +461,18 @@ def test_is_ticket_rejection(error: SuperOfficeError, rejected: bool) -> None:
 
 # -- 4. rejection on the wire: one refresh, one re-send ------------------------------------------
 
-REJECTIONS: dict[str, Callable[[], httpx.Response]] = {
-    "http-401-html": lambda: html(401, "Unauthorized"),
-    "http-401-empty": lambda: httpx.Response(401),
+# Each builds its reply in the SOAP version it is given; the HTTP ones are the same in both.
+REJECTIONS: dict[str, Callable[[SoapVersion], httpx.Response]] = {
+    "http-401-html": lambda version: html(401, "Unauthorized"),
+    "http-401-empty": lambda version: httpx.Response(401),
     **{
-        f"service-error-{index}": (lambda pair=pair: service_error(pair[1], pair[0]))
+        f"service-error-{index}": (
+            lambda version, pair=pair: service_error(version, pair[1], pair[0])
+        )
         for index, pair in enumerate(REJECTING_TEXTS)
     },
-    "inner-exception": lambda: service_error(
-        "Could not start the batch task", inner_message="Ticket has expired"
+    "inner-exception": lambda version: service_error(
+        version, "Could not start the batch task", inner_message="Ticket has expired"
     ),
 }
 RAISED = {"http-401-html": HttpError, "http-401-empty": HttpError}
@@ -481,16 +484,17 @@ CALLS: dict[str, Callable[[Any], Any]] = {
 
 
 @pytest.mark.parametrize("call", CALLS)
-@pytest.mark.parametrize("rejection", REJECTIONS)
+@pytest.mark.parametrize(("rejection", "soap"), soap_taking_turns(REJECTIONS))
 def test_rejected_ticket_is_refreshed_and_the_call_resent_once(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
     rejection: str,
     call: str,
 ) -> None:
-    batch.mock(side_effect=answer_by_ticket({"7T:issued-1"}, REJECTIONS[rejection]))
+    batch.mock(side_effect=answer_by_ticket(soap, {"7T:issued-1"}, REJECTIONS[rejection]))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
 
     result = flavor.run(CALLS[call](client))
@@ -500,29 +504,36 @@ def test_rejected_ticket_is_refreshed_and_the_call_resent_once(
     assert len(issuer.sent) == 2
     first, second = (operation(c.request) for c in batch.calls)
     assert etree.tostring(first, method="c14n") == etree.tostring(second, method="c14n")
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_every_refreshable_source_refreshes(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
     source: str,
 ) -> None:
-    batch.mock(side_effect=answer_by_ticket({"7T:issued-1"}, REJECTIONS["http-401-html"]))
+    batch.mock(side_effect=answer_by_ticket(soap, {"7T:issued-1"}, REJECTIONS["http-401-html"]))
     client = make(auth=SOURCES[source](issuer))
 
     assert flavor.start(client, TASK) == 4711
 
     assert issuer.issued == ["7T:issued-1", "7T:issued-2"]
     assert batch_tickets(batch) == ["7T:issued-1", "7T:issued-2"]
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 def test_the_fresh_ticket_is_kept_for_later_calls(
-    flavor: SyncFlavor, make: Callable[..., Any], issuer: TicketIssuer, batch: respx.Route
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    issuer: TicketIssuer,
+    batch: respx.Route,
 ) -> None:
-    batch.mock(side_effect=answer_by_ticket({"7T:issued-1"}, REJECTIONS["http-401-html"]))
+    batch.mock(side_effect=answer_by_ticket(soap, {"7T:issued-1"}, REJECTIONS["http-401-html"]))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
 
     flavor.start(client, TASK)
@@ -530,18 +541,20 @@ def test_the_fresh_ticket_is_kept_for_later_calls(
 
     assert batch_tickets(batch) == ["7T:issued-1", "7T:issued-2", "7T:issued-2"]
     assert len(issuer.sent) == 2
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 @pytest.mark.parametrize("rejection", ["http-401-html", "service-error-2", "inner-exception"])
 def test_a_second_rejection_is_raised_not_looped(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
     rejection: str,
 ) -> None:
     # One more rejection than may be used: a client that kept refreshing would reach it.
-    batch.mock(side_effect=[REJECTIONS[rejection]() for _ in range(3)])
+    batch.mock(side_effect=[REJECTIONS[rejection](soap) for _ in range(3)])
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
 
     with pytest.raises(RAISED.get(rejection, ServiceError)) as raised:
@@ -550,11 +563,13 @@ def test_a_second_rejection_is_raised_not_looped(
     assert is_ticket_rejection(raised.value)
     assert batch_tickets(batch) == ["7T:issued-1", "7T:issued-2"]
     assert len(issuer.sent) == 2
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 @pytest.mark.parametrize("source", ["username-password", "callable"])
 def test_refresh_yielding_the_rejected_ticket_again_is_not_resent(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     batch: respx.Route,
@@ -566,9 +581,11 @@ def test_refresh_yielding_the_rejected_ticket_again_is_not_resent(
         issued.append("7T:c2FtZS10aWNrZXQ=")
         return issued[-1]
 
-    router.post(PRINCIPAL_URL).mock(side_effect=lambda request: authenticated(same_ticket()))
+    login = router.post(PRINCIPAL_URL).mock(
+        side_effect=lambda request: authenticated(soap, same_ticket())
+    )
     auth = UsernamePassword(USERNAME, PASSWORD) if source == "username-password" else same_ticket
-    batch.mock(side_effect=[html(401), started(4711)])
+    batch.mock(side_effect=[html(401), started(soap, 4711)])
     client = make(auth=auth)
 
     with pytest.raises(HttpError) as raised:
@@ -577,18 +594,21 @@ def test_refresh_yielding_the_rejected_ticket_again_is_not_resent(
     assert raised.value.status_code == 401
     assert len(issued) == 2, "it did log in again"
     assert batch.call_count == 1, "but a ticket just rejected is not sent again"
+    assert login.call_count == (2 if source == "username-password" else 0)
+    assert_sent_in(soap, router.calls)
 
 
-@pytest.mark.parametrize("rejection", REJECTIONS)
+@pytest.mark.parametrize(("rejection", "soap"), soap_taking_turns(REJECTIONS))
 def test_fixed_ticket_rejection_is_raised_after_one_request(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     batch: respx.Route,
     rejection: str,
 ) -> None:
     principal = router.post(PRINCIPAL_URL)
-    batch.mock(side_effect=[REJECTIONS[rejection]() for _ in range(2)])
+    batch.mock(side_effect=[REJECTIONS[rejection](soap) for _ in range(2)])
     client = make(ticket=FIXED_TICKET)
 
     with pytest.raises(RAISED.get(rejection, ServiceError)):
@@ -596,18 +616,20 @@ def test_fixed_ticket_rejection_is_raised_after_one_request(
 
     assert batch.call_count == 1
     assert not principal.called
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize("rejection", ["http-401-html", "service-error-0"])
 def test_client_without_ticket_raises_a_rejection_after_one_request(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     batch: respx.Route,
     rejection: str,
 ) -> None:
     principal = router.post(PRINCIPAL_URL)
-    batch.mock(side_effect=[REJECTIONS[rejection]() for _ in range(2)])
+    batch.mock(side_effect=[REJECTIONS[rejection](soap) for _ in range(2)])
     client = make()  # neither ticket= nor auth=: nothing to log in with
 
     with pytest.raises(RAISED.get(rejection, ServiceError)):
@@ -615,18 +637,20 @@ def test_client_without_ticket_raises_a_rejection_after_one_request(
 
     assert batch_tickets(batch) == [None]
     assert not principal.called
+    assert_sent_in(soap, batch.calls)
 
 
-@pytest.mark.parametrize("near_miss", NEAR_MISSES, ids=repr)
+@pytest.mark.parametrize(("near_miss", "soap"), soap_taking_turns(NEAR_MISSES, ids=repr))
 def test_other_service_errors_are_raised_without_refresh(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
     near_miss: tuple[str | None, str | None],
 ) -> None:
     exception_type, message = near_miss
-    batch.mock(return_value=service_error(message, exception_type))
+    batch.mock(return_value=service_error(soap, message, exception_type))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
 
     with pytest.raises(ServiceError) as raised:
@@ -635,11 +659,13 @@ def test_other_service_errors_are_raised_without_refresh(
     assert (raised.value.exception_type, raised.value.message) == near_miss
     assert batch.call_count == 1
     assert len(issuer.sent) == 1
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 @pytest.mark.parametrize("status", [403, 500])
 def test_other_http_errors_are_raised_without_refresh(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
@@ -654,18 +680,25 @@ def test_other_http_errors_are_raised_without_refresh(
     assert raised.value.status_code == status
     assert batch.call_count == 1
     assert len(issuer.sent) == 1
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 # -- 5. failed logins ------------------------------------------------------------------------
 
-LOGIN_FAILURES: dict[str, tuple[Callable[[str], httpx.Response], type[SuperOfficeError]]] = {
+LoginReply = Callable[[SoapVersion, str], httpx.Response]
+LOGIN_FAILURES: dict[str, tuple[LoginReply, type[SuperOfficeError]]] = {
     "not-succeeded": (refused, AuthenticationError),
-    "empty-ticket": (lambda secret: no_ticket(), AuthenticationError),
-    "documented-reply": (lambda secret: documented_login_reply(), AuthenticationError),
-    "soap-fault": (lambda secret: fault(f"Login failed for {secret}"), SoapFault),
-    "http-500": (lambda secret: html(500, f"Server error ({secret})"), HttpError),
+    "empty-ticket": (lambda version, secret: no_ticket(version), AuthenticationError),
+    "documented-reply": (
+        lambda version, secret: documented_login_reply(version),
+        AuthenticationError,
+    ),
+    "soap-fault": (lambda version, secret: fault(version, f"Login failed for {secret}"), SoapFault),
+    "http-500": (lambda version, secret: html(500, f"Server error ({secret})"), HttpError),
     "service-error": (
-        lambda secret: service_error(f"Bad credentials: {secret}", operation="Authenticate"),
+        lambda version, secret: service_error(
+            version, f"Bad credentials: {secret}", operation="Authenticate"
+        ),
         ServiceError,
     ),
 }
@@ -679,6 +712,7 @@ SECRET_SOURCES = {
 @pytest.mark.parametrize("failure", LOGIN_FAILURES)
 def test_failed_login_raises_and_never_shows_the_secret(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     batch: respx.Route,
@@ -688,7 +722,7 @@ def test_failed_login_raises_and_never_shows_the_secret(
 ) -> None:
     auth, secret = SECRET_SOURCES[source]
     reply, expected = LOGIN_FAILURES[failure]
-    router.post(PRINCIPAL_URL).mock(side_effect=lambda request: reply(secret))
+    router.post(PRINCIPAL_URL).mock(side_effect=lambda request: reply(soap, secret))
     client = make(auth=auth)
     caplog.set_level(logging.DEBUG, logger="superoffice_batch")
 
@@ -699,11 +733,16 @@ def test_failed_login_raises_and_never_shows_the_secret(
     assert secret not in exposed_text(raised.value)
     assert caplog.records, "the failed login is logged"
     assert secret not in logged_text(caplog)
+    if isinstance(raised.value, SoapFault):  # read in the version's own fault format
+        assert raised.value.code == FAULT_CODES[soap]
+        assert raised.value.reason.startswith("Login failed for ")
+    assert_sent_in(soap, router.calls)
 
 
 @pytest.mark.parametrize("source", SECRET_SOURCES)
 def test_secret_echoed_by_a_batch_call_is_never_shown(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
@@ -711,7 +750,7 @@ def test_secret_echoed_by_a_batch_call_is_never_shown(
     source: str,
 ) -> None:
     auth, secret = SECRET_SOURCES[source]
-    batch.mock(return_value=service_error(f"No task definition for user {secret}"))
+    batch.mock(return_value=service_error(soap, f"No task definition for user {secret}"))
     client = make(auth=auth)
     caplog.set_level(logging.DEBUG, logger="superoffice_batch")
 
@@ -721,12 +760,13 @@ def test_secret_echoed_by_a_batch_call_is_never_shown(
     assert "No task definition for user" in str(raised.value)
     assert secret not in exposed_text(raised.value)
     assert secret not in logged_text(caplog)
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 def test_refused_login_does_not_show_the_ticket_it_carries(
-    flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter
+    flavor: SyncFlavor, soap: SoapVersion, make: Callable[..., Any], router: respx.MockRouter
 ) -> None:
-    reply = refused(PASSWORD)
+    reply = refused(soap, PASSWORD)
     router.post(PRINCIPAL_URL).mock(return_value=reply)
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
 
@@ -735,13 +775,18 @@ def test_refused_login_does_not_show_the_ticket_it_carries(
 
     assert b"7T:bm90IGEgdmFsaWQgdGlja2V0" in reply.content
     assert "bm90IGEgdmFsaWQgdGlja2V0" not in exposed_text(raised.value)
+    assert_sent_in(soap, router.calls)
 
 
 def test_failed_refresh_is_raised_after_one_batch_request(
-    flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter, batch: respx.Route
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    router: respx.MockRouter,
+    batch: respx.Route,
 ) -> None:
     login = router.post(PRINCIPAL_URL).mock(
-        side_effect=[authenticated("7T:issued-1"), refused(PASSWORD)]
+        side_effect=[authenticated(soap, "7T:issued-1"), refused(soap, PASSWORD)]
     )
     batch.mock(return_value=html(401))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
@@ -751,16 +796,18 @@ def test_failed_refresh_is_raised_after_one_batch_request(
 
     assert batch.call_count == 1
     assert login.call_count == 2
+    assert_sent_in(soap, router.calls)
 
 
 def test_successful_login_logs_neither_password_nor_tickets(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    batch.mock(side_effect=answer_by_ticket({"7T:issued-1"}, REJECTIONS["http-401-html"]))
+    batch.mock(side_effect=answer_by_ticket(soap, {"7T:issued-1"}, REJECTIONS["http-401-html"]))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
     caplog.set_level(logging.DEBUG, logger="superoffice_batch")
 
@@ -770,6 +817,7 @@ def test_successful_login_logs_neither_password_nor_tickets(
     assert "AuthenticateUsernamePassword" in logged, "the login envelope is logged at DEBUG"
     for secret in (PASSWORD, APP_TOKEN, "issued-1", "issued-2"):
         assert secret not in logged
+    assert_sent_in(soap, issuer.sent, batch.calls)
 
 
 # -- 6. concurrency: one login, one refresh -------------------------------------------------------
@@ -863,14 +911,15 @@ def crowd(flavor: SyncFlavor) -> _Threads | _Tasks:
 
 def test_concurrent_first_calls_share_one_login(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     batch: respx.Route,
     crowd: _Threads | _Tasks,
 ) -> None:
-    tickets = TicketIssuer()
+    tickets = TicketIssuer(soap)
     router.post(PRINCIPAL_URL).mock(side_effect=crowd.slowed(tickets.issue))
-    batch.mock(side_effect=answer_by_ticket())
+    batch.mock(side_effect=answer_by_ticket(soap))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
 
     results = crowd.run(flavor, [lambda: client.start_batch_job(TASK)] * CROWD)
@@ -878,22 +927,24 @@ def test_concurrent_first_calls_share_one_login(
     assert results == [4711] * CROWD
     assert len(tickets.sent) == 1
     assert batch_tickets(batch) == ["7T:issued-1"] * CROWD
+    assert_sent_in(soap, router.calls)
 
 
 def test_concurrent_rejections_of_one_ticket_share_one_refresh(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     batch: respx.Route,
     crowd: _Threads | _Tasks,
 ) -> None:
-    tickets = TicketIssuer()
+    tickets = TicketIssuer(soap)
     router.post(PRINCIPAL_URL).mock(side_effect=crowd.slowed(tickets.issue))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
-    batch.mock(side_effect=answer_by_ticket())
+    batch.mock(side_effect=answer_by_ticket(soap))
     flavor.start(client, TASK)  # logs in: 7T:issued-1
     # Every caller gets its rejection of 7T:issued-1 before any of them may go on.
-    reject_first = answer_by_ticket({"7T:issued-1"})
+    reject_first = answer_by_ticket(soap, {"7T:issued-1"})
     batch.mock(side_effect=crowd.held("7T:issued-1", reject_first))
 
     results = crowd.run(flavor, [lambda: client.start_batch_job(TASK)] * CROWD)
@@ -902,3 +953,4 @@ def test_concurrent_rejections_of_one_ticket_share_one_refresh(
     assert tickets.issued == ["7T:issued-1", "7T:issued-2"]
     sent = batch_tickets(batch)[1:]
     assert sorted(sent) == ["7T:issued-1"] * CROWD + ["7T:issued-2"] * CROWD
+    assert_sent_in(soap, router.calls)

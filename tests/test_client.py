@@ -246,27 +246,19 @@ def _shared_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def client_factory(flavor: SyncFlavor) -> Iterator[Callable[..., Any]]:
-    """``client_factory(base_url=BASE_URL, **options)``; every client is closed afterwards."""
-    clients: list[Any] = []
-
-    def make(base_url: object = BASE_URL, **options: Any) -> Any:
-        options.setdefault("ticket", TICKET)
-        options.setdefault("application_token", TOKEN)
-        client = flavor.make(base_url, **options)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        flavor.close(client)
+def client_defaults() -> dict[str, Any]:
+    """This file's clients carry a fixed ticket and the app token unless a test says not."""
+    return {"ticket": TICKET, "application_token": TOKEN}
 
 
 @pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    # assert_all_mocked (the default) turns a request to any other URL into an error.
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
+def client_factory(make: Callable[..., Any]) -> Callable[..., Any]:
+    """``client_factory(base_url=BASE_URL, **options)``: conftest's ``make`` with this
+    file's ticket and token; every client is closed afterwards."""
+    return make
+
+
+# ``router`` (a respx router, every other URL an error) comes from conftest.py.
 
 
 @pytest.fixture

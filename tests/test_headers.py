@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import respx
 from lxml import etree
 
-from conftest import canonical
+from conftest import BASE_URL, canonical
 from flavors import SyncFlavor
+from replies import assert_sent_in, soap_reply
 from superoffice_batch import Credentials, ProtocolError, Reply, ReplyHeaders, SoapVersion, TimeZone
 from superoffice_batch.operations import GetBatchTaskInfo, GetSystemInfo, StopBatchJob
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 TNS = "http://www.superoffice.net/ws/crm/NetServer/Services88"
-BASE_URL = "https://sod.superoffice.com/Cust12345"
-BATCH_URL = f"{BASE_URL}/Remote/Services88/Batch.svc"
 TICKET = "7T:aGVhZGVyLXRpY2tldA=="
 
 # The documented Batch envelope, with the three session header blocks in WSDL order.
@@ -123,24 +123,25 @@ def test_parse_reply_with_a_malformed_time_zone_is_a_protocol_error() -> None:
     assert TICKET not in str(raised.value)
 
 
-def test_client_sends_its_time_zone_and_returns_reply_headers(flavor: SyncFlavor) -> None:
-    with respx.mock(assert_all_called=True) as router:
-        route = router.post(BATCH_URL).respond(
-            200, content=reply_with_headers(TIME_ZONE_HEADER + EXTRA_INFO_HEADER)
-        )
-        client = flavor.make(BASE_URL, ticket=TICKET, time_zone=TimeZone(id=18))
-        try:
-            reply = flavor.run(client.call_reply(StopBatchJob(5)))
-            plain = flavor.run(client.stop_batch_job(5))
-        finally:
-            flavor.close(client)
+def test_client_sends_its_time_zone_and_returns_reply_headers(
+    flavor: SyncFlavor, soap: SoapVersion, make: Callable[..., Any], batch: respx.Route
+) -> None:
+    content = reply_with_headers(TIME_ZONE_HEADER + EXTRA_INFO_HEADER)
+    batch.mock(side_effect=lambda request: soap_reply(soap, content))
+    client = make(ticket=TICKET, time_zone=TimeZone(id=18))
+
+    reply = flavor.run(client.call_reply(StopBatchJob(5)))
+    plain = flavor.run(client.stop_batch_job(5))
+
     assert reply.result is True
     assert plain is True
     assert reply.headers.time_zone == TimeZone(id=18, location_code="NO")
     assert reply.headers.extra_info == {"server": "web01", "empty": None}
-    for call in route.calls:
+    assert batch.call_count == 2
+    for call in batch.calls:
         sent = etree.fromstring(call.request.content)
         assert sent.findtext(f".//{{{TNS}}}TimeZone/{{{TNS}}}SoTimeZoneId") == "18"
+    assert_sent_in(soap, batch.calls)
 
 
 def test_client_time_zone_option_is_type_checked(flavor: SyncFlavor) -> None:

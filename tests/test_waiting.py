@@ -2,13 +2,15 @@
 
 PROTOCOL.md section 6 (retry safety: only read-only calls are repeated after a failure
 that may have reached the service) and section 8 (polling). Every test runs for
-BatchClient and AsyncBatchClient through the ``flavor`` fixture; nothing really sleeps.
+BatchClient and AsyncBatchClient through the ``flavor`` fixture, and every one that sends
+a request runs with the client pinned to each SOAP version and answered in it (the
+``soap`` fixture); nothing really sleeps.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -17,14 +19,13 @@ import pytest
 import respx
 
 import superoffice_batch.client as client_module
-from flavors import SyncFlavor, share_default_tls_contexts
+from conftest import BATCH_URL, PRINCIPAL_URL, soap_taking_turns
+from flavors import SyncFlavor
 from replies import (
-    BASE_URL,
-    BATCH_URL,
-    PRINCIPAL_URL,
     TNS,
     TicketIssuer,
     argument,
+    assert_sent_in,
     html,
     no_task,
     operation,
@@ -43,6 +44,7 @@ from superoffice_batch import (
     HttpError,
     ProtocolError,
     ServiceError,
+    SoapVersion,
     SuperOfficeError,
     TransportError,
     UsernamePassword,
@@ -56,36 +58,13 @@ Succeeded = BatchTaskState.SUCCEEDED
 Cleanup = BatchTaskState.SUCCEEDED_MANUAL_CLEANUP
 
 
-# -- fixtures ----------------------------------------------------------------------------
+# -- fixtures (router, batch, make and soap are in conftest.py) ---------------------------
 
 
 @pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def batch(router: respx.MockRouter) -> respx.Route:
-    return router.post(BATCH_URL)
-
-
-@pytest.fixture
-def make(flavor: SyncFlavor, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
-    """``make(**options)``: a client with a fixed ticket on BASE_URL; closed afterwards."""
-    share_default_tls_contexts(monkeypatch)  # respx only: no TLS handshake happens
-    made: list[Any] = []
-
-    def build(**options: Any) -> Any:
-        if "auth" not in options:
-            options.setdefault("ticket", TICKET)
-        client = flavor.make(BASE_URL, **options)
-        made.append(client)
-        return client
-
-    yield build
-    for client in made:
-        flavor.close(client)
+def client_defaults(client_defaults: dict[str, Any]) -> dict[str, Any]:
+    """``make`` gives clients a fixed ticket here, unless the test passes ``auth``."""
+    return {**client_defaults, "ticket": TICKET}
 
 
 class FakeClock:
@@ -115,14 +94,16 @@ def snapshot(info: BatchTaskInfo) -> tuple[object, int, str | None]:
     return (info.state, info.progress_percent, info.progress_description)
 
 
-def polls(states: list[tuple[BatchTaskState | str, int, str]]) -> list[httpx.Response]:
-    """GetBatchTaskInfo replies for ``(state, percent, description)`` snapshots."""
-    return [task(state, percent, description, job_id=JOB) for state, percent, description in states]
+def polls(
+    version: SoapVersion, states: list[tuple[BatchTaskState | str, int, str]]
+) -> list[httpx.Response]:
+    """GetBatchTaskInfo replies in ``version`` for ``(state, percent, description)`` snapshots."""
+    return [task(version, *state, job_id=JOB) for state in states]
 
 
-def running(count: int) -> list[httpx.Response]:
+def running(version: SoapVersion, count: int) -> list[httpx.Response]:
     """``count`` replies of a job that is running and making progress."""
-    return polls([(Started, index, f"Step {index}") for index in range(count)])
+    return polls(version, [(Started, index, f"Step {index}") for index in range(count)])
 
 
 def backoff(first: float, count: int) -> list[float]:
@@ -157,22 +138,25 @@ def raised_for(name: str) -> type[SuperOfficeError]:
 
 
 class JobScript:
-    """One Batch.svc route: StartBatchJob answers ``job_id``, polls answer ``states``."""
+    """One Batch.svc route answering in ``version``: StartBatchJob answers ``job_id``,
+    polls answer ``states``."""
 
     def __init__(
         self,
         router: respx.MockRouter,
+        version: SoapVersion,
         states: list[tuple[BatchTaskState | str, int, str]],
         job_id: int = JOB,
     ) -> None:
+        self.version = version
         self.job_id = job_id
         self.polls = 0
-        self._replies = iter(polls(states))
+        self._replies = iter(polls(version, states))
         self.route = router.post(BATCH_URL).mock(side_effect=self._answer)
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         if operation_name(request) == "StartBatchJob":
-            return started(self.job_id)
+            return started(self.version, self.job_id)
         self.polls += 1
         return next(self._replies)
 
@@ -199,9 +183,13 @@ PROGRESS = [
 
 
 def test_wait_polls_until_done_and_reports_each_change_once(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, sleeps: list[float]
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    sleeps: list[float],
 ) -> None:
-    batch.mock(side_effect=polls(PROGRESS))
+    batch.mock(side_effect=polls(soap, PROGRESS))
     seen: list[BatchTaskInfo] = []
     client = make()
 
@@ -216,30 +204,37 @@ def test_wait_polls_until_done_and_reports_each_change_once(
     assert {operation_name(call.request) for call in batch.calls} == {"GetBatchTaskInfo"}
     assert sent_ids(batch) == [str(JOB)] * len(PROGRESS)
     assert sleeps == pytest.approx(backoff(1.0, len(PROGRESS) - 1))
+    assert_sent_in(soap, batch.calls)
 
 
 def test_wait_without_callback_returns_the_final_snapshot(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, sleeps: list[float]
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    sleeps: list[float],
 ) -> None:
-    batch.mock(side_effect=polls(PROGRESS))
+    batch.mock(side_effect=polls(soap, PROGRESS))
     client = make()
 
     final = flavor.run(client.wait_for_batch_task(JOB, poll_interval=0.5))
 
     assert snapshot(final) == (Succeeded, 100, "Finished")
     assert batch.call_count == len(PROGRESS)
+    assert_sent_in(soap, batch.calls)
 
 
-@pytest.mark.parametrize("poll_interval", [0.2, 1.0, 2.0, 30.0, 45.0])
+@pytest.mark.parametrize(("poll_interval", "soap"), soap_taking_turns([0.2, 1.0, 2.0, 30.0, 45.0]))
 def test_poll_delays_grow_by_half_and_are_capped(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
     poll_interval: float,
 ) -> None:
     count = 16
-    batch.mock(side_effect=[*running(count), task(Succeeded, job_id=JOB)])
+    batch.mock(side_effect=[*running(soap, count), task(soap, Succeeded, job_id=JOB)])
     client = make()
 
     flavor.run(client.wait_for_batch_task(JOB, poll_interval=poll_interval, timeout=None))
@@ -248,17 +243,19 @@ def test_poll_delays_grow_by_half_and_are_capped(
     assert sleeps[0] == poll_interval
     assert all(later >= earlier for earlier, later in pairwise(sleeps))
     assert max(sleeps) == pytest.approx(max(poll_interval, 30.0))
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize("state", [Succeeded, Cleanup, Failed])
 def test_terminal_state_ends_the_wait_at_once(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
     state: BatchTaskState,
 ) -> None:
-    batch.mock(side_effect=polls([(state, 100, "Done")]))
+    batch.mock(side_effect=polls(soap, [(state, 100, "Done")]))
     client = make()
 
     final = flavor.run(client.wait_for_batch_task(JOB))
@@ -266,6 +263,7 @@ def test_terminal_state_ends_the_wait_at_once(
     assert final.state is state
     assert batch.call_count == 1
     assert sleeps == []
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize(
@@ -273,13 +271,16 @@ def test_terminal_state_ends_the_wait_at_once(
 )
 def test_non_terminal_and_unknown_states_keep_polling(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
     state: BatchTaskState | str,
 ) -> None:
     batch.mock(
-        side_effect=polls([(state, 5, "Waiting"), (state, 5, "Waiting"), (Succeeded, 100, "")])
+        side_effect=polls(
+            soap, [(state, 5, "Waiting"), (state, 5, "Waiting"), (Succeeded, 100, "")]
+        )
     )
     seen: list[BatchTaskInfo] = []
     client = make()
@@ -290,34 +291,38 @@ def test_non_terminal_and_unknown_states_keep_polling(
     assert batch.call_count == 3
     assert len(sleeps) == 2
     assert [info.state for info in seen] == [state, Succeeded]
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize("method", ["wait", "run"])
 def test_failed_job_is_returned_by_default(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     sleeps: list[float],
     method: str,
 ) -> None:
-    script = JobScript(router, [(Started, 50, "Half"), (Failed, 50, "Crashed")])
+    script = JobScript(router, soap, [(Started, 50, "Half"), (Failed, 50, "Crashed")])
     client = make()
 
     final = flavor.run(script.follow(client, method))
 
     assert snapshot(final) == (Failed, 50, "Crashed")
     assert final.result == "Exported 2 041 contacts"
+    assert_sent_in(soap, router.calls)
 
 
 @pytest.mark.parametrize("method", ["wait", "run"])
 def test_failed_job_raises_when_asked_with_the_final_snapshot(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     sleeps: list[float],
     method: str,
 ) -> None:
-    script = JobScript(router, [(Started, 50, "Half"), (Failed, 50, "Crashed")])
+    script = JobScript(router, soap, [(Started, 50, "Half"), (Failed, 50, "Crashed")])
     client = make()
 
     with pytest.raises(BatchTaskFailed) as raised:
@@ -328,24 +333,34 @@ def test_failed_job_raises_when_asked_with_the_final_snapshot(
     assert raised.value.info.id == JOB
     assert str(JOB) in str(raised.value)
     assert script.polls == 2
+    assert_sent_in(soap, router.calls)
 
 
 @pytest.mark.parametrize("state", [Succeeded, Cleanup])
 def test_raise_on_failure_returns_successful_jobs(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, state: BatchTaskState
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    state: BatchTaskState,
 ) -> None:
-    batch.mock(side_effect=polls([(state, 100, "Done")]))
+    batch.mock(side_effect=polls(soap, [(state, 100, "Done")]))
     client = make()
 
     final = flavor.run(client.wait_for_batch_task(JOB, raise_on_failure=True))
 
     assert final.state is state
+    assert_sent_in(soap, batch.calls)
 
 
 def test_progress_callback_errors_propagate_and_stop_polling(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, sleeps: list[float]
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    sleeps: list[float],
 ) -> None:
-    batch.mock(side_effect=polls(PROGRESS))
+    batch.mock(side_effect=polls(soap, PROGRESS))
 
     def callback(info: BatchTaskInfo) -> None:
         if info.state is Started:
@@ -357,15 +372,20 @@ def test_progress_callback_errors_propagate_and_stop_polling(
         flavor.run(client.wait_for_batch_task(JOB, on_progress=callback))
 
     assert batch.call_count == 2
+    assert_sent_in(soap, batch.calls)
 
 
 # -- 2. deadlines ----------------------------------------------------------------------------
 
 
 def test_deadline_raises_timeout_with_the_last_snapshot(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, clock: FakeClock
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    clock: FakeClock,
 ) -> None:
-    batch.mock(side_effect=running(20))
+    batch.mock(side_effect=running(soap, 20))
     client = make()
     start = clock.now
 
@@ -378,17 +398,19 @@ def test_deadline_raises_timeout_with_the_last_snapshot(
     assert batch.call_count == 5
     assert snapshot(raised.value.info) == (Started, 4, "Step 4"), "the last one seen"
     assert isinstance(raised.value, SuperOfficeError)
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize("timeout", [0.5, 3.0, 100.0])
 def test_waiting_never_sleeps_past_the_deadline(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     clock: FakeClock,
     timeout: float,
 ) -> None:
-    batch.mock(side_effect=running(30))
+    batch.mock(side_effect=running(soap, 30))
     client = make()
     start = clock.now
 
@@ -397,37 +419,52 @@ def test_waiting_never_sleeps_past_the_deadline(
 
     assert clock.now - start == pytest.approx(timeout)
     assert batch.call_count == len(clock.sleeps) + 1
+    assert_sent_in(soap, batch.calls)
 
 
 def test_job_finishing_at_the_deadline_is_returned(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, clock: FakeClock
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    clock: FakeClock,
 ) -> None:
-    batch.mock(side_effect=[*running(4), task(Succeeded, job_id=JOB)])
+    batch.mock(side_effect=[*running(soap, 4), task(soap, Succeeded, job_id=JOB)])
     client = make()
 
     final = flavor.run(client.wait_for_batch_task(JOB, poll_interval=1.0, timeout=5.0))
 
     assert final.state is Succeeded
     assert batch.call_count == 5
+    assert_sent_in(soap, batch.calls)
 
 
 def test_no_timeout_waits_past_the_default_deadline(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, clock: FakeClock
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    clock: FakeClock,
 ) -> None:
     count = 140  # at 30 s per poll, well past the default of an hour
-    batch.mock(side_effect=[*running(count), task(Succeeded, job_id=JOB)])
+    batch.mock(side_effect=[*running(soap, count), task(soap, Succeeded, job_id=JOB)])
     client = make()
 
     final = flavor.run(client.wait_for_batch_task(JOB, timeout=None))
 
     assert final.state is Succeeded
     assert sum(clock.sleeps) > client_module.DEFAULT_WAIT_TIMEOUT
+    assert_sent_in(soap, batch.calls)
 
 
 def test_default_timeout_is_an_hour(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, clock: FakeClock
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    clock: FakeClock,
 ) -> None:
-    batch.mock(side_effect=running(200))
+    batch.mock(side_effect=running(soap, 200))
     client = make()
     start = clock.now
 
@@ -435,6 +472,7 @@ def test_default_timeout_is_an_hour(
         flavor.run(client.wait_for_batch_task(JOB))
 
     assert clock.now - start == pytest.approx(client_module.DEFAULT_WAIT_TIMEOUT)
+    assert_sent_in(soap, batch.calls)
 
 
 # -- 3. failures while polling ----------------------------------------------------------------
@@ -443,13 +481,14 @@ def test_default_timeout_is_an_hour(
 @pytest.mark.parametrize("failure", ["503", "429", "read-timeout", "dropped"])
 def test_transient_failure_while_polling_is_survived(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
     failure: str,
 ) -> None:
-    first = task(Started, 10, "Step 1", job_id=JOB)
-    batch.mock(side_effect=[first, failing(failure), task(job_id=JOB)])
+    first = task(soap, Started, 10, "Step 1", job_id=JOB)
+    batch.mock(side_effect=[first, failing(failure), task(soap, job_id=JOB)])
     client = make()
 
     final = flavor.run(client.wait_for_batch_task(JOB, poll_interval=1.0))
@@ -458,31 +497,40 @@ def test_transient_failure_while_polling_is_survived(
     assert batch.call_count == 3
     assert len(sleeps) == 2, "one poll interval, one retry backoff"
     assert sleeps[0] == 1.0
+    assert_sent_in(soap, batch.calls)
 
 
 def test_other_failure_while_polling_is_raised(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, sleeps: list[float]
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    sleeps: list[float],
 ) -> None:
-    error = service_error("Batch task 4711 is locked", operation="GetBatchTaskInfo")
-    batch.mock(side_effect=[task(Started, 10, "Step 1", job_id=JOB), error])
+    error = service_error(soap, "Batch task 4711 is locked", operation="GetBatchTaskInfo")
+    batch.mock(side_effect=[task(soap, Started, 10, "Step 1", job_id=JOB), error])
     client = make()
 
     with pytest.raises(ServiceError, match="locked"):
         flavor.run(client.wait_for_batch_task(JOB))
 
     assert batch.call_count == 2
+    assert_sent_in(soap, batch.calls)
 
 
 def test_rejected_ticket_while_polling_is_refreshed(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     batch: respx.Route,
     sleeps: list[float],
 ) -> None:
-    issuer = TicketIssuer()
+    issuer = TicketIssuer(soap)
     router.post(PRINCIPAL_URL).mock(side_effect=issuer.issue)
-    replies = iter([task(Started, 10, "Step 1", job_id=JOB), html(401), task(job_id=JOB)])
+    replies = iter(
+        [task(soap, Started, 10, "Step 1", job_id=JOB), html(401), task(soap, job_id=JOB)]
+    )
 
     def answer(request: httpx.Request) -> httpx.Response:
         reply = next(replies)
@@ -502,18 +550,20 @@ def test_rejected_ticket_while_polling_is_refreshed(
         "7T:issued-2",
     ]
     assert issuer.issued == ["7T:issued-1", "7T:issued-2"]
+    assert_sent_in(soap, router.calls)
 
 
 def test_no_such_task_is_protocol_error(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route
+    flavor: SyncFlavor, soap: SoapVersion, make: Callable[..., Any], batch: respx.Route
 ) -> None:
-    batch.mock(side_effect=[no_task()])
+    batch.mock(side_effect=[no_task(soap)])
     client = make()
 
     with pytest.raises(ProtocolError, match="no such job"):
         flavor.run(client.wait_for_batch_task(JOB))
 
     assert batch.call_count == 1
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize(
@@ -583,9 +633,15 @@ def test_bad_wait_settings_are_rejected_before_any_request(
 
 
 def test_run_batch_job_starts_once_then_polls_the_new_id(
-    flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter, sleeps: list[float]
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    router: respx.MockRouter,
+    sleeps: list[float],
 ) -> None:
-    script = JobScript(router, [(New, 0, ""), (Started, 50, "Half"), (Succeeded, 100, "Done")])
+    script = JobScript(
+        router, soap, [(New, 0, ""), (Started, 50, "Half"), (Succeeded, 100, "Done")]
+    )
     seen: list[BatchTaskInfo] = []
     client = make()
 
@@ -598,35 +654,47 @@ def test_run_batch_job_starts_once_then_polls_the_new_id(
     assert [argument(call.request, "Id") for call in polled] == [str(JOB)] * 3
     assert [info.state for info in seen] == [New, Started, Succeeded]
     assert sleeps == pytest.approx(backoff(2.0, 2))
+    assert_sent_in(soap, router.calls)
 
 
 def test_run_batch_job_polls_whatever_id_the_server_gave(
-    flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter, sleeps: list[float]
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    router: respx.MockRouter,
+    sleeps: list[float],
 ) -> None:
-    script = JobScript(router, [(Succeeded, 100, "Done")], job_id=99)
+    script = JobScript(router, soap, [(Succeeded, 100, "Done")], job_id=99)
     client = make()
 
     flavor.run(client.run_batch_job(TASK))
 
     assert argument(script.route.calls.last.request, "Id") == "99"
+    assert_sent_in(soap, router.calls)
 
 
 @pytest.mark.parametrize("job_id", [0, -1])
 def test_run_batch_job_with_no_new_id_is_protocol_error_after_starting(
-    flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter, job_id: int
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    router: respx.MockRouter,
+    job_id: int,
 ) -> None:
-    script = JobScript(router, [], job_id=job_id)  # the documented example reply carries 0
+    script = JobScript(router, soap, [], job_id=job_id)  # the documented example reply carries 0
     client = make()
 
     with pytest.raises(ProtocolError, match="no job was created"):
         flavor.run(client.run_batch_job(TASK))
 
     assert script.operations == ["StartBatchJob"]
+    assert_sent_in(soap, router.calls)
 
 
 @pytest.mark.parametrize("failure", ["503", "read-timeout"])
 def test_run_batch_job_never_restarts_a_job(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
@@ -640,12 +708,17 @@ def test_run_batch_job_never_restarts_a_job(
 
     assert batch.call_count == 1
     assert sleeps == []
+    assert_sent_in(soap, batch.calls)
 
 
 def test_run_batch_job_times_out_like_wait(
-    flavor: SyncFlavor, make: Callable[..., Any], router: respx.MockRouter, clock: FakeClock
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    router: respx.MockRouter,
+    clock: FakeClock,
 ) -> None:
-    script = JobScript(router, [(Started, n, "Running") for n in range(10)])
+    script = JobScript(router, soap, [(Started, n, "Running") for n in range(10)])
     client = make()
 
     with pytest.raises(BatchTaskTimeout) as raised:
@@ -654,11 +727,12 @@ def test_run_batch_job_times_out_like_wait(
     assert raised.value.info.state is Started
     assert script.operations[0] == "StartBatchJob"
     assert script.operations.count("StartBatchJob") == 1
+    assert_sent_in(soap, router.calls)
 
 
 # -- 5. read-only retries (section 6) -------------------------------------------------------------
 
-READ_ONLY: dict[str, tuple[Callable[[Any], Any], Callable[[], httpx.Response]]] = {
+READ_ONLY: dict[str, tuple[Callable[[Any], Any], Callable[[SoapVersion], httpx.Response]]] = {
     "GetBatchTaskInfo": (lambda client: client.get_batch_task_info(JOB), task),
     "GetBatchTaskInfosByState": (
         lambda client: client.get_batch_task_infos_by_state(Started),
@@ -675,10 +749,11 @@ NOT_READ_ONLY: dict[str, Callable[[Any], Any]] = {
 
 
 @pytest.mark.parametrize("failures", [1, 2])
-@pytest.mark.parametrize("failure", TRANSIENT)
+@pytest.mark.parametrize(("failure", "soap"), soap_taking_turns(TRANSIENT))
 @pytest.mark.parametrize("call", READ_ONLY)
 def test_read_only_call_is_resent_after_a_transient_failure(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
@@ -687,7 +762,7 @@ def test_read_only_call_is_resent_after_a_transient_failure(
     failures: int,
 ) -> None:
     method, success = READ_ONLY[call]
-    batch.mock(side_effect=[*(failing(failure) for _ in range(failures)), success()])
+    batch.mock(side_effect=[*(failing(failure) for _ in range(failures)), success(soap)])
     client = make()
 
     result = flavor.run(method(client))
@@ -698,12 +773,16 @@ def test_read_only_call_is_resent_after_a_transient_failure(
     assert all(delay > 0 for delay in sleeps)
     assert all(later > earlier for earlier, later in pairwise(sleeps))
     assert {operation_name(c.request) for c in batch.calls} == {call}
+    assert_sent_in(soap, batch.calls)
 
 
-@pytest.mark.parametrize("failure", ["503", "429", "read-timeout", "dropped"])
+@pytest.mark.parametrize(
+    ("failure", "soap"), soap_taking_turns(["503", "429", "read-timeout", "dropped"])
+)
 @pytest.mark.parametrize("call", NOT_READ_ONLY)
 def test_call_that_changes_data_is_never_resent(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
@@ -719,11 +798,13 @@ def test_call_that_changes_data_is_never_resent(
     assert batch.call_count == 1
     assert operation_name(batch.calls.last.request) == call
     assert sleeps == []
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize("failure", ["503", "read-timeout"])
 def test_read_retries_zero_disables_resending(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
@@ -737,11 +818,13 @@ def test_read_retries_zero_disables_resending(
 
     assert batch.call_count == 1
     assert sleeps == []
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize("read_retries", [0, 1, 2, 3])
 def test_persistent_failure_is_raised_after_all_retries(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
@@ -757,10 +840,15 @@ def test_persistent_failure_is_raised_after_all_retries(
     assert batch.call_count == 1 + read_retries
     assert len(sleeps) == read_retries
     assert all(later > earlier for earlier, later in pairwise(sleeps))
+    assert_sent_in(soap, batch.calls)
 
 
 def test_default_read_retries_is_two(
-    flavor: SyncFlavor, make: Callable[..., Any], batch: respx.Route, sleeps: list[float]
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    batch: respx.Route,
+    sleeps: list[float],
 ) -> None:
     batch.mock(side_effect=lambda request: html(503))
     client = make()
@@ -769,25 +857,27 @@ def test_default_read_retries_is_two(
         flavor.run(client.get_batch_task_info(JOB))
 
     assert batch.call_count == 3
+    assert_sent_in(soap, batch.calls)
 
 
 @pytest.mark.parametrize(
     "reply",
     [
-        lambda: html(500, "Internal server error"),
-        lambda: html(404, "Not found"),
-        lambda: service_error("Database is busy", operation="GetBatchTaskInfo"),
+        lambda version: html(500, "Internal server error"),
+        lambda version: html(404, "Not found"),
+        lambda version: service_error(version, "Database is busy", operation="GetBatchTaskInfo"),
     ],
     ids=["500", "404", "service-error"],
 )
 def test_read_only_call_is_not_resent_after_other_failures(
     flavor: SyncFlavor,
+    soap: SoapVersion,
     make: Callable[..., Any],
     batch: respx.Route,
     sleeps: list[float],
-    reply: Callable[[], httpx.Response],
+    reply: Callable[[SoapVersion], httpx.Response],
 ) -> None:
-    batch.mock(side_effect=[reply()])
+    batch.mock(side_effect=[reply(soap)])
     client = make()
 
     with pytest.raises((HttpError, ServiceError)):
@@ -795,3 +885,4 @@ def test_read_only_call_is_not_resent_after_other_failures(
 
     assert batch.call_count == 1
     assert sleeps == []
+    assert_sent_in(soap, batch.calls)
