@@ -36,7 +36,7 @@ from .models import (
 )
 from .operations import Reply
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "AccessToken",

@@ -1,0 +1,339 @@
+"""The argument parser: commands, their options, and the checks of single values.
+
+Options shared by several commands (``--json``, ``--debug`` and the connection options)
+are accepted before or after the command name. They default to ``argparse.SUPPRESS`` in
+both places, so a value is present in the namespace only when it was given (the one after
+the command wins); readers use ``getattr(args, name, default)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable
+from typing import NoReturn
+
+from .. import __version__
+from ..errors import redact
+from ..models import BatchTaskState
+from . import _commands as commands
+from . import _simulator as simulator
+from ._base import PROG, Context, ExitCode
+from ._connection import (
+    DEFAULT_TIMEOUT,
+    ENV_APP_TOKEN,
+    ENV_PASSWORD,
+    ENV_TICKET,
+    ENV_URL,
+    ENV_USERNAME,
+)
+
+__all__ = ["build_parser"]
+
+Command = Callable[[Context], int]
+
+_EPILOG = f"""\
+connection settings (an option beats its environment variable):
+  {ENV_URL:<22} --url        installation root, e.g. https://sod.superoffice.com/Cust1
+  {ENV_TICKET:<22} --ticket     a NetServer ticket (7T:...) or access token (8A:...)
+  {ENV_USERNAME:<22} --username   log in with a username ...
+  {ENV_PASSWORD:<22} --password   ... and password
+  {ENV_APP_TOKEN:<22} --app-token  the application token (client secret; Online)
+  Prefer the environment for secrets: options are visible to other users of this machine.
+  Secrets are never printed (only `login` prints the ticket it obtained).
+
+exit codes:
+  {ExitCode.OK:<3} success
+  {ExitCode.JOB_FAILED:<3} the job failed (or an unexpected internal error; --debug shows it)
+  {ExitCode.USAGE:<3} usage error: bad arguments, missing URL or credentials
+  {ExitCode.SERVICE:<3} service or authentication error: NetServer refused or failed the call
+  {ExitCode.CONNECTION:<3} connection problem or timeout (no reply, or --max-wait passed)
+  {ExitCode.INTERRUPTED:<3} interrupted (Ctrl-C); a job being waited for goes on running
+
+try it without a tenant: {PROG} demo
+"""
+
+_STATES = {state.value.lower(): state for state in BatchTaskState}
+
+
+# -- single values --------------------------------------------------------------------------
+
+
+def job_id(text: str) -> int:
+    """A job id: a whole number from 1 to 2147483647."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a job id: {text!r}") from None
+    if not 0 < value <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"a job id is from 1 to 2147483647, not {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"seconds must be finite and positive, not {text}")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port, 0 for any free one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, not {value}")
+    return value
+
+
+def parameter(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` as a pair; the value may be empty and may contain ``=``."""
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def state(text: str) -> BatchTaskState:
+    """A state by its wire name, in any letter case."""
+    try:
+        return _STATES[text.lower()]
+    except KeyError:
+        choices = ", ".join(member.value for member in BatchTaskState)
+        message = f"unknown state {text!r} (choose from {choices})"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def user(text: str) -> tuple[str, str]:
+    """``NAME:PASSWORD`` as a pair; the message never repeats the text (a password)."""
+    name, colon, password = text.partition(":")
+    if not colon or not name:
+        raise argparse.ArgumentTypeError("expected NAME:PASSWORD")
+    return name, password
+
+
+# -- option groups ------------------------------------------------------------------------
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print each result as one JSON object per line",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log the calls (secrets masked) and show tracebacks",
+    )
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection (options beat environment variables)")
+    suppress = argparse.SUPPRESS
+    group.add_argument(
+        "--url", metavar="URL", default=suppress, help=f"installation root URL (${ENV_URL})"
+    )
+    group.add_argument(
+        "--ticket", metavar="TICKET", default=suppress, help=f"NetServer ticket (${ENV_TICKET})"
+    )
+    group.add_argument(
+        "--username", metavar="NAME", default=suppress, help=f"user to log in as (${ENV_USERNAME})"
+    )
+    group.add_argument(
+        "--password",
+        metavar="PASSWORD",
+        default=suppress,
+        help=f"password; prefer ${ENV_PASSWORD}, options are visible to other users",
+    )
+    group.add_argument(
+        "--app-token",
+        metavar="TOKEN",
+        default=suppress,
+        help=f"application token, the client secret (${ENV_APP_TOKEN})",
+    )
+    group.add_argument(
+        "--soap",
+        choices=("1.1", "1.2"),
+        default=suppress,
+        help="pin the SOAP version (default: try 1.2, fall back to 1.1)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=seconds,
+        metavar="SECONDS",
+        default=suppress,
+        help=f"HTTP timeout per request (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def _add_follow_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poll-interval",
+        type=seconds,
+        metavar="SECONDS",
+        default=1.0,
+        help="seconds between the first polls; later polls back off up to 30 s (default 1)",
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=seconds,
+        metavar="SECONDS",
+        default=None,
+        help="give up waiting after this long, exit 4 (default: no limit)",
+    )
+
+
+# -- the parser ------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        """``superoffice-batch: error: …`` with a pointer to the help; exit 2."""
+        secrets = [os.environ.get(name, "") for name in (ENV_TICKET, ENV_PASSWORD, ENV_APP_TOKEN)]
+        text = redact(message, secrets)
+        self.exit(ExitCode.USAGE, f"{PROG}: error: {text} (see: {self.prog} --help)\n")
+
+
+class _Commands:
+    """Adds one sub-parser per command, each with the shared options it needs."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+        self._subparsers.required = True
+
+    def add(
+        self, name: str, command: Command, summary: str, *, connects: bool = True
+    ) -> argparse.ArgumentParser:
+        parser = self._subparsers.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            allow_abbrev=False,
+        )
+        parser.set_defaults(command=command, connects=connects)
+        if connects:
+            _add_connection_options(parser)
+        _add_output_options(parser)
+        return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = _Parser(
+        prog=PROG,
+        description="Start, follow, list, stop and delete SuperOffice NetServer batch jobs.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_connection_options(parser)
+    _add_output_options(parser)
+    add = _Commands(parser).add
+
+    start = add("start", commands.cmd_start, "start a batch job; print its id")
+    start.add_argument("name", metavar="NAME", help="the batch task definition, e.g. ExportTask")
+    start.add_argument(
+        "-p",
+        "--param",
+        dest="params",
+        action="append",
+        type=parameter,
+        metavar="KEY=VALUE",
+        help="a parameter of the job (repeatable)",
+    )
+    start.add_argument("--wait", action="store_true", help="follow the job to its end")
+    _add_follow_options(start)
+
+    status = add("status", commands.cmd_status, "show a job's state and progress")
+    status.add_argument("id", type=job_id, metavar="ID")
+
+    wait = add("wait", commands.cmd_wait, "follow a job to its end, showing progress")
+    wait.add_argument("id", type=job_id, metavar="ID")
+    _add_follow_options(wait)
+
+    stop = add("stop", commands.cmd_stop, "ask a running job to stop")
+    stop.add_argument("id", type=job_id, metavar="ID")
+
+    delete = add("delete", commands.cmd_delete, "delete jobs")
+    delete.add_argument("ids", type=job_id, nargs="+", metavar="ID")
+
+    listing = add("list", commands.cmd_list, "list jobs (system and user)")
+    listing.add_argument(
+        "--state",
+        type=state,
+        metavar="STATE",
+        help="only jobs in this state: New, Started, Succeeded, Failed... (any case)",
+    )
+    listing.add_argument("--name", dest="task_name", metavar="NAME", help="only this task")
+
+    add("login", commands.cmd_login, "log in with username and password; print the ticket")
+
+    simulate = add(
+        "simulate",
+        simulator.cmd_simulate,
+        "run the NetServer simulator in the foreground (Ctrl-C stops it)",
+        connects=False,
+    )
+    simulate.set_defaults(own_options=("app_token",))
+    simulate.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    simulate.add_argument(
+        "--port", type=port, default=0, help="port to listen on (default 0: a free one)"
+    )
+    simulate.add_argument(
+        "--user",
+        dest="users",
+        action="append",
+        type=user,
+        metavar="NAME:PASSWORD",
+        help="a user who may log in (repeatable; default demo:demo)",
+    )
+    simulate.add_argument(
+        "--soap",
+        dest="sim_soap",
+        choices=simulator.SOAP_MODES,
+        default="1.1",
+        help="SOAP versions to accept (default 1.1, like a stock WCF endpoint)",
+    )
+    simulate.add_argument(
+        "--online",
+        action="store_true",
+        help="behave like Online: demand an application token "
+        f"(--app-token or ${ENV_APP_TOKEN}; else one is made up and printed)",
+    )
+    simulate.add_argument(
+        "--app-token",
+        metavar="TOKEN",
+        default=argparse.SUPPRESS,
+        help=f"the token --online demands (prefer ${ENV_APP_TOKEN})",
+    )
+    simulate.add_argument(
+        "--job-duration",
+        type=seconds,
+        default=simulator.DEFAULT_JOB_SECONDS,
+        metavar="SECONDS",
+        help=f"how long each job runs (default {simulator.DEFAULT_JOB_SECONDS:g})",
+    )
+
+    add(
+        "demo",
+        simulator.cmd_demo,
+        "start a job on a throwaway local simulator and follow it (no setup needed)",
+        connects=False,
+    )
+    return parser

@@ -1,0 +1,194 @@
+"""``simulate`` and ``demo``: the commands that run the bundled NetServer simulator.
+
+The simulator (``superoffice_batch.testing``) is imported inside these functions only,
+so that no other command pays for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ..auth import UsernamePassword
+from ..client import BatchClient
+from ._base import PROG, Context, ExitCode, UsageError
+from ._commands import FollowSettings, make_task, start_job
+from ._connection import ENV_APP_TOKEN, ENV_PASSWORD, ENV_URL, ENV_USERNAME
+
+if TYPE_CHECKING:
+    from ..testing import NetServerSimulator, SoapMode
+
+__all__ = ["DEFAULT_JOB_SECONDS", "SOAP_MODES", "cmd_demo", "cmd_simulate"]
+
+DEFAULT_USERS = {"demo": "demo"}
+DEFAULT_JOB_SECONDS = 10.0
+SOAP_MODES = ("1.1", "1.2", "both")
+
+DEMO_JOB_SECONDS = 3.0
+DEMO_POLL_INTERVAL = 0.2
+DEMO_MAX_WAIT = 60.0
+DEMO_TASK = "ExportTask"
+DEMO_PARAMETERS = (("format", "csv"),)
+
+
+def _users(pairs: Sequence[tuple[str, str]] | None) -> dict[str, str]:
+    if not pairs:
+        return dict(DEFAULT_USERS)
+    users: dict[str, str] = {}
+    for name, password in pairs:
+        if name in users:
+            raise UsageError(f"--user {name} is given twice")
+        users[name] = password
+    return users
+
+
+def _application_token(ctx: Context) -> tuple[str | None, str | None]:
+    """The token an online simulator demands and where it came from; (None, None) lets the
+    simulator use its default, which is then printed."""
+    option: str | None = getattr(ctx.args, "app_token", None)
+    if option:
+        return option, "--app-token"
+    from_env = ctx.env.get(ENV_APP_TOKEN)
+    if from_env:
+        return from_env, f"${ENV_APP_TOKEN}"
+    return None, None
+
+
+def _soap_mode(name: str) -> SoapMode:
+    from ..testing import SoapMode
+
+    return {"1.1": SoapMode.SOAP11, "1.2": SoapMode.SOAP12, "both": SoapMode.BOTH}[name]
+
+
+def _announce(
+    ctx: Context, simulator: NetServerSimulator, users: dict[str, str], token_origin: str | None
+) -> None:
+    """Say where the simulator listens and how to point the CLI at it.
+
+    Passwords and a token given by the user are not repeated; the default user's password
+    and the simulator's default token are shown, since they are what to type.
+    """
+    args = ctx.args
+    token = simulator.application_token
+    default_token = token if token is not None and token_origin is None else None
+    if ctx.json:
+        ctx.out.json(
+            {
+                "base_url": simulator.base_url,
+                "soap": args.sim_soap,
+                "online": args.online,
+                "users": list(users),
+                "application_token": default_token,
+            }
+        )
+        return
+    defaulted = not args.users
+    lines = [
+        f"NetServer simulator running at {simulator.base_url} "
+        f"(SOAP {'1.1 and 1.2' if args.sim_soap == 'both' else args.sim_soap})",
+        "Users: "
+        + ", ".join(f"{name} (password {users[name]})" if defaulted else name for name in users),
+    ]
+    if token is not None:
+        shown = default_token if default_token is not None else f"given in {token_origin}"
+        lines.append(f"Online mode: every call must carry the ApplicationToken {shown}")
+    first = next(iter(users))
+    lines += [
+        "Point the CLI at it from another shell:",
+        f"  export {ENV_URL}={simulator.base_url}",
+        f"  export {ENV_USERNAME}={first}",
+        f"  export {ENV_PASSWORD}={users[first] if defaulted else '<password>'}",
+    ]
+    if default_token is not None:
+        lines.append(f"  export {ENV_APP_TOKEN}={default_token}")
+    lines += [
+        f"  {PROG} start {DEMO_TASK} -p format=csv --wait",
+        "Press Ctrl-C to stop.",
+    ]
+    for line in lines:
+        ctx.out.line(line)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while the simulator runs, so it stops cleanly either way."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def cmd_simulate(ctx: Context) -> int:
+    """``simulate``: serve the simulator in the foreground until Ctrl-C (exit 0)."""
+    from ..testing import NetServerSimulator
+
+    args = ctx.args
+    users = _users(args.users)
+    token, origin = _application_token(ctx) if args.online else (None, None)
+    simulator = NetServerSimulator(
+        host=args.host,
+        port=args.port,
+        users=users,
+        soap=_soap_mode(args.sim_soap),
+        online=args.online,
+        application_token=token,
+        job_duration=args.job_duration,
+    )
+    with _terminate_as_interrupt(), contextlib.ExitStack() as running:
+        try:
+            running.enter_context(simulator)
+        except OSError as error:
+            ctx.out.error(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+            return ExitCode.CONNECTION
+        try:
+            _announce(ctx, simulator, users, origin)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    ctx.out.notice("simulator stopped")
+    return ExitCode.OK
+
+
+def cmd_demo(ctx: Context) -> int:
+    """``demo``: a job on a throwaway simulator on loopback, followed to its end."""
+    from ..testing import NetServerSimulator
+
+    simulator = NetServerSimulator(
+        host="127.0.0.1", port=0, users=dict(DEFAULT_USERS), job_duration=DEMO_JOB_SECONDS
+    )
+    task = make_task(DEMO_TASK, DEMO_PARAMETERS)
+    settings = FollowSettings(DEMO_POLL_INTERVAL, DEMO_MAX_WAIT, job_outlives_us=False)
+    # Loopback only: a proxy from the environment must not see (or break) the demo.
+    with (
+        simulator,
+        httpx.Client(trust_env=False) as http,
+        BatchClient(
+            simulator.base_url,
+            auth=UsernamePassword("demo", "demo"),
+            http_client=http,
+            timeout=10.0,
+        ) as client,
+    ):
+        if not ctx.json:
+            ctx.out.line(f"NetServer simulator running at {simulator.base_url}")
+            ctx.out.line(f"Logging in as demo/demo and starting {DEMO_TASK} with format=csv")
+        outcome = start_job(ctx, client, task, settings)
+    if outcome.info is not None and not ctx.json:
+        ctx.out.line(f"Batch job {outcome.info.id} finished: {outcome.info.state}")
+    return outcome.code

@@ -1,0 +1,721 @@
+"""A local NetServer stand-in: ``Batch.svc`` and ``SoPrincipal.svc`` over real HTTP.
+
+:class:`NetServerSimulator` serves both services on loopback under any tenant prefix
+(``/<anything>/Remote/Services88/Batch.svc``, the path's case ignored), as NetServer
+behind WCF's ``BasicHttpBinding`` does (PROTOCOL.md sections 1-8):
+
+* SOAP version by Content-Type (:class:`SoapMode`): the other one gets HTTP 415 with an
+  empty body; an envelope of the other version a ``VersionMismatch`` fault.
+* The action from ``SOAPAction`` (SOAP 1.1; quoted or not, as WCF takes it) or the
+  Content-Type's ``action`` parameter (SOAP 1.2). An action the service does not have
+  gets WCF's ``ActionNotSupported`` fault (HTTP 500); a request that is not a readable
+  envelope (not XML, a DOCTYPE, another root element) a ``DeserializationFailed`` fault
+  (HTTP 400), as does a body the operation cannot read (HTTP 500).
+* Batch calls need a valid ticket in ``Credentials/Ticket`` (or an ``8A:`` access
+  token); online, every call needs the ``ApplicationToken``. Refusals, unknown task ids
+  and bad arguments are NetServer business errors: HTTP 200, the reply header
+  ``Succeeded`` false and an ``ExceptionInfo``. Their texts are the simulator's own
+  (PROTOCOL.md section 10: the real ones are unknown); the ticket refusal says "ticket"
+  and "invalid", which is what the library recognises.
+* ``GET …/<Service>.svc?wsdl`` answers the published WSDL, its address pointing here;
+  anything else answers an HTML 404 page.
+
+Tests steer it through :attr:`NetServerSimulator.faults` (see
+:mod:`superoffice_batch.testing.faults`), an injectable clock, :meth:`issue_ticket` and
+:meth:`expire_tickets`, and read it through :attr:`jobs`, :attr:`logins` and :attr:`calls`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import html
+import importlib.resources
+import re
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Collection, Mapping
+from email.message import Message
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from ..envelope import BATCH, SOPRINCIPAL, Service, SoapVersion
+from ..models import AUTHENTICATE_REPLY, BatchTaskInfo
+from ..operations import Operation
+from ..xmlvalues import TNS, Codec, WireField, checked_fields, tns
+from . import soap
+from .faults import FaultPlan, Faults
+from .jobs import Clock, JobStore, TaskNotFound
+from .services import BATCH_HANDLERS, SOPRINCIPAL_HANDLERS, Caller
+from .sessions import Sessions
+
+__all__ = ["NetServerSimulator", "SoapMode"]
+
+DEFAULT_APPLICATION_TOKEN = "demo-app-token"
+TENANT = "Cust12345"
+"""The tenant prefix of :attr:`NetServerSimulator.base_url` (any other is served too)."""
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+
+_ADDRESSING_NONE = "http://schemas.microsoft.com/ws/2005/05/addressing/none"
+_DISPATCHER = "http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher"
+_ROUTE = re.compile(
+    r"(?P<prefix>/(?:.*/)?)remote/services88/(?P<service>batch|soprincipal)\.svc", re.IGNORECASE
+)
+_WSDL_QUERIES = ("wsdl", "singlewsdl")
+_MEDIA_TYPES = {"text/xml": SoapVersion.SOAP11, "application/soap+xml": SoapVersion.SOAP12}
+
+
+class SoapMode(enum.Enum):
+    """Which SOAP versions the simulator accepts.
+
+    ``SOAP11`` is what the published WCF binding does (HTTP 415 for
+    ``application/soap+xml``); ``SOAP12`` refuses ``text/xml``; ``BOTH`` takes either.
+    """
+
+    SOAP11 = "1.1"
+    SOAP12 = "1.2"
+    BOTH = "both"
+
+    def accepts(self, version: SoapVersion) -> bool:
+        """Whether a request of ``version`` is taken."""
+        return self is SoapMode.BOTH or self.value == version.value
+
+
+# -- what is served ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Endpoint:
+    """One operation as served: how to read its arguments and write its result."""
+
+    name: str
+    operation: type[Operation[Any]]
+    fields: tuple[WireField, ...]
+    response: str
+    result_tag: str | None
+    result_codec: Codec[Any]
+
+    @classmethod
+    def of(cls, operation: type[Operation[Any]]) -> _Endpoint:
+        name = operation.__name__
+        response = operation.RESPONSE_ELEMENT or f"{name}Response"
+        returns = operation.RETURNS
+        # The library reads AuthenticateResponse into an Authentication; its wire form is
+        # the AuthenticateReply model.
+        codec = AUTHENTICATE_REPLY if response == "AuthenticateResponse" else returns.codec
+        fields = checked_fields(operation)
+        return cls(name, operation, fields, response, returns.tag, codec)
+
+    def default_result(self) -> object:
+        """What a failed call carries in its body: null, or a value type's default."""
+        if self.result_tag is None or self.result_codec.nullable:
+            return None
+        return self.result_codec.default
+
+
+@attrs.frozen
+class _Service:
+    """One ``.svc`` endpoint: the library's description of it, and its operations."""
+
+    service: Service
+    endpoints: Mapping[str, _Endpoint]
+    """By action URI."""
+
+    @classmethod
+    def of(cls, service: Service, operations: Collection[type[Operation[Any]]]) -> _Service:
+        return cls(service, {service.action(op.__name__): _Endpoint.of(op) for op in operations})
+
+
+_SERVICES = {
+    "batch": _Service.of(BATCH, BATCH_HANDLERS),
+    "soprincipal": _Service.of(SOPRINCIPAL, SOPRINCIPAL_HANDLERS),
+}
+
+
+@cache
+def _wsdl_text(service: str) -> str:
+    resource = importlib.resources.files(__package__) / "wsdl" / f"Services88-{service}.wsdl"
+    return resource.read_text(encoding="utf-8")
+
+
+def _wsdl(service: str, address: str) -> bytes:
+    """The published WSDL with ``soap:address`` pointing at ``address``."""
+    location = html.escape(address, quote=True)
+    text = re.sub(
+        r'(<soap:address location=")[^"]*(")',
+        lambda match: match.group(1) + location + match.group(2),
+        _wsdl_text(service),
+    )
+    return text.encode("utf-8")
+
+
+# -- answers -------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Answer:
+    """An HTTP answer: status, body and (if any) Content-Type."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+
+    def truncated(self) -> _Answer:
+        return attrs.evolve(self, body=self.body[: len(self.body) // 2])
+
+
+_STATUS_TEXTS = {
+    400: "Bad Request",
+    404: "File or directory not found.",
+    411: "Length Required",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+    502: "Web server received an invalid response while acting as a gateway or proxy server.",
+    503: "Service Unavailable",
+}
+
+
+def _page(status: int) -> _Answer:
+    """An IIS-style HTML error page."""
+    text = f"{status} - {_STATUS_TEXTS.get(status, 'Error')}"
+    body = (
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        f"<html><head><title>{text}</title></head>"
+        f"<body><h1>Server Error</h1><h2>{text}</h2></body></html>"
+    )
+    return _Answer(status, body.encode("utf-8"), "text/html; charset=utf-8")
+
+
+def _fault(
+    version: SoapVersion, status: int, code: str, sub: tuple[str, str] | None, reason: str
+) -> _Answer:
+    return _Answer(status, soap.fault(version, code, sub, reason), soap.CONTENT_TYPES[version])
+
+
+def _action_not_supported(version: SoapVersion, action: str) -> _Answer:
+    reason = (
+        f"The message with Action '{action}' cannot be processed at the receiver, due to a "
+        "ContractFilter mismatch at the EndpointDispatcher. This may be because of either a "
+        "contract mismatch (mismatched Actions between sender and receiver) or a "
+        "binding/security mismatch between the sender and the receiver.  Check that sender "
+        "and receiver have the same contract and the same binding (including security "
+        "requirements, e.g. Message, Transport, None)."
+    )
+    return _fault(version, 500, "Sender", (_ADDRESSING_NONE, "ActionNotSupported"), reason)
+
+
+def _deserialization_failed(version: SoapVersion, status: int, detail: str) -> _Answer:
+    return _fault(version, status, "Sender", (_DISPATCHER, "DeserializationFailed"), detail)
+
+
+def _formatter_failed(version: SoapVersion, detail: str) -> _Answer:
+    reason = f"The formatter threw an exception while trying to deserialize the message: {detail}"
+    return _deserialization_failed(version, 500, reason)
+
+
+def _internal_fault(version: SoapVersion) -> _Answer:
+    reason = (
+        "The server was unable to process the request due to an internal error.  For more "
+        "information about the error, either turn on IncludeExceptionDetailInFaults on the "
+        "server or turn on tracing."
+    )
+    return _fault(version, 500, "Receiver", (_DISPATCHER, "InternalServiceFault"), reason)
+
+
+def _action_of(headers: Message, version: SoapVersion) -> str:
+    if version is SoapVersion.SOAP11:
+        action = headers.get("SOAPAction", "")
+        # WCF takes the value with or without the quotes SOAP 1.1 asks for.
+        if len(action) >= 2 and action[0] == action[-1] == '"':
+            action = action[1:-1]
+        return action
+    action_param = headers.get_param("action", "")
+    return action_param if isinstance(action_param, str) else ""
+
+
+class _BusinessError(Exception):
+    """A NetServer business error: answered with HTTP 200, ``Succeeded`` false and this
+    ``ExceptionInfo``."""
+
+    def __init__(self, exception_type: str, message: str, **parameters: str) -> None:
+        super().__init__(message)
+        self.info = soap.ExceptionInfo(
+            message=message,
+            friendly_text=message,
+            exception_type=exception_type,
+            source="SuperOffice.Services88",
+            parameters=parameters or None,
+        )
+
+
+def _invalid_ticket() -> _BusinessError:
+    # is_ticket_rejection (superoffice_batch.auth) recognises "ticket" + "invalid"/"expired".
+    return _BusinessError(
+        "SuperOffice.Exceptions.InvalidTicketException", "The ticket is invalid or has expired"
+    )
+
+
+def _bad_application_token() -> _BusinessError:
+    return _BusinessError(
+        "SuperOffice.Exceptions.ApplicationTokenException",
+        "Application token is missing or invalid",
+    )
+
+
+# -- the protocol --------------------------------------------------------------------------
+
+
+class _Protocol:
+    """Every decision about a request: which service, version, action, caller, result."""
+
+    def __init__(
+        self,
+        *,
+        soap_mode: SoapMode,
+        application_token: str | None,
+        sessions: Sessions,
+        jobs: JobStore,
+    ) -> None:
+        self.soap_mode = soap_mode
+        self.application_token = application_token
+        self.sessions = sessions
+        self.jobs = jobs
+        self.calls: list[str] = []
+        self.errors: list[BaseException] = []
+        self.lock = threading.Lock()
+
+    def answer(self, method: str, target: str, headers: Message, body: bytes, host: str) -> _Answer:
+        """The answer to one HTTP request (faults aside); ``host`` is ``host:port`` here."""
+        url = urlsplit(target)
+        route = _ROUTE.fullmatch(url.path)
+        if route is None:
+            return _page(404)
+        service = _SERVICES[route["service"].lower()]
+        if method == "GET" and url.query.lower() in _WSDL_QUERIES:
+            wsdl = _wsdl(service.service.name, f"http://{host}{url.path}")
+            return _Answer(200, wsdl, "text/xml; charset=UTF-8")
+        if method != "POST":
+            return _page(404)
+        version = _MEDIA_TYPES.get(headers.get_content_type())
+        if version is None or not self.soap_mode.accepts(version):
+            return _Answer(415)
+        tenant = route["prefix"].strip("/").partition("/")[0] or None
+        try:
+            call = _dispatch(service, version, headers, body, tenant)
+            return call if isinstance(call, _Answer) else self._answer_call(call)
+        except Exception as error:  # a simulator bug: answer as WCF does, keep it for tests
+            with self.lock:
+                self.errors.append(error)
+            return _internal_fault(version)
+
+    def _answer_call(self, call: _Call) -> _Answer:
+        with self.lock:
+            self.calls.append(call.endpoint.name)
+        error = None
+        try:
+            result = self._perform(call)
+        except _BusinessError as refused:
+            error, result = refused.info, call.endpoint.default_result()
+        endpoint, version = call.endpoint, call.incoming.version
+        body: list[str] = []
+        soap.write_result(
+            body, endpoint.response, endpoint.result_tag, endpoint.result_codec, result
+        )
+        return _Answer(200, soap.reply(version, body, error), soap.CONTENT_TYPES[version])
+
+    def _perform(self, call: _Call) -> object:
+        """Run the operation for its caller; ``_BusinessError`` when NetServer would refuse."""
+        if self.application_token is not None and (
+            call.incoming.header_text("ApplicationToken") != self.application_token
+        ):
+            raise _bad_application_token()
+        operation = call.endpoint.operation
+        if not call.service.service.takes_ticket:
+            return SOPRINCIPAL_HANDLERS[operation](self.sessions, call.caller(None, 0), call.args)
+        user = self.sessions.user_of(call.incoming.header_text("Credentials", "Ticket"))
+        if user is None:
+            raise _invalid_ticket()
+        caller = call.caller(user, self.sessions.associate_id(user))
+        try:
+            return BATCH_HANDLERS[operation](self.jobs, caller, call.args)
+        except TaskNotFound as missing:
+            raise _BusinessError(
+                "SuperOffice.Exceptions.SoDataNotFoundException",
+                f"Batch task {missing.task_id} does not exist",
+                Id=str(missing.task_id),
+            ) from None
+        except ValueError as invalid:
+            raise _BusinessError("System.ArgumentException", str(invalid)) from None
+
+
+@attrs.frozen
+class _Call:
+    """A request that reached an operation: what its answer depends on."""
+
+    service: _Service
+    endpoint: _Endpoint
+    incoming: soap.Incoming
+    args: dict[str, Any]
+    tenant: str | None
+
+    def caller(self, user: str | None, associate_id: int) -> Caller:
+        return Caller(user, associate_id, self.tenant)
+
+
+def _dispatch(
+    service: _Service, version: SoapVersion, headers: Message, body: bytes, tenant: str | None
+) -> _Call | _Answer:
+    """The operation a request calls, with its arguments; or the fault WCF answers before
+    any operation runs (unreadable envelope, wrong version, unknown action, bad body)."""
+    try:
+        incoming = soap.read_envelope(body, version)
+    except soap.Unreadable as error:
+        return _deserialization_failed(version, 400, str(error))
+    except soap.VersionMismatch as error:
+        return _fault(version, 500, "VersionMismatch", None, str(error))
+    action = _action_of(headers, version)
+    endpoint = service.endpoints.get(action)
+    if endpoint is None:
+        return _action_not_supported(version, action)
+    payload = incoming.payload
+    if payload is None or payload.tag != tns(endpoint.name):
+        found = "nothing" if payload is None else f"'{payload.tag}'"
+        return _formatter_failed(
+            version,
+            f"Error in deserializing body of request message for operation "
+            f"'{endpoint.name}'. Expected element '{tns(endpoint.name)}', found {found}.",
+        )
+    try:
+        args = soap.read_arguments(payload, endpoint.fields)
+    except ValueError as error:
+        return _formatter_failed(
+            version,
+            f"There was an error while trying to deserialize parameter "
+            f"{TNS}:{endpoint.name}. {error}",
+        )
+    return _Call(service, endpoint, incoming, args, tenant)
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that knows its open connections, to close them on stop."""
+
+    daemon_threads = True
+    block_on_close = False
+    # socketserver's default backlog of 5 drops connections when many clients start at once.
+    request_queue_size = 128
+
+    def __init__(self, host: str, port: int, protocol: _Protocol, faults: Faults) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.protocol = protocol
+        self.faults = faults
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__((host, port), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks the host name up (socket.getfqdn), which can take
+        # seconds where DNS is slow; the simulator needs no name.
+        socketserver.TCPServer.server_bind(self)
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        self.server_name, self.server_port = host, port
+        self.authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        """``host:port`` as URLs to this server write it."""
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open (keep-alive) connection, so no handler thread outlives stop()."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a timeout, an injected drop) is routine here.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, every answer with a Content-Length
+    server_version = "Microsoft-IIS/10.0"
+    sys_version = ""
+    # An answer written in pieces with Nagle's algorithm on waits ~40 ms for the client's
+    # delayed ACK. Both are avoided: TCP_NODELAY, and a buffered writer (flushed after each
+    # request) that sends the status line, headers and body in one write.
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
+    # An idle keep-alive connection does not hold its thread longer than this.
+    timeout = 30.0
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    do_GET = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
+
+    def _serve(self) -> None:
+        plan = self.server.faults.take()  # in arrival order: before anything is read
+        if plan.drop == "before_read":
+            self._hang_up()
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        # A delay ends early when the simulator stops; then nobody waits for the answer.
+        if (plan.delay and self.server.stopping.wait(plan.delay)) or plan.drop == "after_read":
+            self._hang_up()
+            return
+        self._write(self._answer(plan, body))
+
+    def _hang_up(self) -> None:
+        """Close the connection without a word (once this request's handling returns)."""
+        self.close_connection = True
+
+    def _answer(self, plan: FaultPlan, body: bytes) -> _Answer:
+        if plan.http_status is not None:
+            answer = _page(plan.http_status)
+        else:
+            answer = self.server.protocol.answer(
+                self.command, self.path, self.headers, body, self.server.authority
+            )
+        return answer.truncated() if plan.truncate else answer
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when the request was answered (or dropped) here."""
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            if self.command != "POST":
+                return b""
+            self._refuse(411)
+            return None
+        if not declared.isdigit():
+            self._refuse(400)
+            return None
+        if int(declared) > MAX_REQUEST_BYTES:
+            self._refuse(413)
+            return None
+        body = self.rfile.read(int(declared))
+        if len(body) < int(declared):  # the client went away mid-request
+            self._hang_up()
+            return None
+        return body
+
+    def _refuse(self, status: int) -> None:
+        # The body is left unread, so the connection cannot carry another request.
+        self.close_connection = True
+        self._write(_page(status))
+
+    def _write(self, answer: _Answer) -> None:
+        self.send_response(answer.status)
+        if answer.content_type is not None:
+            self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # tests read state from the simulator, not from stderr
+
+
+# -- the public class ----------------------------------------------------------------------
+
+
+class NetServerSimulator:
+    """A NetServer (Batch.svc and SoPrincipal.svc) on a local port, in background threads.
+
+    ::
+
+        with NetServerSimulator(job_duration=0.5) as sim:
+            with BatchClient(sim.base_url, auth=UsernamePassword("demo", "demo")) as client:
+                info = client.run_batch_job(BatchTaskInfo(name="ExportTask"), poll_interval=0.1)
+
+    Options: ``host``/``port`` (0 picks a free port); ``users`` (user name to password,
+    for ``AuthenticateUsernamePassword``; default ``{"demo": "demo"}``); ``soap``
+    (:class:`SoapMode`); ``online`` (then every call must carry the ``ApplicationToken``
+    ``application_token``, default ``"demo-app-token"``); ``ticket_lifetime`` (seconds a
+    ticket may go unused); ``job_duration`` (seconds from start to the end of a job);
+    ``failing_tasks`` (task names that end ``Failed``); ``clock`` (a monotonic clock in
+    seconds: inject one to control job progress and ticket expiry).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        users: Mapping[str, str] | None = None,
+        soap: SoapMode = SoapMode.SOAP11,
+        online: bool = False,
+        application_token: str | None = None,
+        ticket_lifetime: float = 6 * 3600.0,
+        job_duration: float = 3.0,
+        failing_tasks: Collection[str] = ("FailingTask",),
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if not isinstance(soap, SoapMode):
+            raise TypeError(f"soap must be a SoapMode, not {soap!r}")
+        users = {"demo": "demo"} if users is None else users
+        if not all(isinstance(item, str) for pair in users.items() for item in pair):
+            raise TypeError("users must map user names (str) to passwords (str)")
+        if isinstance(failing_tasks, str):  # a lone name would be taken letter by letter
+            raise TypeError("failing_tasks must be a collection of task names, not a str")
+        if not callable(clock):
+            raise TypeError(f"clock must be callable, not {type(clock).__name__}")
+        _check_seconds("ticket_lifetime", ticket_lifetime, positive=True)
+        _check_seconds("job_duration", job_duration, positive=False)
+        self.host = host
+        self._port = port
+        self.soap = soap
+        self.online = online
+        self.application_token = (
+            (application_token or DEFAULT_APPLICATION_TOKEN) if online else None
+        )
+        self.faults = Faults()
+        """Fault injection for the next requests: see :mod:`superoffice_batch.testing.faults`."""
+        self._sessions = Sessions(users, lifetime=ticket_lifetime, clock=clock)
+        self._jobs = JobStore(clock=clock, job_duration=job_duration, failing_tasks=failing_tasks)
+        self._protocol = _Protocol(
+            soap_mode=soap,
+            application_token=self.application_token,
+            sessions=self._sessions,
+            jobs=self._jobs,
+        )
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def start(self) -> NetServerSimulator:
+        """Listen and serve in a daemon thread; returns the simulator."""
+        if self._server is not None:
+            raise RuntimeError("the simulator was already started")
+        self._server = _Server(self.host, self._port, self._protocol, self.faults)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"NetServerSimulator:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; safe to call more than once."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None or server.stopping.is_set():
+            return
+        server.stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join(timeout=5)
+
+    def __enter__(self) -> NetServerSimulator:
+        return self.start() if self._server is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- where -----------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one picked, once started with port 0)."""
+        if self._server is None:
+            return self._port
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The tenant URL to give a client, e.g. ``http://127.0.0.1:51234/Cust12345``."""
+        if self._server is None:
+            raise RuntimeError("start the simulator first")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/{TENANT}"
+
+    def service_url(self, service: str = "Batch") -> str:
+        """The endpoint of ``"Batch"`` or ``"SoPrincipal"``; add ``?wsdl`` for its WSDL."""
+        known = _SERVICES.get(service.lower())
+        if known is None:
+            raise ValueError(f"no such service: {service!r}")
+        return f"{self.base_url}/{known.service.path}"
+
+    # -- steering and reading --------------------------------------------------------------
+
+    def issue_ticket(self, user: str = "demo") -> str:
+        """A valid ticket for ``user`` without a SOAP call (not counted as a login)."""
+        if not self._sessions.knows(user):
+            raise ValueError(f"no such user: {user!r}")
+        return self._sessions.issue(user)
+
+    def expire_tickets(self) -> None:
+        """Make every ticket issued so far invalid, as if each had outlived its lifetime."""
+        self._sessions.expire_all()
+
+    def associate_id(self, user: str) -> int:
+        """The associate id of ``user``: the owner of the tasks that user starts."""
+        return self._sessions.associate_id(user)
+
+    @property
+    def jobs(self) -> list[BatchTaskInfo]:
+        """Every task as it is now, by id."""
+        return self._jobs.snapshots()
+
+    @property
+    def logins(self) -> int:
+        """Successful ``Authenticate…`` calls so far."""
+        return self._sessions.logins
+
+    @property
+    def calls(self) -> list[str]:
+        """The operations called so far, in order (requests refused before dispatch, e.g. by
+        415 or ``ActionNotSupported``, are not in it)."""
+        with self._protocol.lock:
+            return list(self._protocol.calls)
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Exceptions the simulator itself raised while answering (answered as WCF's
+        ``InternalServiceFault``); empty unless the simulator has a bug."""
+        with self._protocol.lock:
+            return list(self._protocol.errors)
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._server is not None else "not started"
+        return f"<NetServerSimulator {where} soap={self.soap.value} online={self.online}>"
+
+
+def _check_seconds(name: str, value: object, *, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be {'positive' if positive else 'at least 0'}, got {value}")
