@@ -227,6 +227,11 @@ class _Parsers(threading.local):
 _parsers = _Parsers()
 
 
+def hardened_parser() -> etree.XMLParser:
+    """This thread's parser: no DTD, no entity expansion, no network, no huge trees."""
+    return _parsers.parser
+
+
 def open_reply(
     content: bytes,
     *,

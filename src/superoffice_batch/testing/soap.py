@@ -12,14 +12,13 @@ XMLSchema-instance, no ``xsi:type``, NetServer's four reply headers.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 from lxml import etree
 
-from ..envelope import SoapVersion
+from ..envelope import SoapVersion, hardened_parser
 from ..xmlvalues import (
     TNS,
     XSD_STRING,
@@ -68,23 +67,6 @@ class VersionMismatch(ValueError):
 # -- reading requests ------------------------------------------------------------------
 
 
-class _Parsers(threading.local):
-    # lxml parsers keep per-document state: one per handler thread.
-    def __init__(self) -> None:
-        self.parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-        )
-
-
-_parsers = _Parsers()
-
-
 @attrs.frozen
 class Incoming:
     """A request envelope: its header blocks by Clark name, and the Body's first element."""
@@ -111,7 +93,7 @@ def read_envelope(content: bytes, version: SoapVersion) -> Incoming:
     the other version.
     """
     try:
-        root = etree.fromstring(content, _parsers.parser)
+        root = etree.fromstring(content, hardened_parser())
     except etree.XMLSyntaxError as error:
         raise Unreadable(f"The message is not well-formed XML: {error}") from None
     # lxml reports any DOCTYPE, with or without an internal subset, as internalDTD.
