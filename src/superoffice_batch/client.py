@@ -18,7 +18,16 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    NamedTuple,
+    ParamSpec,
+    TypeVar,
+    overload,
+)
 
 import httpx
 
@@ -518,19 +527,22 @@ _CLIENT_OPTIONS = """
 """
 
 
-class OperationMethod(Generic[P, T]):
-    """A client method that sends one operation: ``client.stop_batch_job(5)`` sends
-    ``StopBatchJob(5)``. The sync client returns the result, the async one a coroutine.
+class PlanMethod(Generic[P, T]):
+    """A client method that runs one plan of the call policy.
 
-    Declared once for both clients, so that an operation is one line for both.
+    ``client.stop_batch_job(5)`` runs the plan that sends ``StopBatchJob(5)``: the sync
+    client returns the result, the async one a coroutine. Declared once for both
+    clients, so that an operation or a helper is one line for both.
     """
 
-    def __init__(self, operation: Callable[P, Operation[T]]) -> None:
-        self.operation = operation
-        self.__doc__ = operation.__doc__
+    def __init__(
+        self, plan: Callable[Concatenate[_CallPolicy, P], _Plan[T]], doc: str | None
+    ) -> None:
+        self.plan = plan
+        self.__doc__ = doc
 
     @overload
-    def __get__(self, client: None, owner: type[Any]) -> OperationMethod[P, T]: ...
+    def __get__(self, client: None, owner: type[Any]) -> PlanMethod[P, T]: ...
     @overload
     def __get__(self, client: BatchClient, owner: type[Any]) -> Callable[P, T]: ...
     @overload
@@ -540,39 +552,90 @@ class OperationMethod(Generic[P, T]):
     def __get__(self, client: Any, owner: type[Any]) -> Any:
         if client is None:
             return self
-        operation = self.operation
+        plan = self.plan
 
-        def send(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return client.call(operation(*args, **kwargs))
+        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return client._drive(plan(client._policy, *args, **kwargs))
 
-        send.__doc__ = self.__doc__
-        return send
+        run.__doc__ = self.__doc__
+        return run
+
+
+def operation_method(operation: Callable[P, Operation[T]]) -> PlanMethod[P, T]:
+    """The client method that sends ``operation`` built from the method's arguments."""
+
+    def plan(policy: _CallPolicy, /, *args: P.args, **kwargs: P.kwargs) -> _Plan[T]:
+        return policy.plan(operation(*args, **kwargs))
+
+    return PlanMethod(plan, operation.__doc__)
+
+
+def _wait_for_batch_task(
+    policy: _CallPolicy,
+    job_id: int,
+    *,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+    on_progress: ProgressCallback | None = None,
+    raise_on_failure: bool = False,
+) -> _Plan[BatchTaskInfo]:
+    """Poll a job until it succeeds or fails; returns its final ``BatchTaskInfo``.
+
+    ``on_progress`` receives each snapshot whose state, percent or description changed.
+    A failed job is returned unless ``raise_on_failure`` (then ``BatchTaskFailed``). Past
+    ``timeout`` seconds (None: no limit), ``BatchTaskTimeout`` carries the last snapshot;
+    the job goes on running. The settings are checked before anything is sent.
+    """
+    return policy.wait_plan(
+        job_id, WaitSettings(poll_interval, timeout, on_progress, raise_on_failure)
+    )
+
+
+def _run_batch_job(
+    policy: _CallPolicy,
+    batch_task_info: BatchTaskInfo,
+    *,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+    on_progress: ProgressCallback | None = None,
+    raise_on_failure: bool = False,
+) -> _Plan[BatchTaskInfo]:
+    """Start a batch job, then wait for it as ``wait_for_batch_task`` does."""
+    return policy.run_plan(
+        batch_task_info, WaitSettings(poll_interval, timeout, on_progress, raise_on_failure)
+    )
 
 
 class _BatchMethods:
-    """The Batch.svc operations as methods, snake_case, with the operations' arguments."""
+    """The Batch.svc operations as methods, snake_case, with the operations' arguments,
+    and the helpers that follow a job."""
 
-    start_batch_job = OperationMethod(StartBatchJob)
-    get_batch_task_info = OperationMethod(GetBatchTaskInfo)
-    update_batch_task = OperationMethod(UpdateBatchTask)
-    stop_batch_job = OperationMethod(StopBatchJob)
-    delete_batch_task = OperationMethod(DeleteBatchTask)
-    delete_batch_tasks = OperationMethod(DeleteBatchTasks)
-    get_batch_task_infos_by_associates = OperationMethod(GetBatchTaskInfosByAssociates)
-    get_batch_task_infos_by_state = OperationMethod(GetBatchTaskInfosByState)
-    get_batch_task_infos_by_name_and_state = OperationMethod(GetBatchTaskInfosByNameAndState)
-    get_batch_task_infos_by_name_and_associates = OperationMethod(
+    start_batch_job = operation_method(StartBatchJob)
+    get_batch_task_info = operation_method(GetBatchTaskInfo)
+    update_batch_task = operation_method(UpdateBatchTask)
+    stop_batch_job = operation_method(StopBatchJob)
+    delete_batch_task = operation_method(DeleteBatchTask)
+    delete_batch_tasks = operation_method(DeleteBatchTasks)
+    get_batch_task_infos_by_associates = operation_method(GetBatchTaskInfosByAssociates)
+    get_batch_task_infos_by_state = operation_method(GetBatchTaskInfosByState)
+    get_batch_task_infos_by_name_and_state = operation_method(GetBatchTaskInfosByNameAndState)
+    get_batch_task_infos_by_name_and_associates = operation_method(
         GetBatchTaskInfosByNameAndAssociates
     )
-    get_batch_task_infos_by_associates_and_state = OperationMethod(
+    get_batch_task_infos_by_associates_and_state = operation_method(
         GetBatchTaskInfosByAssociatesAndState
     )
-    get_all_batch_task_infos_by_name = OperationMethod(GetAllBatchTaskInfosByName)
-    get_all_batch_task_infos_by_name_and_state = OperationMethod(GetAllBatchTaskInfosByNameAndState)
-    get_system_batch_task_infos_by_name = OperationMethod(GetSystemBatchTaskInfosByName)
-    get_system_batch_task_infos_by_name_and_state = OperationMethod(
+    get_all_batch_task_infos_by_name = operation_method(GetAllBatchTaskInfosByName)
+    get_all_batch_task_infos_by_name_and_state = operation_method(
+        GetAllBatchTaskInfosByNameAndState
+    )
+    get_system_batch_task_infos_by_name = operation_method(GetSystemBatchTaskInfosByName)
+    get_system_batch_task_infos_by_name_and_state = operation_method(
         GetSystemBatchTaskInfosByNameAndState
     )
+
+    wait_for_batch_task = PlanMethod(_wait_for_batch_task, _wait_for_batch_task.__doc__)
+    run_batch_job = PlanMethod(_run_batch_job, _run_batch_job.__doc__)
 
 
 class _Client(_BatchMethods, Generic[H]):
@@ -701,47 +764,6 @@ class BatchClient(_Client[httpx.Client]):
         except httpx.HTTPError as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
 
-    # -- following jobs ----------------------------------------------------------------
-
-    def wait_for_batch_task(
-        self,
-        job_id: int,
-        *,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        on_progress: ProgressCallback | None = None,
-        raise_on_failure: bool = False,
-    ) -> BatchTaskInfo:
-        """Poll a job until it succeeds or fails; returns its final ``BatchTaskInfo``.
-
-        ``on_progress`` receives each snapshot whose state, percent or description
-        changed. A failed job is returned unless ``raise_on_failure`` (then
-        ``BatchTaskFailed``). Past ``timeout`` seconds (None: no limit),
-        ``BatchTaskTimeout`` carries the last snapshot; the job goes on running.
-        """
-        return self._drive(
-            self._policy.wait_plan(
-                job_id, WaitSettings(poll_interval, timeout, on_progress, raise_on_failure)
-            )
-        )
-
-    def run_batch_job(
-        self,
-        batch_task_info: BatchTaskInfo,
-        *,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        on_progress: ProgressCallback | None = None,
-        raise_on_failure: bool = False,
-    ) -> BatchTaskInfo:
-        """:meth:`start_batch_job`, then :meth:`wait_for_batch_task`."""
-        return self._drive(
-            self._policy.run_plan(
-                batch_task_info,
-                WaitSettings(poll_interval, timeout, on_progress, raise_on_failure),
-            )
-        )
-
     # -- lifetime ------------------------------------------------------------------
 
     def close(self) -> None:
@@ -845,41 +867,6 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 )
         except httpx.HTTPError as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
-
-    # -- following jobs ----------------------------------------------------------------
-
-    async def wait_for_batch_task(
-        self,
-        job_id: int,
-        *,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        on_progress: ProgressCallback | None = None,
-        raise_on_failure: bool = False,
-    ) -> BatchTaskInfo:
-        """Poll a job until it succeeds or fails; see :meth:`BatchClient.wait_for_batch_task`."""
-        return await self._drive(
-            self._policy.wait_plan(
-                job_id, WaitSettings(poll_interval, timeout, on_progress, raise_on_failure)
-            )
-        )
-
-    async def run_batch_job(
-        self,
-        batch_task_info: BatchTaskInfo,
-        *,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        on_progress: ProgressCallback | None = None,
-        raise_on_failure: bool = False,
-    ) -> BatchTaskInfo:
-        """:meth:`start_batch_job`, then :meth:`wait_for_batch_task`."""
-        return await self._drive(
-            self._policy.run_plan(
-                batch_task_info,
-                WaitSettings(poll_interval, timeout, on_progress, raise_on_failure),
-            )
-        )
 
     # -- lifetime ------------------------------------------------------------------
 
