@@ -1222,3 +1222,38 @@ def test_every_reply_has_exactly_one_outcome(status: int, body: bytes, expected:
         assert type(result) is expected
         assert isinstance(result, SuperOfficeError)
         assert result.status_code == status
+
+
+def action_not_supported(soap: str) -> bytes:
+    """WCF's answer to an action it does not know, in ``soap``'s own version."""
+    reason = "The message with Action '' cannot be processed at the receiver."
+    if soap == SOAP11:
+        fault_xml = fault11(
+            "a:ActionNotSupported", reason, code_xmlns=f' xmlns:a="{WCF_ADDRESSING}"'
+        )
+        return envelope(soap, fault_xml)
+    subcode = (
+        f'<s:Subcode><s:Value xmlns:a="{WCF_ADDRESSING}">a:ActionNotSupported</s:Value></s:Subcode>'
+    )
+    fault_xml = fault12("s:Sender", reason).replace(
+        "</s:Value></s:Code>", f"</s:Value>{subcode}</s:Code>"
+    )
+    return envelope(soap, fault_xml)
+
+
+@pytest.mark.parametrize("soap", [SOAP11, SOAP12], ids=["soap11", "soap12"])
+def test_an_unknown_action_says_the_operation_may_not_exist_on_that_server(soap: str) -> None:
+    error = failure(action_not_supported(soap), status=500)
+    assert isinstance(error, SoapFault)
+    assert "ActionNotSupported" in {
+        error.code_name,
+        *(code.rpartition("}")[2] for code in error.subcodes),
+    }
+    assert "may not exist on this NetServer version" in str(error)
+
+
+@pytest.mark.parametrize("soap", [SOAP11, SOAP12], ids=["soap11", "soap12"])
+def test_other_faults_do_not_blame_the_server_version(soap: str) -> None:
+    error = failure(fault(soap), status=500)
+    assert isinstance(error, SoapFault)
+    assert "may not exist" not in str(error)
