@@ -164,6 +164,4 @@ class TicketKeeper:
         return None
 
     def _secrets(self) -> tuple[str, ...]:
-        own = (self._ticket, self.application_token)
-        extra = getattr(self.source, "secrets", ())
-        return tuple(value for value in (*own, *extra) if value)
+        return self._credentials.secrets + tuple(getattr(self.source, "secrets", ()))

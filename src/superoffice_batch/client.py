@@ -455,9 +455,7 @@ def _read_body(chunks: Iterator[bytes], response: httpx.Response, limit: int) ->
     _refuse_declared_oversize(response, limit)
     body = bytearray()
     for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise oversized(None, limit, response.status_code, response.headers.get("content-type"))
+        _append_capped(body, chunk, response, limit)
     return bytes(body)
 
 
@@ -466,10 +464,14 @@ async def _aread_body(chunks: AsyncIterator[bytes], response: httpx.Response, li
     _refuse_declared_oversize(response, limit)
     body = bytearray()
     async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise oversized(None, limit, response.status_code, response.headers.get("content-type"))
+        _append_capped(body, chunk, response, limit)
     return bytes(body)
+
+
+def _append_capped(body: bytearray, chunk: bytes, response: httpx.Response, limit: int) -> None:
+    body += chunk
+    if len(body) > limit:
+        raise oversized(None, limit, response.status_code, response.headers.get("content-type"))
 
 
 def _refuse_declared_oversize(response: httpx.Response, limit: int) -> None:

@@ -31,6 +31,7 @@ from .xmlvalues import (
     Markup,
     StringDictCodec,
     escape,
+    is_nil,
     tns,
 )
 
@@ -395,11 +396,6 @@ _EXCEPTION_TEXT_FIELDS = {
 _EXCEPTION_PARAMETERS = StringDictCodec(
     (TNS, "SoExceptionInfoParameters"), "SoExceptionInfoParametersKeyValuePair"
 )
-_NIL = f"{{{XSI}}}nil"
-
-
-def _is_nil(element: etree._Element) -> bool:
-    return element.get(_NIL) in ("true", "1")
 
 
 def _raise_for_service_error(
@@ -416,7 +412,7 @@ def _raise_for_service_error(
                 raise ProtocolError(
                     f"malformed Succeeded header: {problem}", status_code=status_code
                 ) from None
-        elif block.tag == _EXCEPTION_INFO and not _is_nil(block):
+        elif block.tag == _EXCEPTION_INFO and not is_nil(block):
             exception_info = block
     if exception_info is not None:
         raise _service_error(exception_info, status_code, tuple(secrets))
@@ -433,8 +429,8 @@ def _service_error(
     for child in element:
         name = _EXCEPTION_TEXT_FIELDS.get(child.tag)
         if name is not None:
-            texts[name] = None if _is_nil(child) else redact(child.text or "", secrets)
-        elif child.tag == _INNER_EXCEPTION and not _is_nil(child):
+            texts[name] = None if is_nil(child) else redact(child.text or "", secrets)
+        elif child.tag == _INNER_EXCEPTION and not is_nil(child):
             inner = _service_error(child, status_code, secrets)
         elif child.tag == _PARAMETERS:
             try:

@@ -134,7 +134,8 @@ def _read_text(element: etree._Element) -> str:
 _TRUE = ("true", "1")
 
 
-def _is_nil(element: etree._Element) -> bool:
+def is_nil(element: etree._Element) -> bool:
+    """Whether the element is marked ``xsi:nil``."""
     return element.get(XSI_NIL) in _TRUE
 
 
@@ -172,7 +173,7 @@ class Codec(Generic[T]):
 
     def read_required(self, element: etree._Element) -> T:
         """Like :meth:`read`, but ``xsi:nil`` is an error even where the default would do."""
-        if _is_nil(element):
+        if is_nil(element):
             raise ValueError("nil where a value is required")
         return self.read(element)
 
@@ -213,7 +214,7 @@ class Scalar(Codec[T]):
             out += (start, self.to_text(value), end)
 
     def read(self, element: etree._Element) -> T:
-        if _is_nil(element):
+        if is_nil(element):
             return self.default  # type: ignore[no-any-return]
         return self._from_text(element.text or "")
 
@@ -414,7 +415,7 @@ class EnumCodec(Codec["E | str"]):
         out += (start, escape(value), end)  # type: ignore[arg-type]
 
     def read(self, element: etree._Element) -> E | str:
-        if _is_nil(element):
+        if is_nil(element):
             return self.default  # type: ignore[no-any-return]
         text = _read_text(element).strip()
         if not text:
@@ -483,7 +484,7 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
         out.append(end)
 
     def read(self, element: etree._Element) -> dict[str, str | None] | None:
-        if _is_nil(element):
+        if is_nil(element):
             return None
         result: dict[str, str | None] = {}
         for pair in element:
@@ -495,7 +496,7 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
                 if part.tag == self._key:
                     key = _read_text(part)
                 elif part.tag == self._value:
-                    item = None if _is_nil(part) else _read_text(part)
+                    item = None if is_nil(part) else _read_text(part)
             if key is None:
                 raise ValueError(f"{etree.QName(pair).localname} without a Key")
             result[key] = item
@@ -540,7 +541,7 @@ class IntArrayCodec(Codec["tuple[int, ...] | None"]):
         out.append(end)
 
     def read(self, element: etree._Element) -> tuple[int, ...] | None:
-        if _is_nil(element):
+        if is_nil(element):
             return None
         return tuple(XSD_INT.read(item) for item in element if item.tag == self._item)
 
@@ -682,7 +683,7 @@ class ModelCodec(Codec["M | None"]):
         out.append(end)
 
     def read(self, element: etree._Element) -> M | None:
-        if _is_nil(element):
+        if is_nil(element):
             return None
         values: dict[str, Any] = {}
         by_tag = self._by_tag
@@ -725,7 +726,7 @@ class ListCodec(Codec["list[M]"]):
         return []
 
     def read(self, element: etree._Element) -> list[M]:
-        if _is_nil(element):
+        if is_nil(element):
             return []
         items = (self._item.read(child) for child in element if child.tag == self._item_tag)
         return [item for item in items if item is not None]
