@@ -76,7 +76,7 @@ def test_documented_request_differs_without_the_header_fix():
 def test_soap12_raw_bytes_keep_documented_declarations_in_order():
     request = StartBatchJob(BatchTaskInfo()).to_request(None, SoapVersion.SOAP12)
     assert request.content.startswith(
-        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b"<?xml version='1.0' encoding='UTF-8'?>\n"
         b'<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope"'
         b' xmlns:SOAP-ENC="http://www.w3.org/2003/05/soap-encoding"'
         b' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'

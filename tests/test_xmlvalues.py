@@ -28,7 +28,7 @@ from superoffice_batch.operations import StartBatchJob
 from superoffice_batch.xmlvalues import (
     IntArrayCodec,
     check_text,
-    format_datetime,
+    datetime_text,
     parse_datetime,
 )
 
@@ -114,7 +114,7 @@ def test_check_text_rejects_non_str(value):
         check_text("Model.field", value)
 
 
-# -- format_datetime ---------------------------------------------------------------
+# -- datetime_text ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -136,8 +136,8 @@ def test_check_text_rejects_non_str(value):
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
-def test_format_datetime(value, text):
-    assert format_datetime(value) == text
+def test_datetime_text(value, text):
+    assert datetime_text(value) == text
 
 
 # -- parse_datetime ----------------------------------------------------------------
@@ -264,7 +264,7 @@ minute_offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: offset(0, m))
 
 @given(st.datetimes(min_value=datetime(1, 1, 2), timezones=st.none() | minute_offsets))
 def test_formatted_datetimes_have_the_wire_form_and_parse_back(value):
-    text = format_datetime(value)
+    text = datetime_text(value)
     assert WIRE_DATETIME.fullmatch(text)
     assert text.endswith("Z") == (value.utcoffset() == timedelta(0))
     parsed = parse_datetime(text)

@@ -1,11 +1,15 @@
 """SOAP envelopes: building requests in either SOAP version, and classifying every reply.
 
-Building: the envelope is written as text around the operation's body: the start tag with
-the documented namespace declarations is worked out once per (service, SOAP version), the
-header blocks and the body are escaped values between cached tags.
+Building: each (service, SOAP version) has an lxml skeleton, an Envelope declaring the
+documented namespace prefixes with an empty Header and Body, built once.
+:meth:`Service.new_envelope` copies it and appends the header blocks; the operation's
+codecs append its body (:func:`superoffice_batch.operations.build_envelope`);
+:func:`serialize` turns the tree into bytes.
 
 Reading: :func:`open_reply` is the one place where a reply is classified. It parses with a
-hardened parser and returns the Body's payload, or raises exactly one of
+hardened parser, insists on the SOAP layout (at most one Header, before exactly one Body
+holding at most one element; at most one of each NetServer header block), and returns the
+Body's payload, or raises exactly one of
 :class:`~superoffice_batch.errors.HttpError`, :class:`~superoffice_batch.errors.SoapFault`,
 :class:`~superoffice_batch.errors.ServiceError` or :class:`~superoffice_batch.errors.ProtocolError`.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -28,14 +33,24 @@ from .xmlvalues import (
     XSD,
     XSD_BOOLEAN,
     XSI,
-    Markup,
+    Prototypes,
     StringDictCodec,
-    escape,
+    append_text,
+    copier,
+    int_text,
     is_nil,
+    string_text,
     tns,
 )
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Service", "SoapVersion", "open_reply"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "ReplyBlocks",
+    "Service",
+    "SoapVersion",
+    "open_reply",
+    "serialize",
+]
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
@@ -95,6 +110,14 @@ _TAGS = {version: _Tags(version) for version in SoapVersion}
 _TAGS_BY_ENVELOPE_TAG = {tags.envelope: tags for tags in _TAGS.values()}
 
 
+_APPLICATION_TOKEN = tns("ApplicationToken")
+_CREDENTIALS = tns("Credentials")
+_TICKET = tns("Ticket")
+_TIME_ZONE = tns("TimeZone")
+_TIME_ZONE_ID = tns("SoTimeZoneId")
+_LOCATION_CODE = tns("SoTimeZoneLocationCode")
+
+
 class Service:
     """A NetServer service endpoint and the namespace prefixes of its documented envelopes."""
 
@@ -106,23 +129,18 @@ class Service:
         """Whether calls carry the session's header blocks, ``Credentials/Ticket`` and
         ``TimeZone`` (SoPrincipal takes neither: it is where tickets come from)."""
         self.path = f"Remote/Services88/{name}.svc"
-        self.markup = Markup({uri: prefix for prefix, uri in namespaces})
-        declarations = "".join(f' xmlns:{prefix}="{uri}"' for prefix, uri in namespaces)
-        self._starts = {
-            version: (
-                '<?xml version="1.0" encoding="UTF-8"?>\n<SOAP-ENV:Envelope'
-                f' xmlns:SOAP-ENV="{version.namespace}"'
-                f' xmlns:SOAP-ENC="{_ENCODING_NS[version]}"{declarations}>'
-            )
-            for version in SoapVersion
+        self.protos = Prototypes(dict(namespaces))
+        """Makes the elements of this service's requests, with its prefixes."""
+        self._skeletons = {
+            version: copier(_skeleton(version, namespaces)) for version in SoapVersion
         }
-        tns_tags = self.markup.tags
-        self._token_tags = tns_tags(tns("ApplicationToken"))
-        self._credentials_tags = tns_tags(tns("Credentials"))
-        self._ticket_tags = tns_tags(tns("Ticket"))
-        self._time_zone_tags = tns_tags(tns("TimeZone"))
-        self._time_zone_id_tags = tns_tags(tns("SoTimeZoneId"))
-        self._location_code_tags = tns_tags(tns("SoTimeZoneLocationCode"))
+        maker = self.protos.maker
+        self._make_token = maker(_APPLICATION_TOKEN)
+        self._make_credentials = maker(_CREDENTIALS)
+        self._make_ticket = maker(_TICKET)
+        self._make_time_zone = maker(_TIME_ZONE)
+        self._make_time_zone_id = maker(_TIME_ZONE_ID)
+        self._make_location_code = maker(_LOCATION_CODE)
 
     def __repr__(self) -> str:
         return f"Service({self.name!r})"
@@ -131,14 +149,13 @@ class Service:
         """The SOAP action URI of one of this service's operations."""
         return f"{TNS}/{self.name}/{operation}"
 
-    def open_envelope(
+    def new_envelope(
         self,
-        out: list[str],
         version: SoapVersion,
         credentials: Credentials | None,
         time_zone: TimeZone | None = None,
-    ) -> None:
-        """Write the declaration, the Envelope start tag, the header blocks and ``<Body>``.
+    ) -> tuple[etree._Element, etree._Element]:
+        """A new Envelope with its header blocks, and its empty Body to append to.
 
         Header blocks go inside ``SOAP-ENV:Header``, in WSDL order: ``ApplicationToken``
         when one is set, then, if the service takes them, ``Credentials/Ticket`` when a
@@ -146,41 +163,44 @@ class Service:
         directly under the Envelope, which is not valid SOAP; this is the library's one
         deliberate deviation from it. Like the documented blocks, ours carry no xsi:type.
         """
-        out.append(self._starts[version])
+        envelope = self._skeletons[version]()
+        header, body = envelope
         token = credentials.application_token if credentials is not None else None
-        ticket = credentials.ticket if credentials is not None and self.takes_ticket else None
-        if not self.takes_ticket:
-            time_zone = None
-        if token is not None or ticket is not None or time_zone is not None:
-            out.append("<SOAP-ENV:Header>")
-            if token is not None:
-                out += (self._token_tags[0], escape(token), self._token_tags[1])
+        if token is not None:
+            append_text(header, self._make_token, string_text(token))
+        if self.takes_ticket:
+            ticket = credentials.ticket if credentials is not None else None
             if ticket is not None:
-                out += (
-                    self._credentials_tags[0],
-                    self._ticket_tags[0],
-                    escape(ticket),
-                    self._ticket_tags[1],
-                    self._credentials_tags[1],
-                )
+                block = self._make_credentials()
+                header.append(block)
+                append_text(block, self._make_ticket, string_text(ticket))
             if time_zone is not None:
-                self._write_time_zone(out, time_zone)
-            out.append("</SOAP-ENV:Header>")
-        out.append("<SOAP-ENV:Body>")
+                self._append_time_zone(header, time_zone)
+        if not len(header):
+            envelope.remove(header)
+        return envelope, body
 
-    def _write_time_zone(self, out: list[str], time_zone: TimeZone) -> None:
-        start, end = self._time_zone_id_tags
-        out += (self._time_zone_tags[0], start, str(time_zone.id), end)
+    def _append_time_zone(self, header: etree._Element, time_zone: TimeZone) -> None:
+        block = self._make_time_zone()
+        header.append(block)
+        append_text(block, self._make_time_zone_id, int_text(time_zone.id))
         if time_zone.location_code is not None:
-            start, end = self._location_code_tags
-            out += (start, escape(time_zone.location_code), end)
-        out.append(self._time_zone_tags[1])
+            append_text(block, self._make_location_code, string_text(time_zone.location_code))
 
-    @staticmethod
-    def close_envelope(out: list[str]) -> bytes:
-        """Write the closing tags and return the whole envelope as UTF-8 bytes."""
-        out.append("</SOAP-ENV:Body></SOAP-ENV:Envelope>")
-        return "".join(out).encode("utf-8")
+
+def _skeleton(version: SoapVersion, namespaces: tuple[tuple[str, str], ...]) -> etree._Element:
+    """Envelope, Header and Body of one SOAP version, declaring the service's prefixes."""
+    tags = _TAGS[version]
+    nsmap = {"SOAP-ENV": version.namespace, "SOAP-ENC": _ENCODING_NS[version], **dict(namespaces)}
+    envelope = etree.Element(tags.envelope, nsmap=nsmap)
+    etree.SubElement(envelope, tags.header)
+    etree.SubElement(envelope, tags.body)
+    return envelope
+
+
+def serialize(envelope: etree._Element) -> bytes:
+    """The envelope as UTF-8 bytes behind an XML declaration."""
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
 BATCH = Service(
@@ -233,6 +253,13 @@ def hardened_parser() -> etree.XMLParser:
     return _parsers.parser
 
 
+class ReplyBlocks(NamedTuple):
+    """The NetServer reply header blocks a successful call may carry, as elements."""
+
+    time_zone: etree._Element | None = None
+    extra_info: etree._Element | None = None
+
+
 def open_reply(
     content: bytes,
     *,
@@ -240,22 +267,25 @@ def open_reply(
     content_type: str | None = None,
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     secrets: Iterable[str] = (),
-) -> tuple[etree._Element, etree._Element | None]:
-    """Classify a reply. Returns ``(payload, header)`` for a normal SOAP answer.
+) -> tuple[etree._Element, ReplyBlocks]:
+    """Classify a reply. Returns ``(payload, blocks)`` for a normal SOAP answer.
 
-    ``payload`` is the Body's first element (``<Op>Response`` on success); ``header`` is
-    the SOAP Header, if any. Every other reply raises.
+    ``payload`` is the Body's element (``<Op>Response`` on success); ``blocks`` holds
+    the ``TimeZone`` and ``ExtraInfo`` header blocks, if any. Every other reply raises.
 
     Precedence, first match wins:
 
     1. not SOAP: larger than ``max_bytes`` (then not parsed), not XML, a DOCTYPE, not
        an envelope, no Body -> ``HttpError`` for a non-2xx status (an HTML error page,
        say), ``ProtocolError`` for a 2xx one;
-    2. a Fault -> ``SoapFault`` (any status);
-    3. ``Succeeded`` false or a non-nil ``ExceptionInfo`` header -> ``ServiceError``
+    2. a broken layout: two Headers or Bodies, a Header after the Body, anything else
+       before the Body (or after it in SOAP 1.2), more than one element in the Body, a
+       NetServer header block twice -> ``ProtocolError`` (any status);
+    3. a Fault -> ``SoapFault`` (any status);
+    4. ``Succeeded`` false or a non-nil ``ExceptionInfo`` header -> ``ServiceError``
        (any status: content decides);
-    4. any other non-2xx status -> ``HttpError``;
-    5. an empty Body -> ``ProtocolError``.
+    5. any other non-2xx status -> ``HttpError``;
+    6. an empty Body -> ``ProtocolError``.
     """
     ok = 200 <= status_code < 300
     secrets = tuple(secrets)  # the same object when a tuple already: read more than once
@@ -280,27 +310,68 @@ def open_reply(
         raise _unreadable(
             "reply is not a SOAP envelope", content, status_code, content_type, secrets
         )
-    # Header, if any, comes first and Body last (SOAP 1.1 allows trailing elements).
-    body = root[-1] if len(root) else None
-    if body is None or body.tag != tags.body:
-        body = root.find(tags.body)
-        if body is None:
-            raise _unreadable(
-                "SOAP envelope without a Body", content, status_code, content_type, secrets
-            )
-    header = root[0]
-    if header.tag != tags.header:
-        header = None
+    try:
+        header, body = _header_and_body(root, tags)
+    except _LayoutError as error:
+        raise ProtocolError(
+            f"malformed SOAP envelope: {error}",
+            status_code=status_code,
+            excerpt=excerpt(content, secrets),
+        ) from None
+    if body is None:
+        raise _unreadable(
+            "SOAP envelope without a Body", content, status_code, content_type, secrets
+        )
+    if len(body) > 1:
+        raise ProtocolError(
+            f"malformed SOAP envelope: the Body holds {len(body)} elements, not one",
+            status_code=status_code,
+            excerpt=excerpt(content, secrets),
+        )
     payload = body[0] if len(body) else None
     if payload is not None and payload.tag == tags.fault:
         raise _fault(payload, tags.version, status_code, secrets)
+    blocks = ReplyBlocks()
     if header is not None:
-        _raise_for_service_error(header, status_code, secrets)
+        blocks = _read_header(header, status_code, content, secrets)
     if not ok:
         raise HttpError(status_code, excerpt(content, secrets), content_type)
     if payload is None:
         raise ProtocolError("SOAP Body is empty", status_code=status_code)
-    return payload, header
+    return payload, blocks
+
+
+class _LayoutError(ValueError):
+    """The envelope's children break SOAP's layout; the message says how."""
+
+
+def _header_and_body(
+    root: etree._Element, tags: _Tags
+) -> tuple[etree._Element | None, etree._Element | None]:
+    """The Envelope's one Header (if any) and one Body (None when missing)."""
+    header = body = None
+    for child in root:
+        tag = child.tag
+        if tag == tags.body:
+            if body is not None:
+                raise _LayoutError("two Bodies")
+            body = child
+        elif tag == tags.header:
+            if header is not None:
+                raise _LayoutError("two Headers")
+            if body is not None:
+                raise _LayoutError("a Header after the Body")
+            header = child
+        # SOAP 1.1 lets other elements follow the Body; SOAP 1.2 allows none anywhere.
+        elif body is None or tags.version is SoapVersion.SOAP12:
+            raise _LayoutError(f"unexpected {_name(child)} in the Envelope")
+    return header, body
+
+
+def _name(element: etree._Element) -> str:
+    """An element's local name, for messages (never its content)."""
+    tag = element.tag
+    return etree.QName(tag).localname if isinstance(tag, str) else "node"
 
 
 def oversized(
@@ -380,7 +451,6 @@ def _fault(
 # -- NetServer's reply headers -----------------------------------------------------------
 
 _SUCCEEDED = tns("Succeeded")
-_TIME_ZONE = tns("TimeZone")
 _EXTRA_INFO = tns("ExtraInfo")
 _EXTRA_INFO_PAIRS = StringDictCodec((TNS, "SoExtraInfo"), "ExtraInfoNameValuePair")
 _EXCEPTION_INFO = tns("ExceptionInfo")
@@ -398,26 +468,44 @@ _EXCEPTION_PARAMETERS = StringDictCodec(
 )
 
 
-def _raise_for_service_error(
-    header: etree._Element, status_code: int, secrets: Iterable[str]
-) -> None:
-    succeeded = True
-    exception_info = None
+_KNOWN_BLOCKS = frozenset({_SUCCEEDED, _EXCEPTION_INFO, _TIME_ZONE, _EXTRA_INFO})
+
+
+def _read_header(
+    header: etree._Element, status_code: int, content: bytes, secrets: tuple[str, ...]
+) -> ReplyBlocks:
+    """Raise for a business error; otherwise the blocks a successful reply may carry.
+
+    Each NetServer block may come once: with two ``Succeeded`` blocks, which one counts
+    would depend on the reader.
+    """
+    found: dict[str, etree._Element] = {}
     for block in header:
-        if block.tag == _SUCCEEDED:
-            try:
-                succeeded = XSD_BOOLEAN.read_required(block)
-            except ValueError as error:
-                problem = redact(str(error), secrets)
+        tag = block.tag
+        if tag in _KNOWN_BLOCKS:
+            if tag in found:
                 raise ProtocolError(
-                    f"malformed Succeeded header: {problem}", status_code=status_code
-                ) from None
-        elif block.tag == _EXCEPTION_INFO and not is_nil(block):
-            exception_info = block
-    if exception_info is not None:
-        raise _service_error(exception_info, status_code, tuple(secrets))
+                    f"malformed SOAP envelope: two {_name(block)} header blocks",
+                    status_code=status_code,
+                    excerpt=excerpt(content, secrets),
+                )
+            found[tag] = block
+    succeeded = True
+    succeeded_block = found.get(_SUCCEEDED)
+    if succeeded_block is not None:
+        try:
+            succeeded = XSD_BOOLEAN.read_required(succeeded_block)
+        except ValueError as error:
+            problem = redact(str(error), secrets)
+            raise ProtocolError(
+                f"malformed Succeeded header: {problem}", status_code=status_code
+            ) from None
+    exception_info = found.get(_EXCEPTION_INFO)
+    if exception_info is not None and not is_nil(exception_info):
+        raise _service_error(exception_info, status_code, secrets)
     if not succeeded:
         raise ServiceError(status_code=status_code)
+    return ReplyBlocks(found.get(_TIME_ZONE), found.get(_EXTRA_INFO))
 
 
 def _service_error(
@@ -447,13 +535,10 @@ def _service_error(
     )
 
 
-def read_reply_headers(header: etree._Element | None) -> ReplyHeaders:
+def read_reply_headers(blocks: ReplyBlocks) -> ReplyHeaders:
     """The ``TimeZone`` and ``ExtraInfo`` reply headers (raises ``ValueError`` if malformed)."""
-    time_zone = None
-    extra_info: dict[str, str | None] = {}
-    for block in header if header is not None else ():
-        if block.tag == _TIME_ZONE:
-            time_zone = TIME_ZONE.read(block)
-        elif block.tag == _EXTRA_INFO:
-            extra_info = _EXTRA_INFO_PAIRS.read(block) or {}
-    return ReplyHeaders(time_zone, extra_info)
+    time_zone = TIME_ZONE.read(blocks.time_zone) if blocks.time_zone is not None else None
+    extra_info = (
+        _EXTRA_INFO_PAIRS.read(blocks.extra_info) if blocks.extra_info is not None else None
+    )
+    return ReplyHeaders(time_zone, extra_info or {})

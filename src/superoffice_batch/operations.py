@@ -42,6 +42,7 @@ from .envelope import (
     SoapVersion,
     open_reply,
     read_reply_headers,
+    serialize,
 )
 from .errors import AuthenticationError, ProtocolError, excerpt, redact
 from .models import (
@@ -74,7 +75,7 @@ from .xmlvalues import (
     StringDictCodec,
     WireField,
     checked_fields,
-    compile_fields,
+    field_writers,
     tns,
     wire_metadata,
     write_fields,
@@ -107,6 +108,7 @@ __all__ = [
     "StopBatchJob",
     "UpdateBatchTask",
     "arg",
+    "build_envelope",
 ]
 
 T = TypeVar("T")
@@ -154,14 +156,19 @@ class Returns(Generic[T]):
         tag = self.tag
         if tag is None:
             return self.codec.read(payload)
+        found = None
         for child in payload:
             if child.tag == tag:
-                if self.codec.nullable:
-                    return self.codec.read(child)
-                return self.codec.read_required(child)
-        if not self.codec.nullable:
-            raise ValueError(f"{etree.QName(tag).localname} element is missing")
-        return self.codec.absent()
+                if found is not None:
+                    raise ValueError(f"two {etree.QName(tag).localname} elements")
+                found = child
+        if found is None:
+            if not self.codec.nullable:
+                raise ValueError(f"{etree.QName(tag).localname} element is missing")
+            return self.codec.absent()
+        if self.codec.nullable:
+            return self.codec.read(found)
+        return self.codec.read_required(found)
 
 
 NOTHING: Returns[None] = Returns(EMPTY, local=None)
@@ -178,10 +185,10 @@ class _Spec:
         self.name = cls.__name__
         self.service: Service = cls.SERVICE
         self.returns: Returns[Any] = cls.RETURNS
-        self.start_tag, self.end_tag = self.service.markup.tags(tns(self.name))
+        self.make_wrapper = self.service.protos.maker(tns(self.name))
         self.response_tag = tns(cls.RESPONSE_ELEMENT or f"{self.name}Response")
         self.args: tuple[WireField, ...] = checked_fields(cls)
-        self.plan = compile_fields(self.args, self.service.markup)
+        self.writers = field_writers(self.args, self.service.protos)
         self.secret_args = tuple(field for field in self.args if field.codec.secret)
         action = self.service.action(self.name)
         self.headers = {version: version.http_headers(action) for version in SoapVersion}
@@ -195,6 +202,26 @@ def _spec_of(cls: type[Operation[Any]]) -> _Spec:
     if spec is None:
         spec = _SPECS[cls] = _Spec(cls)
     return spec
+
+
+def build_envelope(
+    operation: Operation[Any],
+    credentials: Credentials | None,
+    soap_version: SoapVersion,
+    time_zone: TimeZone | None = None,
+) -> bytes:
+    """The whole request envelope of ``operation``, as bytes: the one way requests are built.
+
+    The service's skeleton gets the header blocks, the Body gets the operation's wrapper
+    element, and the arguments' codecs append their elements to it.
+    """
+    spec = _spec_of(type(operation))
+    service = spec.service
+    envelope, body = service.new_envelope(soap_version, credentials, time_zone)
+    wrapper = spec.make_wrapper()
+    body.append(wrapper)
+    write_fields(wrapper, spec.writers, operation, service.protos)
+    return serialize(envelope)
 
 
 class Operation(Checked, Generic[T]):
@@ -242,16 +269,9 @@ class Operation(Checked, Generic[T]):
         if time_zone is not None and not isinstance(time_zone, TimeZone):
             raise TypeError(f"time_zone must be a TimeZone, not {type(time_zone).__name__}")
         spec = _spec_of(type(self))
-        service = spec.service
-        markup = service.markup
-        out: list[str] = []
-        service.open_envelope(out, soap_version, credentials, time_zone)
-        out.append(spec.start_tag)
-        write_fields(out, spec.plan, self, markup)
-        out.append(spec.end_tag)
-        content = service.close_envelope(out)
+        content = build_envelope(self, credentials, soap_version, time_zone)
         return Request(
-            spec.name, service.path, dict(spec.headers[soap_version]), content, soap_version
+            spec.name, spec.service.path, dict(spec.headers[soap_version]), content, soap_version
         )
 
     def parse_response(
@@ -269,7 +289,7 @@ class Operation(Checked, Generic[T]):
         text shaped like a ticket is masked regardless.
         """
         secrets = tuple(secrets)
-        payload, _header = open_reply(
+        payload, _blocks = open_reply(
             content,
             status_code=status_code,
             content_type=content_type,
@@ -289,7 +309,7 @@ class Operation(Checked, Generic[T]):
     ) -> Reply[T]:
         """Like :meth:`parse_response`, with the ``TimeZone`` and ``ExtraInfo`` reply headers."""
         secrets = tuple(secrets)
-        payload, header = open_reply(
+        payload, blocks = open_reply(
             content,
             status_code=status_code,
             content_type=content_type,
@@ -298,7 +318,7 @@ class Operation(Checked, Generic[T]):
         )
         result = self._result(payload, content, status_code, secrets)
         try:
-            return Reply(result, read_reply_headers(header))
+            return Reply(result, read_reply_headers(blocks))
         except ValueError as error:
             problem = redact(str(error), secrets)
         raise ProtocolError(

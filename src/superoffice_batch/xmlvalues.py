@@ -5,12 +5,17 @@ becomes an element (``write``) and how an element becomes a value again (``read`
 Models and operations declare their fields with codecs; nothing here knows about
 a particular service.
 
-Requests are written as text, not as an lxml tree: the documented envelopes fix every
-prefix, so each start and end tag is worked out once per service (:class:`Markup`) and
-writing a field is appending its escaped value between two cached strings. Building an
-lxml tree instead costs a namespace search per element and attribute, which made a
-StartBatchJob request several times slower (see docs/performance.md). Replies are read
-with lxml.
+Requests are lxml trees. A codec writes a value by appending elements to a parent;
+each element it appends is a copy of an empty prototype (:class:`Prototypes`) that
+already carries its tag, its ``xsi:type`` and the service's namespace prefixes, because
+creating an element from scratch costs a namespace search per element and attribute
+(see docs/performance.md). Values go into the tree by their lexical form only
+(:func:`int_text`, :func:`datetime_text`, ``str.__str__``), never through a ``__str__``
+or ``isoformat`` a subclass may override, and lxml escapes them.
+
+Replies are read with lxml too. A value is checked once, while it is read, so models
+read from a reply are built without running their constructor's checks a second time
+(:meth:`ModelCodec.read`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
@@ -51,54 +56,53 @@ def tns(local: str) -> str:
     return f"{{{TNS}}}{local}"
 
 
-class Markup:
-    """Start and end tags as text for one service's envelope, each worked out once.
+Maker = Callable[[], etree._Element]
+"""Makes a fresh, empty element of one field: a copy of its prototype."""
 
-    The prefix of an element or type depends on the service's documented envelope
-    (``Batch:`` vs ``SoPrincipal:``, ``NetServerServices882:`` for Arrays in one and
-    ``NetServerServices883:`` in the other), never on the call.
+
+class Prototypes:
+    """The empty elements of one service's requests, each built once and then copied.
+
+    A prototype lives under a holder that declares the service's documented namespace
+    prefixes, so a copy appended into the envelope (which declares the same ones) uses
+    them: ``Batch:`` in one service and ``SoPrincipal:`` in the other, ``NetServerServices882:``
+    for Arrays in one and ``NetServerServices883:`` in the other.
     """
 
-    def __init__(self, prefixes: Mapping[str, str]) -> None:
-        self._prefixes = dict(prefixes)
-        self._tags: dict[tuple[str, TypeName | None], tuple[str, str]] = {}
-        self._nil_attribute = f' {self._prefixes[XSI]}:nil="true"'
+    def __init__(self, nsmap: Mapping[str, str]) -> None:
+        self._holder = etree.Element(tns("Prototypes"), nsmap=nsmap)
+        self._prefixes = {uri: prefix for prefix, uri in nsmap.items()}
+        self._makers: dict[tuple[str, TypeName | None, bool], Maker] = {}
 
-    def qname(self, tag: str) -> str:
-        """``{namespace}Local`` -> ``prefix:Local``."""
-        namespace, _, local = tag[1:].partition("}")
+    def type_text(self, type_name: TypeName) -> str:
+        """``(namespace, Local)`` as the ``xsi:type`` value ``prefix:Local``."""
+        namespace, local = type_name
         return f"{self._prefixes[namespace]}:{local}"
 
-    def tags(self, tag: str, type_name: TypeName | None = None) -> tuple[str, str]:
-        """The start tag (with ``xsi:type`` when ``type_name`` is given) and the end tag."""
-        key = (tag, type_name)
-        pair = self._tags.get(key)
-        if pair is None:
-            name = self.qname(tag)
-            annotation = ""
-            if type_name is not None:
-                namespace, local = type_name
-                annotation = f' {self._prefixes[XSI]}:type="{self._prefixes[namespace]}:{local}"'
-            pair = self._tags[key] = (f"<{name}{annotation}>", f"</{name}>")
-        return pair
-
-    def nil(self, tag: str) -> str:
-        """An empty element marked ``xsi:nil``."""
-        return f"<{self.qname(tag)}{self._nil_attribute}/>"
+    def maker(self, tag: str, type_name: TypeName | None = None, *, nil: bool = False) -> Maker:
+        """The maker of elements ``tag``, annotated ``xsi:type`` (or ``xsi:nil``) if asked."""
+        key = (tag, type_name, nil)
+        maker = self._makers.get(key)
+        if maker is None:
+            attributes = {} if type_name is None else {XSI_TYPE: self.type_text(type_name)}
+            if nil:
+                attributes[XSI_NIL] = "true"
+            prototype = etree.SubElement(self._holder, tag, attributes)
+            maker = self._makers[key] = copier(prototype)
+        return maker
 
 
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+def copier(prototype: etree._Element) -> Maker:
+    """The maker of copies of ``prototype`` (lxml copies an element with its subtree)."""
+    # copy.copy() would find this same method, at a measurable cost per element.
+    return prototype.__copy__  # type: ignore[attr-defined,no-any-return]
 
 
-def escape(text: str) -> str:
-    """Element content as XML text. Values were checked to hold only XML characters.
-
-    A carriage return is written as a reference, or the reader's line-end normalisation
-    would turn it into a line feed.
-    """
-    if "&" in text or "<" in text or ">" in text or "\r" in text:
-        return text.translate(_ESCAPES)
-    return text
+def append_text(parent: etree._Element, make: Maker, text: str) -> None:
+    """Append a copy of ``make``'s prototype holding ``text`` (lxml escapes it)."""
+    element = make()
+    element.text = text
+    parent.append(element)
 
 
 # The complement of XML 1.0's Char production (lone surrogates included). Written as the
@@ -160,10 +164,11 @@ class Codec(Generic[T]):
         """Raise ``TypeError``/``ValueError`` naming ``field`` unless ``value`` fits."""
         raise NotImplementedError
 
-    def write(self, out: list[str], start: str, end: str, value: T, markup: Markup) -> None:
-        """Append ``value`` between the tags ``start`` and ``end`` to ``out`` (None: nothing).
+    def write(self, parent: etree._Element, make: Maker, value: T, protos: Prototypes) -> None:
+        """Append ``value`` to ``parent`` as elements made by ``make`` (None: nothing).
 
-        The caller works the tags out once with ``markup.tags(tag, codec.type_name)``.
+        ``make`` makes the field's own element, tag and ``xsi:type`` included; ``protos``
+        makes any elements inside it.
         """
         raise NotImplementedError
 
@@ -209,14 +214,18 @@ class Scalar(Codec[T]):
             return
         self._check(field, value)
 
-    def write(self, out: list[str], start: str, end: str, value: T, markup: Markup) -> None:
+    def write(self, parent: etree._Element, make: Maker, value: T, protos: Prototypes) -> None:
         if value is not None:
-            out += (start, self.to_text(value), end)
+            append_text(parent, make, self.to_text(value))
 
     def read(self, element: etree._Element) -> T:
-        if is_nil(element):
-            return self.default  # type: ignore[no-any-return]
-        return self._from_text(element.text or "")
+        text = element.text
+        if text is None:
+            # Only an empty element can be nil: most values skip the attribute look-up.
+            if element.get(XSI_NIL) in _TRUE:
+                return self.default  # type: ignore[no-any-return]
+            text = ""
+        return self._from_text(text)
 
     def read_required(self, element: etree._Element) -> T:
         if element.get(XSI_NIL) in _TRUE:
@@ -274,11 +283,30 @@ def _string_checker(*, secret: bool) -> Callable[[str, object], None]:
     return check
 
 
+def string_text(value: str) -> str:
+    """A string's characters as a plain ``str``: a subclass's ``__str__`` is not consulted."""
+    return str.__str__(value)
+
+
+def int_text(value: int) -> str:
+    """An int (a subclass, an ``IntEnum`` member) as plain decimal digits.
+
+    ``str()`` would call a subclass's ``__str__``; on Python 3.10 that of an ``IntEnum``
+    member gives ``Cls.NAME``.
+    """
+    return int.__repr__(value)
+
+
+def bool_text(value: bool) -> str:
+    """``true`` or ``false``."""
+    return "true" if value else "false"
+
+
 def _string(*, nullable: bool, secret: bool = False) -> Scalar[Any]:
     return Scalar(
         _XSD_STRING,
         default=None,
-        to_text=escape,
+        to_text=string_text,
         from_text=str,
         check=_string_checker(secret=secret),
         secret=secret,
@@ -289,21 +317,21 @@ def _string(*, nullable: bool, secret: bool = False) -> Scalar[Any]:
 XSD_INT: Scalar[int] = Scalar(
     (XSD, "int"),
     default=0,
-    to_text=str,
+    to_text=int_text,
     from_text=_int_parser(*INT_RANGE),
     check=_int_checker(*INT_RANGE, "int"),
 )
 XSD_SHORT: Scalar[int] = Scalar(
     (XSD, "short"),
     default=0,
-    to_text=str,
+    to_text=int_text,
     from_text=_int_parser(*SHORT_RANGE),
     check=_int_checker(*SHORT_RANGE, "short"),
 )
 XSD_BOOLEAN: Scalar[bool] = Scalar(
     (XSD, "boolean"),
     default=False,
-    to_text=lambda value: "true" if value else "false",
+    to_text=bool_text,
     from_text=_parse_bool,
     check=_check_bool,
 )
@@ -317,19 +345,48 @@ SECRET_STRING: Scalar[str] = _string(nullable=False, secret=True)
 # -- dates -------------------------------------------------------------------------
 
 
-def format_datetime(value: datetime) -> str:
-    """``YYYY-MM-DDThh:mm:ss[.ffffff][Z|±hh:mm]``: naive stays naive, UTC becomes ``Z``."""
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+_YEAR = date.year.__get__
+_MONTH = date.month.__get__
+_DAY = date.day.__get__
+_HOUR = datetime.hour.__get__
+_MINUTE = datetime.minute.__get__
+_SECOND = datetime.second.__get__
+_MICROSECOND = datetime.microsecond.__get__
+
+
+def datetime_text(value: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ss[.ffffff][Z|±hh:mm]``: naive stays naive, UTC becomes ``Z``.
+
+    Computed from the datetime's own fields, read through ``datetime``'s descriptors: a
+    subclass's ``isoformat``, ``__str__`` or overriding properties cannot change it. The
+    offset comes from the tzinfo, as checked when the value was accepted.
+    """
+    text = (
+        f"{_YEAR(value):04d}-{_MONTH(value):02d}-{_DAY(value):02d}"
+        f"T{_HOUR(value):02d}:{_MINUTE(value):02d}:{_SECOND(value):02d}"
+    )
+    microsecond = _MICROSECOND(value)
+    if microsecond:
+        text += f".{microsecond:06d}"
+    offset = datetime.utcoffset(value)
+    if offset is None:
+        return text
+    if not offset:
+        return text + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{text}{sign}{hours:02d}:{minutes:02d}"
 
 
 def parse_datetime(text: str) -> datetime | None:
-    """Inverse of :func:`format_datetime`; .NET ``DateTime.MinValue`` reads as ``None``.
+    """Inverse of :func:`datetime_text`; .NET ``DateTime.MinValue`` reads as ``None``.
 
     Up to seven fraction digits arrive from .NET; Python keeps six (truncated).
     """
     text = text.strip()
-    match = _XSD_DATETIME.fullmatch(text)
+    # The longest lexical form is about 40 characters; a longer text is refused unread.
+    match = _XSD_DATETIME.fullmatch(text) if len(text) <= 64 else None
     if match is None:
         raise ValueError(f"not an xs:dateTime: {text[:40]!r}")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
@@ -356,7 +413,7 @@ def parse_datetime(text: str) -> datetime | None:
 def _check_datetime(field: str, value: object) -> None:
     if not isinstance(value, datetime):
         raise TypeError(f"{field} must be a datetime, not {type(value).__name__}")
-    offset = value.utcoffset()
+    offset = datetime.utcoffset(value)
     if offset is not None and (offset % timedelta(minutes=1) or abs(offset) > _MAX_OFFSET):
         raise ValueError(f"{field} has a UTC offset xs:dateTime cannot carry: {offset}")
 
@@ -364,7 +421,7 @@ def _check_datetime(field: str, value: object) -> None:
 XSD_DATETIME: Scalar[datetime | None] = Scalar(
     (XSD, "dateTime"),
     default=None,
-    to_text=format_datetime,
+    to_text=datetime_text,
     from_text=parse_datetime,
     check=_check_datetime,
     nullable=True,
@@ -410,23 +467,30 @@ class EnumCodec(Codec["E | str"]):
         if value.split() != [value]:
             raise ValueError(f"{field} must be a {self._enum_name} name, got {value!r}")
 
-    def write(self, out: list[str], start: str, end: str, value: E | str, markup: Markup) -> None:
-        # Members are str subclasses holding their wire name, like unknown names.
-        out += (start, escape(value), end)  # type: ignore[arg-type]
+    def write(
+        self, parent: etree._Element, make: Maker, value: E | str, protos: Prototypes
+    ) -> None:
+        # Members are str subclasses whose characters are their wire name.
+        append_text(parent, make, str.__str__(value))
 
     def read(self, element: etree._Element) -> E | str:
-        if is_nil(element):
+        text = element.text
+        member = self._members.get(text)  # type: ignore[arg-type]
+        if member is not None:
+            return member  # type: ignore[no-any-return]
+        if text is None and is_nil(element):
             return self.default  # type: ignore[no-any-return]
-        text = _read_text(element).strip()
-        if not text:
-            raise ValueError(f"empty {self._enum_name}")
-        return self._members.get(text, text)  # type: ignore[no-any-return]
+        # An unknown name is kept only if the constructor would accept it: one token.
+        words = (text or "").split()
+        if len(words) != 1:
+            raise ValueError(f"not a {self._enum_name} name: {(text or '')[:40]!r}")
+        return self._members.get(words[0], words[0])  # type: ignore[no-any-return]
 
 
 # -- collections -------------------------------------------------------------------
 
 
-class StringDictCodec(Codec["dict[str, str | None] | None"]):
+class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
     """A .NET ``Dictionary<string, string>``: ``<Item><Key/><Value/></Item>`` pairs.
 
     Key and Value are required elements; a ``None`` value travels as ``xsi:nil``.
@@ -463,27 +527,30 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
 
     def write(
         self,
-        out: list[str],
-        start: str,
-        end: str,
-        value: dict[str, str | None] | None,
-        markup: Markup,
+        parent: etree._Element,
+        make: Maker,
+        value: Mapping[str, str | None] | None,
+        protos: Prototypes,
     ) -> None:
         if value is None:
             return
-        pair_start, pair_end = markup.tags(self._item)
-        key_start, key_end = markup.tags(self._key, _XSD_STRING)
-        value_start, value_end = markup.tags(self._value, _XSD_STRING)
-        out.append(start)
+        dictionary = make()
+        parent.append(dictionary)
+        make_pair = protos.maker(self._item)
+        make_key = protos.maker(self._key, _XSD_STRING)
+        make_value = protos.maker(self._value, _XSD_STRING)
+        make_nil = protos.maker(self._value, nil=True)
         for key, item in value.items():
-            out += (pair_start, key_start, escape(key), key_end)
+            pair = make_pair()
+            dictionary.append(pair)
+            append_text(pair, make_key, str.__str__(key))
             if item is None:
-                out += (markup.nil(self._value), pair_end)
+                pair.append(make_nil())
             else:
-                out += (value_start, escape(item), value_end, pair_end)
-        out.append(end)
+                append_text(pair, make_value, str.__str__(item))
 
-    def read(self, element: etree._Element) -> dict[str, str | None] | None:
+    def read(self, element: etree._Element) -> Mapping[str, str | None] | None:
+        """The pairs as a read-only mapping, like a model's dictionary field holds them."""
         if is_nil(element):
             return None
         result: dict[str, str | None] = {}
@@ -500,7 +567,7 @@ class StringDictCodec(Codec["dict[str, str | None] | None"]):
             if key is None:
                 raise ValueError(f"{etree.QName(pair).localname} without a Key")
             result[key] = item
-        return result
+        return MappingProxyType(result)
 
 
 class IntArrayCodec(Codec["tuple[int, ...] | None"]):
@@ -530,15 +597,19 @@ class IntArrayCodec(Codec["tuple[int, ...] | None"]):
             XSD_INT.check(f"{field}[{index}]", item)
 
     def write(
-        self, out: list[str], start: str, end: str, value: tuple[int, ...] | None, markup: Markup
+        self,
+        parent: etree._Element,
+        make: Maker,
+        value: tuple[int, ...] | None,
+        protos: Prototypes,
     ) -> None:
         if value is None:
             return
-        item_start, item_end = markup.tags(self._item, (XSD, "int"))
-        out.append(start)
+        array = make()
+        parent.append(array)
+        make_item = protos.maker(self._item, (XSD, "int"))
         for item in value:
-            out += (item_start, str(item), item_end)
-        out.append(end)
+            append_text(array, make_item, int.__repr__(item))
 
     def read(self, element: etree._Element) -> tuple[int, ...] | None:
         if is_nil(element):
@@ -587,17 +658,17 @@ def wire_metadata(local: str, codec: Codec[Any]) -> dict[str, Any]:
     return {_WIRE: (local, codec)}
 
 
-FieldPlan = tuple[tuple[str, str, str, "Callable[[Any], str] | None", Codec[Any]], ...]
-"""Fields ready to write: attribute, start tag, end tag, the scalar text function (None
-for other codecs), codec."""
+FieldWriters = tuple[tuple[str, Maker, "Callable[[Any], str] | None", Codec[Any]], ...]
+"""Fields ready to write in one service: attribute, maker of its element, the scalar text
+function (None for other codecs), codec."""
 
 
-def compile_fields(fields: tuple[WireField, ...], markup: Markup) -> FieldPlan:
-    """Work out each field's start and end tag in ``markup`` once."""
+def field_writers(fields: tuple[WireField, ...], protos: Prototypes) -> FieldWriters:
+    """Find each field's maker in ``protos`` once."""
     return tuple(
         (
             field.attr,
-            *markup.tags(field.tag, field.codec.type_name),
+            protos.maker(field.tag, field.codec.type_name),
             field.codec.to_text if isinstance(field.codec, Scalar) else None,
             field.codec,
         )
@@ -605,14 +676,16 @@ def compile_fields(fields: tuple[WireField, ...], markup: Markup) -> FieldPlan:
     )
 
 
-def write_fields(out: list[str], plan: FieldPlan, owner: object, markup: Markup) -> None:
-    """Append the fields of ``owner`` in plan order; most are scalars, written inline."""
-    for attr, start, end, to_text, codec in plan:
+def write_fields(
+    parent: etree._Element, writers: FieldWriters, owner: object, protos: Prototypes
+) -> None:
+    """Append the fields of ``owner`` to ``parent`` in wire order (None fields: nothing)."""
+    for attr, make, to_text, codec in writers:
         value = getattr(owner, attr)
         if to_text is None:
-            codec.write(out, start, end, value, markup)
+            codec.write(parent, make, value, protos)
         elif value is not None:
-            out += (start, to_text(value), end)
+            append_text(parent, make, to_text(value))
 
 
 def wire_fields(cls: type[Any]) -> tuple[WireField, ...]:
@@ -655,7 +728,9 @@ class ModelCodec(Codec["M | None"]):
 
     Reading keeps direct children only, skips elements it does not know (the inherited
     ``TableRight``/``FieldProperties``, fields of newer servers) and lets missing ones
-    take their defaults.
+    take their defaults. Each value is checked by its codec as it is read, so the model
+    is built without its constructor: checking it again would double the cost of
+    reading a long task list.
     """
 
     def __init__(self, model: type[M], type_name: TypeName, *, nullable: bool = True) -> None:
@@ -663,8 +738,11 @@ class ModelCodec(Codec["M | None"]):
         self.nullable = nullable
         self.model = model
         self.fields = wire_fields(model)
-        self._by_tag = {field.tag: field for field in self.fields}
-        self._plans: dict[Markup, FieldPlan] = {}
+        if len(self.fields) != len(attrs.fields(model)):  # type: ignore[arg-type]
+            raise TypeError(f"{model.__name__}: every field must be declared with wire()")
+        self._readers = {field.tag: (field.attr, field.codec, field.label) for field in self.fields}
+        self._defaults = {field.attr: field.codec.default for field in self.fields}
+        self._writers: dict[Prototypes, FieldWriters] = {}
 
     def check(self, field: str, value: object) -> None:
         if value is None and self.nullable:
@@ -672,34 +750,51 @@ class ModelCodec(Codec["M | None"]):
         if not isinstance(value, self.model):
             raise TypeError(f"{field} must be a {self.model.__name__}, not {type(value).__name__}")
 
-    def write(self, out: list[str], start: str, end: str, value: M | None, markup: Markup) -> None:
+    def write(
+        self, parent: etree._Element, make: Maker, value: M | None, protos: Prototypes
+    ) -> None:
         if value is None:
             return
-        plan = self._plans.get(markup)
-        if plan is None:
-            plan = self._plans[markup] = compile_fields(self.fields, markup)
-        out.append(start)
-        write_fields(out, plan, value, markup)
-        out.append(end)
+        writers = self._writers.get(protos)
+        if writers is None:
+            writers = self._writers[protos] = field_writers(self.fields, protos)
+        element = make()
+        parent.append(element)
+        write_fields(element, writers, value, protos)
 
     def read(self, element: etree._Element) -> M | None:
         if is_nil(element):
             return None
-        values: dict[str, Any] = {}
-        by_tag = self._by_tag
+        values = self._defaults.copy()
+        readers = self._readers
         for child in element:
-            field = by_tag.get(child.tag)
-            if field is None:
+            reader = readers.get(child.tag)
+            if reader is None:
                 continue
+            attr, codec, label = reader
             try:
-                values[field.attr] = field.codec.read(child)
+                values[attr] = codec.read(child)
             except ValueError as error:
-                raise ValueError(f"{field.label}: {error}") from None
-        return self.model(**values)
+                raise ValueError(f"{label}: {error}") from None
+        return self.trusted(values)
+
+    def trusted(self, values: dict[str, Any]) -> M:
+        """The model holding ``values``, which the field codecs have already checked."""
+        instance: M = object.__new__(self.model)
+        for attr, value in values.items():
+            _set_field(instance, attr, value)
+        return instance
+
+
+# Frozen attrs classes refuse attribute assignment; attrs' own __init__ sets fields so.
+_set_field = object.__setattr__
 
 
 class ListCodec(Codec["list[M]"]):
-    """``ArrayOf<Type>``: nil or empty reads as ``[]``; nil items are skipped."""
+    """``ArrayOf<Type>``: nil or empty reads as ``[]``; nil items are skipped.
+
+    Only ever read: no request carries a list of models.
+    """
 
     def __init__(self, item: ModelCodec[M], item_local: str, type_name: TypeName) -> None:
         self.type_name = type_name
@@ -714,13 +809,6 @@ class ListCodec(Codec["list[M]"]):
         for index, item in enumerate(value):
             self._item.check(f"{field}[{index}]", item)
 
-    def write(self, out: list[str], start: str, end: str, value: list[M], markup: Markup) -> None:
-        item_start, item_end = markup.tags(self._item_tag, self._item.type_name)
-        out.append(start)
-        for item in value:
-            self._item.write(out, item_start, item_end, item, markup)
-        out.append(end)
-
     def absent(self) -> list[M]:
         # A new list each time: the caller may change what it gets.
         return []
@@ -728,20 +816,35 @@ class ListCodec(Codec["list[M]"]):
     def read(self, element: etree._Element) -> list[M]:
         if is_nil(element):
             return []
-        items = (self._item.read(child) for child in element if child.tag == self._item_tag)
-        return [item for item in items if item is not None]
+        tag = self._item_tag
+        read = self._item.read
+        items = []
+        for child in element:
+            if child.tag == tag:
+                item = read(child)
+                if item is not None:
+                    items.append(item)
+        return items
 
 
 class EmptyCodec(Codec[None]):
     """A complex type with an empty sequence (``DeleteBatchTaskResponse``): reads as None.
 
-    Whatever a newer server might put inside is ignored, like any unknown element.
+    A ``Response`` element inside is an error: a reply that claims a result where the
+    operation has none is not this operation's reply. Anything else a newer server
+    might put inside is ignored, like any unknown element.
     """
 
     nullable = True
 
     def read(self, element: etree._Element) -> None:
-        return None
+        for child in element:
+            if child.tag == _RESPONSE:
+                raise ValueError("a Response element where the operation returns nothing")
+        return
+
+
+_RESPONSE = tns("Response")
 
 
 EMPTY = EmptyCodec()

@@ -28,8 +28,8 @@ Tests steer it through :attr:`NetServerSimulator.faults` (see
 from __future__ import annotations
 
 import contextlib
+import copy
 import enum
-import html
 import importlib.resources
 import re
 import socket
@@ -45,8 +45,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
+from lxml import etree
 
-from ..envelope import BATCH, SOPRINCIPAL, Service, SoapVersion
+from ..envelope import BATCH, SOPRINCIPAL, Service, SoapVersion, hardened_parser
 from ..models import AUTHENTICATE_REPLY, BatchTaskInfo
 from ..operations import Operation
 from ..xmlvalues import TNS, Codec, WireField, checked_fields, tns
@@ -99,7 +100,8 @@ class _Endpoint:
     operation: type[Operation[Any]]
     fields: tuple[WireField, ...]
     response: str
-    result_tag: str | None
+    result_member: str | None
+    """The member of ``response`` holding the result; None: the members are the result's."""
     result_codec: Codec[Any]
 
     @classmethod
@@ -111,11 +113,12 @@ class _Endpoint:
         # the AuthenticateReply model.
         codec = AUTHENTICATE_REPLY if response == "AuthenticateResponse" else returns.codec
         fields = checked_fields(operation)
-        return cls(name, operation, fields, response, returns.tag, codec)
+        member = None if returns.tag is None else returns.tag.partition("}")[2]
+        return cls(name, operation, fields, response, member, codec)
 
     def default_result(self) -> object:
         """What a failed call carries in its body: null, or a value type's default."""
-        if self.result_tag is None or self.result_codec.nullable:
+        if self.result_member is None or self.result_codec.nullable:
             return None
         return self.result_codec.default
 
@@ -139,21 +142,21 @@ _SERVICES = {
 }
 
 
+_SOAP_ADDRESS = "{http://schemas.xmlsoap.org/wsdl/soap/}address"
+
+
 @cache
-def _wsdl_text(service: str) -> str:
+def _wsdl_tree(service: str) -> etree._Element:
     resource = importlib.resources.files(__package__) / "wsdl" / f"Services88-{service}.wsdl"
-    return resource.read_text(encoding="utf-8")
+    return etree.fromstring(resource.read_bytes(), hardened_parser())
 
 
 def _wsdl(service: str, address: str) -> bytes:
     """The published WSDL with ``soap:address`` pointing at ``address``."""
-    location = html.escape(address, quote=True)
-    text = re.sub(
-        r'(<soap:address location=")[^"]*(")',
-        lambda match: match.group(1) + location + match.group(2),
-        _wsdl_text(service),
-    )
-    return text.encode("utf-8")
+    wsdl = copy.deepcopy(_wsdl_tree(service))
+    for element in wsdl.iter(_SOAP_ADDRESS):
+        element.set("location", address)
+    return etree.tostring(wsdl, xml_declaration=True, encoding="utf-8")
 
 
 # -- answers -------------------------------------------------------------------------------
@@ -325,11 +328,8 @@ class _Protocol:
         except _BusinessError as refused:
             error, result = refused.info, call.endpoint.default_result()
         endpoint, version = call.endpoint, call.incoming.version
-        body: list[str] = []
-        soap.write_result(
-            body, endpoint.response, endpoint.result_tag, endpoint.result_codec, result
-        )
-        return _Answer(200, soap.reply(version, body, error), soap.CONTENT_TYPES[version])
+        payload = soap.result(endpoint.response, endpoint.result_member, result)
+        return _Answer(200, soap.reply(version, payload, error), soap.CONTENT_TYPES[version])
 
     def _perform(self, call: _Call) -> object:
         """Run the operation for its caller; ``_BusinessError`` when NetServer would refuse."""

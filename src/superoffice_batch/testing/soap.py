@@ -5,15 +5,20 @@ DOCTYPE is refused). Arguments are read with the library's own codecs, in the or
 operation declares them: like WCF's DataContractSerializer, an element that comes after
 a later member is skipped, not read.
 
-Replies are text written with the library's :class:`~superoffice_batch.xmlvalues.Markup`
-and codecs, in WCF's style: Services88 elements in the default namespace, ``i:`` for
-XMLSchema-instance, no ``xsi:type``, NetServer's four reply headers.
+Replies are lxml trees built here, not by the library's request writer: element names
+come from the models' attribute names the way WCF's DataContractSerializer would spell
+the .NET members (``associate_id`` -> ``AssociateId``), so a naming or value bug in the
+client's writer cannot hide behind the same bug in the simulator. They are in WCF's
+style: Services88 elements in the default namespace, ``i:`` for XMLSchema-instance, no
+``xsi:type``, null members as ``i:nil``, NetServer's four reply headers.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import attrs
 from lxml import etree
@@ -26,12 +31,9 @@ from ..xmlvalues import (
     XSI_NIL,
     Checked,
     Codec,
-    Markup,
     ModelCodec,
     StringDictCodec,
-    TypeName,
     WireField,
-    escape,
     tns,
     wire,
 )
@@ -43,9 +45,11 @@ __all__ = [
     "Unreadable",
     "VersionMismatch",
     "fault",
+    "member_name",
     "read_arguments",
     "read_envelope",
     "reply",
+    "result",
 ]
 
 CONTENT_TYPES = {
@@ -151,29 +155,16 @@ def _read_value(element: etree._Element, codec: Codec[Any]) -> Any:
 
 # -- writing replies ---------------------------------------------------------------------
 
-
-class WcfMarkup(Markup):
-    """Tags as WCF writes them: Services88 elements unprefixed, no ``xsi:type``.
-
-    The default namespace is declared on each top-level element (:func:`declared`).
-    """
-
-    def __init__(self) -> None:
-        super().__init__({TNS: "", XSI: "i"})
-
-    def qname(self, tag: str) -> str:
-        return super().qname(tag).lstrip(":")
-
-    def tags(self, tag: str, type_name: TypeName | None = None) -> tuple[str, str]:
-        return super().tags(tag, None)
-
-
-MARKUP = WcfMarkup()
-
-
-def declared(local: str) -> tuple[str, str]:
-    """Start and end tag of a top-level Services88 element, declaring its namespaces."""
-    return f'<{local} xmlns="{TNS}" xmlns:i="{XSI}">', f"</{local}>"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_WCF_NAMESPACES = {None: TNS, "i": XSI}
+# DateTime is a .NET value type: WCF writes a null date as DateTime.MinValue, not nil.
+_DATE_MEMBERS = frozenset({"LastStarted", "Created", "AccumulatedNextCheckDate"})
+_DOTNET_MIN_VALUE = "0001-01-01T00:00:00"
+# Dictionary members and their item elements (the WSDL's anonymous pair types).
+_PAIR_ITEMS = {
+    "ParameterObject": "StringKeyValuePair",
+    "Parameters": "SoExceptionInfoParametersKeyValuePair",
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -195,56 +186,100 @@ class ExceptionInfo(Checked):
     )
 
 
-_EXCEPTION_INFO = ModelCodec(ExceptionInfo, (TNS, "SoExceptionInfo"))
+def member_name(attribute: str) -> str:
+    """The .NET member a model attribute stands for: ``e_mail_address`` -> ``EMailAddress``."""
+    return "".join(word[:1].upper() + word[1:] for word in attribute.split("_"))
 
 
-def _nil_block(local: str) -> str:
-    return f'<{local} xmlns="{TNS}" xmlns:i="{XSI}" i:nil="true"/>'
+def _top(local: str, **attributes: str) -> etree._Element:
+    """A top-level Services88 element declaring its namespaces, as WCF writes one."""
+    return etree.Element(tns(local), attributes, nsmap=_WCF_NAMESPACES)  # type: ignore[arg-type]
 
 
-def _reply_headers(error: ExceptionInfo | None) -> list[str]:
-    out = ["<s:Header>"]
-    if error is None:
-        out.append(_nil_block("ExceptionInfo"))
+def _child(parent: etree._Element, local: str, text: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, tns(local))
+    element.text = text
+    return element
+
+
+def _lexical(value: object) -> str:
+    """A simple value as WCF writes it; enumerations by name, dates as ISO 8601."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (int, str)):
+        return str(value)
+    raise TypeError(f"the simulator cannot write a {type(value).__name__}")
+
+
+def _member(parent: etree._Element, local: str, value: object) -> None:
+    """Append member ``local`` holding ``value``: null as nil, .NET's null date as MinValue."""
+    if value is None and local in _DATE_MEMBERS:
+        _child(parent, local, _DOTNET_MIN_VALUE)
+    elif value is None:
+        _child(parent, local).set(XSI_NIL, "true")
+    elif attrs.has(type(value)):
+        _members(_child(parent, local), cast("attrs.AttrsInstance", value))
+    elif isinstance(value, Mapping):
+        _pairs(_child(parent, local), _PAIR_ITEMS[local], value)
+    elif isinstance(value, list):
+        items = _child(parent, local)
+        for item in value:
+            _member(items, type(item).__name__, item)
     else:
-        _EXCEPTION_INFO.write(out, *declared("ExceptionInfo"), error, MARKUP)
-    out += (
-        _nil_block("ExtraInfo"),
-        f'<Succeeded xmlns="{TNS}">{"false" if error else "true"}</Succeeded>',
-        _nil_block("TimeZone"),
-        "</s:Header>",
-    )
-    return out
+        _child(parent, local, _lexical(value))
 
 
-def write_result(
-    out: list[str], response: str, tag: str | None, codec: Codec[Any], value: Any
-) -> None:
-    """Append ``<response>``: ``value`` as its child ``tag``, or (``tag`` None) as the
-    element itself; a None value of a nullable child is written ``i:nil``."""
-    start, end = declared(response)
-    if tag is None:
-        if value is None:
-            out += (start, end)
-        else:
-            codec.write(out, start, end, value, MARKUP)
-        return
-    out.append(start)
-    if value is None:
-        if codec.nullable:
-            out.append(MARKUP.nil(tag))
-    else:
-        codec.write(out, *MARKUP.tags(tag), value, MARKUP)
-    out.append(end)
+def _members(element: etree._Element, model: attrs.AttrsInstance) -> None:
+    """The attributes of an attrs model as members of ``element``, in declaration order."""
+    for field in attrs.fields(type(model)):
+        _member(element, member_name(field.name), getattr(model, field.name))
 
 
-def reply(version: SoapVersion, body: list[str], error: ExceptionInfo | None = None) -> bytes:
+def _pairs(element: etree._Element, item: str, pairs: Mapping[str, str | None]) -> None:
+    for key, value in pairs.items():
+        pair = _child(element, item)
+        _child(pair, "Key", key)
+        _member(pair, "Value", value)
+
+
+def result(response: str, result_member: str | None, value: Any) -> etree._Element:
+    """The ``<response>`` element: ``value`` as its member ``result_member``, or (None) as
+    the element's own members; None for a response without a result is an empty element."""
+    element = _top(response)
+    if result_member is not None:
+        _member(element, result_member, value)
+    elif value is not None:
+        _members(element, value)
+    return element
+
+
+def _nil_block(local: str) -> etree._Element:
+    return _top(local, **{XSI_NIL: "true"})
+
+
+def reply(
+    version: SoapVersion, payload: etree._Element, error: ExceptionInfo | None = None
+) -> bytes:
     """A whole reply envelope: the reply headers (``Succeeded`` false and ``ExceptionInfo``
-    set when ``error`` is given), then ``body``."""
-    out = [f'<s:Envelope xmlns:s="{version.namespace}">', *_reply_headers(error), "<s:Body>"]
-    out += body
-    out.append("</s:Body></s:Envelope>")
-    return "".join(out).encode()
+    set when ``error`` is given), then ``payload`` in the Body."""
+    envelope = etree.Element(f"{{{version.namespace}}}Envelope", nsmap={"s": version.namespace})
+    header = etree.SubElement(envelope, f"{{{version.namespace}}}Header")
+    if error is None:
+        header.append(_nil_block("ExceptionInfo"))
+    else:
+        exception_info = _top("ExceptionInfo")
+        _members(exception_info, error)
+        header.append(exception_info)
+    header.append(_nil_block("ExtraInfo"))
+    succeeded = etree.SubElement(header, tns("Succeeded"), nsmap={None: TNS})  # type: ignore[dict-item]
+    succeeded.text = "false" if error else "true"
+    header.append(_nil_block("TimeZone"))
+    etree.SubElement(envelope, f"{{{version.namespace}}}Body").append(payload)
+    return etree.tostring(envelope)
 
 
 # -- faults -----------------------------------------------------------------------------
@@ -259,27 +294,40 @@ def fault(version: SoapVersion, code: str, subcode: tuple[str, str] | None, reas
     ``subcode`` is ``(namespace, local name)``. SOAP 1.1 has no subcodes, so WCF sends
     the subcode as the ``faultcode`` there.
     """
-    text = escape(_xml_safe(reason))
+    namespace = version.namespace
+    envelope = etree.Element(f"{{{namespace}}}Envelope", nsmap={"s": namespace})
+    fault = etree.SubElement(
+        etree.SubElement(envelope, f"{{{namespace}}}Body"), f"{{{namespace}}}Fault"
+    )
+    text = _xml_safe(reason)
     if version is SoapVersion.SOAP11:
         if subcode is not None:
-            faultcode = f'<faultcode xmlns:a="{subcode[0]}">a:{subcode[1]}</faultcode>'
+            faultcode = etree.SubElement(fault, "faultcode", nsmap={"a": subcode[0]})
+            faultcode.text = f"a:{subcode[1]}"
         else:
-            faultcode = f"<faultcode>s:{_SOAP11_CODES[code]}</faultcode>"
-        inner = f'{faultcode}<faultstring xml:lang="en-US">{text}</faultstring>'
+            etree.SubElement(fault, "faultcode").text = f"s:{_SOAP11_CODES[code]}"
+        faultstring = etree.SubElement(fault, "faultstring", {_XML_LANG: "en-US"})
+        faultstring.text = text
     else:
-        sub = ""
+        code_element = etree.SubElement(fault, f"{{{namespace}}}Code")
+        etree.SubElement(code_element, f"{{{namespace}}}Value").text = f"s:{code}"
         if subcode is not None:
-            sub = f'<s:Subcode><s:Value xmlns:a="{subcode[0]}">a:{subcode[1]}</s:Value></s:Subcode>'
-        inner = (
-            f"<s:Code><s:Value>s:{code}</s:Value>{sub}</s:Code>"
-            f'<s:Reason><s:Text xml:lang="en-US">{text}</s:Text></s:Reason>'
-        )
-    return (
-        f'<s:Envelope xmlns:s="{version.namespace}"><s:Body><s:Fault>{inner}</s:Fault>'
-        "</s:Body></s:Envelope>"
-    ).encode()
+            sub = etree.SubElement(code_element, f"{{{namespace}}}Subcode")
+            value = etree.SubElement(sub, f"{{{namespace}}}Value", nsmap={"a": subcode[0]})
+            value.text = f"a:{subcode[1]}"
+        reason_element = etree.SubElement(fault, f"{{{namespace}}}Reason")
+        reason_text = etree.SubElement(reason_element, f"{{{namespace}}}Text", {_XML_LANG: "en-US"})
+        reason_text.text = text
+    return etree.tostring(envelope)
 
 
 def _xml_safe(text: str) -> str:
-    # Reasons quote what the client sent (an action, a parser message): keep them printable.
-    return "".join(char if char >= " " or char in "\t\n" else "?" for char in text)
+    # Reasons quote what the client sent (an action, a parser message): keep them printable
+    # and within what XML can carry.
+    return "".join(
+        char
+        if (char >= " " or char in "\t\n")
+        and not ("\ud800" <= char <= "\udfff" or char in "\ufffe\uffff")
+        else "?"
+        for char in text
+    )
