@@ -292,3 +292,38 @@ def test_every_accepted_argument_round_trips_through_a_hardened_parse(operation,
         assert received == sent, field.attr
         if isinstance(sent, int) and not isinstance(sent, bool):
             assert element.text == int.__repr__(sent)
+
+
+# -- reading: values are checked once, as they are read ---------------------------------
+
+
+def test_tasks_read_from_a_reply_are_not_checked_again_by_the_constructor(monkeypatch):
+    from superoffice_batch.testing import soap
+    from superoffice_batch.xmlvalues import Checked
+
+    tasks = [BatchTaskInfo(id=n, name=f"task {n}") for n in (1, 2, 3)]
+    reply = soap.reply(
+        SoapVersion.SOAP11, soap.result("GetBatchTaskInfosByStateResponse", "Response", tasks)
+    )
+    query = ops.GetBatchTaskInfosByState("All")
+    checks: list[object] = []
+    monkeypatch.setattr(Checked, "__attrs_post_init__", lambda self: checks.append(self))
+    read = query.parse_response(reply)
+    assert read == tasks
+    assert checks == []
+
+
+@pytest.mark.parametrize(
+    ("element", "text"),
+    [("State", "Two Words"), ("CancellationBehaviour", " "), ("Id", "4e1"), ("Created", "x")],
+)
+def test_the_reader_refuses_what_the_constructor_would(element, text):
+    from superoffice_batch import ProtocolError
+
+    reply = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+        f'<GetBatchTaskInfoResponse xmlns="{TNS}"><Response><{element}>{text}</{element}>'
+        "</Response></GetBatchTaskInfoResponse></s:Body></s:Envelope>"
+    ).encode()
+    with pytest.raises(ProtocolError, match=r"BatchTaskInfo\.\w+: "):
+        ops.GetBatchTaskInfo(1).parse_response(reply)

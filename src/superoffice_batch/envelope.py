@@ -1,9 +1,11 @@
 """SOAP envelopes: building requests in either SOAP version, and classifying every reply.
 
-Building: each (service, SOAP version) has an lxml skeleton, an Envelope declaring the
-documented namespace prefixes with an empty Header and Body, built once.
-:meth:`Service.new_envelope` copies it and appends the header blocks; the operation's
-codecs append its body (:func:`superoffice_batch.operations.build_envelope`);
+Building: each (operation, SOAP version) has a prototype request, built once with lxml
+(:meth:`Service.request_prototype`): an Envelope declaring the service's documented
+namespace prefixes, a Header with every block the service takes, and a Body with the
+operation's element and the prototypes of all its arguments. A request is a copy of it,
+filled in (:meth:`Service.fill_header`; the codecs fill the body, see
+:func:`superoffice_batch.operations.build_envelope`), with what is not sent removed;
 :func:`serialize` turns the tree into bytes.
 
 Reading: :func:`open_reply` is the one place where a reply is classified. It parses with a
@@ -18,8 +20,8 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from lxml import etree
 
@@ -35,8 +37,8 @@ from .xmlvalues import (
     XSI,
     Prototypes,
     StringDictCodec,
-    append_text,
-    copier,
+    WireField,
+    append_prototypes,
     int_text,
     is_nil,
     string_text,
@@ -129,18 +131,9 @@ class Service:
         """Whether calls carry the session's header blocks, ``Credentials/Ticket`` and
         ``TimeZone`` (SoPrincipal takes neither: it is where tickets come from)."""
         self.path = f"Remote/Services88/{name}.svc"
+        self.namespaces = namespaces
         self.protos = Prototypes(dict(namespaces))
-        """Makes the elements of this service's requests, with its prefixes."""
-        self._skeletons = {
-            version: copier(_skeleton(version, namespaces)) for version in SoapVersion
-        }
-        maker = self.protos.maker
-        self._make_token = maker(_APPLICATION_TOKEN)
-        self._make_credentials = maker(_CREDENTIALS)
-        self._make_ticket = maker(_TICKET)
-        self._make_time_zone = maker(_TIME_ZONE)
-        self._make_time_zone_id = maker(_TIME_ZONE_ID)
-        self._make_location_code = maker(_LOCATION_CODE)
+        """Makes the item elements (dictionary pairs, array items) of this service's requests."""
 
     def __repr__(self) -> str:
         return f"Service({self.name!r})"
@@ -149,53 +142,66 @@ class Service:
         """The SOAP action URI of one of this service's operations."""
         return f"{TNS}/{self.name}/{operation}"
 
-    def new_envelope(
+    def request_prototype(
+        self, version: SoapVersion, operation: str, arguments: tuple[WireField, ...]
+    ) -> etree._Element:
+        """An Envelope with every header block and ``operation``'s element in the Body,
+        holding the prototypes of its ``arguments``: what :meth:`fill_header` and the
+        codecs fill in."""
+        tags = _TAGS[version]
+        nsmap = {"SOAP-ENV": version.namespace, "SOAP-ENC": _ENCODING_NS[version]}
+        envelope = etree.Element(tags.envelope, nsmap={**nsmap, **dict(self.namespaces)})
+        header = etree.SubElement(envelope, tags.header)
+        etree.SubElement(header, _APPLICATION_TOKEN)
+        if self.takes_ticket:
+            etree.SubElement(etree.SubElement(header, _CREDENTIALS), _TICKET)
+            time_zone = etree.SubElement(header, _TIME_ZONE)
+            etree.SubElement(time_zone, _TIME_ZONE_ID)
+            etree.SubElement(time_zone, _LOCATION_CODE)
+        wrapper = etree.SubElement(etree.SubElement(envelope, tags.body), tns(operation))
+        append_prototypes(wrapper, arguments, self.protos)
+        return envelope
+
+    def fill_header(
         self,
-        version: SoapVersion,
+        envelope: etree._Element,
         credentials: Credentials | None,
         time_zone: TimeZone | None = None,
-    ) -> tuple[etree._Element, etree._Element]:
-        """A new Envelope with its header blocks, and its empty Body to append to.
+    ) -> None:
+        """Fill the header blocks of a copied :meth:`request_prototype`; drop the others.
 
         Header blocks go inside ``SOAP-ENV:Header``, in WSDL order: ``ApplicationToken``
         when one is set, then, if the service takes them, ``Credentials/Ticket`` when a
         ticket is set and ``TimeZone`` when one is given. The documentation shows blocks
         directly under the Envelope, which is not valid SOAP; this is the library's one
         deliberate deviation from it. Like the documented blocks, ours carry no xsi:type.
+        The Header goes too when no block is left.
         """
-        envelope = self._skeletons[version]()
-        header, body = envelope
+        header = envelope[0]
+        blocks = list(header)
         token = credentials.application_token if credentials is not None else None
-        if token is not None:
-            append_text(header, self._make_token, string_text(token))
+        _fill_or_remove(header, blocks[0], token)
         if self.takes_ticket:
             ticket = credentials.ticket if credentials is not None else None
-            if ticket is not None:
-                block = self._make_credentials()
-                header.append(block)
-                append_text(block, self._make_ticket, string_text(ticket))
-            if time_zone is not None:
-                self._append_time_zone(header, time_zone)
+            if ticket is None:
+                header.remove(blocks[1])
+            else:
+                blocks[1][0].text = string_text(ticket)
+            if time_zone is None:
+                header.remove(blocks[2])
+            else:
+                zone_id, location_code = blocks[2]
+                zone_id.text = int_text(time_zone.id)
+                _fill_or_remove(blocks[2], location_code, time_zone.location_code)
         if not len(header):
             envelope.remove(header)
-        return envelope, body
-
-    def _append_time_zone(self, header: etree._Element, time_zone: TimeZone) -> None:
-        block = self._make_time_zone()
-        header.append(block)
-        append_text(block, self._make_time_zone_id, int_text(time_zone.id))
-        if time_zone.location_code is not None:
-            append_text(block, self._make_location_code, string_text(time_zone.location_code))
 
 
-def _skeleton(version: SoapVersion, namespaces: tuple[tuple[str, str], ...]) -> etree._Element:
-    """Envelope, Header and Body of one SOAP version, declaring the service's prefixes."""
-    tags = _TAGS[version]
-    nsmap = {"SOAP-ENV": version.namespace, "SOAP-ENC": _ENCODING_NS[version], **dict(namespaces)}
-    envelope = etree.Element(tags.envelope, nsmap=nsmap)
-    etree.SubElement(envelope, tags.header)
-    etree.SubElement(envelope, tags.body)
-    return envelope
+def _fill_or_remove(parent: etree._Element, element: etree._Element, text: str | None) -> None:
+    if text is None:
+        parent.remove(element)
+    else:
+        element.text = string_text(text)
 
 
 def serialize(envelope: etree._Element) -> bytes:
@@ -253,11 +259,9 @@ def hardened_parser() -> etree.XMLParser:
     return _parsers.parser
 
 
-class ReplyBlocks(NamedTuple):
-    """The NetServer reply header blocks a successful call may carry, as elements."""
-
-    time_zone: etree._Element | None = None
-    extra_info: etree._Element | None = None
+ReplyBlocks = Mapping[str, etree._Element]
+"""NetServer's reply header blocks by Clark name: at most one of each."""
+_NO_BLOCKS: ReplyBlocks = MappingProxyType({})
 
 
 def open_reply(
@@ -271,7 +275,7 @@ def open_reply(
     """Classify a reply. Returns ``(payload, blocks)`` for a normal SOAP answer.
 
     ``payload`` is the Body's element (``<Op>Response`` on success); ``blocks`` holds
-    the ``TimeZone`` and ``ExtraInfo`` header blocks, if any. Every other reply raises.
+    the NetServer header blocks, for :func:`read_reply_headers`. Every other reply raises.
 
     Precedence, first match wins:
 
@@ -331,7 +335,7 @@ def open_reply(
     payload = body[0] if len(body) else None
     if payload is not None and payload.tag == tags.fault:
         raise _fault(payload, tags.version, status_code, secrets)
-    blocks = ReplyBlocks()
+    blocks = _NO_BLOCKS
     if header is not None:
         blocks = _read_header(header, status_code, content, secrets)
     if not ok:
@@ -492,7 +496,8 @@ def _read_header(
             found[tag] = block
     succeeded = True
     succeeded_block = found.get(_SUCCEEDED)
-    if succeeded_block is not None:
+    # "true" is what every successful reply says; anything else is read in full.
+    if succeeded_block is not None and succeeded_block.text != "true":
         try:
             succeeded = XSD_BOOLEAN.read_required(succeeded_block)
         except ValueError as error:
@@ -505,7 +510,7 @@ def _read_header(
         raise _service_error(exception_info, status_code, secrets)
     if not succeeded:
         raise ServiceError(status_code=status_code)
-    return ReplyBlocks(found.get(_TIME_ZONE), found.get(_EXTRA_INFO))
+    return found
 
 
 def _service_error(
@@ -537,8 +542,9 @@ def _service_error(
 
 def read_reply_headers(blocks: ReplyBlocks) -> ReplyHeaders:
     """The ``TimeZone`` and ``ExtraInfo`` reply headers (raises ``ValueError`` if malformed)."""
-    time_zone = TIME_ZONE.read(blocks.time_zone) if blocks.time_zone is not None else None
-    extra_info = (
-        _EXTRA_INFO_PAIRS.read(blocks.extra_info) if blocks.extra_info is not None else None
+    time_zone = blocks.get(_TIME_ZONE)
+    extra_info = blocks.get(_EXTRA_INFO)
+    return ReplyHeaders(
+        TIME_ZONE.read(time_zone) if time_zone is not None else None,
+        (_EXTRA_INFO_PAIRS.read(extra_info) if extra_info is not None else None) or {},
     )
-    return ReplyHeaders(time_zone, extra_info or {})

@@ -75,10 +75,11 @@ from .xmlvalues import (
     StringDictCodec,
     WireField,
     checked_fields,
-    field_writers,
+    copier,
+    field_plan,
+    fill_fields,
     tns,
     wire_metadata,
-    write_fields,
 )
 
 __all__ = [
@@ -185,10 +186,13 @@ class _Spec:
         self.name = cls.__name__
         self.service: Service = cls.SERVICE
         self.returns: Returns[Any] = cls.RETURNS
-        self.make_wrapper = self.service.protos.maker(tns(self.name))
         self.response_tag = tns(cls.RESPONSE_ELEMENT or f"{self.name}Response")
         self.args: tuple[WireField, ...] = checked_fields(cls)
-        self.writers = field_writers(self.args, self.service.protos)
+        self.plan = field_plan(self.args)
+        self.new_request = {
+            version: copier(self.service.request_prototype(version, self.name, self.args))
+            for version in SoapVersion
+        }
         self.secret_args = tuple(field for field in self.args if field.codec.secret)
         action = self.service.action(self.name)
         self.headers = {version: version.http_headers(action) for version in SoapVersion}
@@ -212,15 +216,14 @@ def build_envelope(
 ) -> bytes:
     """The whole request envelope of ``operation``, as bytes: the one way requests are built.
 
-    The service's skeleton gets the header blocks, the Body gets the operation's wrapper
-    element, and the arguments' codecs append their elements to it.
+    A copy of the operation's prototype request gets its header blocks, and the
+    arguments' codecs write their values into their elements in the Body.
     """
     spec = _spec_of(type(operation))
     service = spec.service
-    envelope, body = service.new_envelope(soap_version, credentials, time_zone)
-    wrapper = spec.make_wrapper()
-    body.append(wrapper)
-    write_fields(wrapper, spec.writers, operation, service.protos)
+    envelope = spec.new_request[soap_version]()
+    service.fill_header(envelope, credentials, time_zone)
+    fill_fields(envelope[-1][0], spec.plan, operation, service.protos)
     return serialize(envelope)
 
 

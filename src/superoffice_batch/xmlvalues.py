@@ -5,13 +5,17 @@ becomes an element (``write``) and how an element becomes a value again (``read`
 Models and operations declare their fields with codecs; nothing here knows about
 a particular service.
 
-Requests are lxml trees. A codec writes a value by appending elements to a parent;
-each element it appends is a copy of an empty prototype (:class:`Prototypes`) that
-already carries its tag, its ``xsi:type`` and the service's namespace prefixes, because
-creating an element from scratch costs a namespace search per element and attribute
-(see docs/performance.md). Values go into the tree by their lexical form only
-(:func:`int_text`, :func:`datetime_text`, ``str.__str__``), never through a ``__str__``
-or ``isoformat`` a subclass may override, and lxml escapes them.
+Requests are lxml trees built from prototypes. Every field has an element that already
+carries its tag, its ``xsi:type`` and the service's namespace prefixes; a model's
+prototype holds those of all its fields (:func:`append_prototypes`), so a request starts
+as one copy of a prebuilt tree. Each codec then writes its value into its field's element
+(:meth:`Codec.write`): a simple value as the element's text, a dictionary or an array by
+appending copies of its item prototypes (:class:`Prototypes`); a field whose value is
+None is removed (:func:`fill_fields`). Creating each element from scratch instead costs a
+namespace search per element and attribute (see docs/performance.md). Values go into the
+tree by their lexical form only (:func:`int_text`, :func:`datetime_text`,
+:func:`string_text`), never through a ``__str__`` or ``isoformat`` a subclass may
+override, and lxml escapes them.
 
 Replies are read with lxml too. A value is checked once, while it is read, so models
 read from a reply are built without running their constructor's checks a second time
@@ -21,11 +25,13 @@ read from a reply are built without running their constructor's checks a second 
 from __future__ import annotations
 
 import enum
+import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 from lxml import etree
@@ -57,39 +63,7 @@ def tns(local: str) -> str:
 
 
 Maker = Callable[[], etree._Element]
-"""Makes a fresh, empty element of one field: a copy of its prototype."""
-
-
-class Prototypes:
-    """The empty elements of one service's requests, each built once and then copied.
-
-    A prototype lives under a holder that declares the service's documented namespace
-    prefixes, so a copy appended into the envelope (which declares the same ones) uses
-    them: ``Batch:`` in one service and ``SoPrincipal:`` in the other, ``NetServerServices882:``
-    for Arrays in one and ``NetServerServices883:`` in the other.
-    """
-
-    def __init__(self, nsmap: Mapping[str, str]) -> None:
-        self._holder = etree.Element(tns("Prototypes"), nsmap=nsmap)
-        self._prefixes = {uri: prefix for prefix, uri in nsmap.items()}
-        self._makers: dict[tuple[str, TypeName | None, bool], Maker] = {}
-
-    def type_text(self, type_name: TypeName) -> str:
-        """``(namespace, Local)`` as the ``xsi:type`` value ``prefix:Local``."""
-        namespace, local = type_name
-        return f"{self._prefixes[namespace]}:{local}"
-
-    def maker(self, tag: str, type_name: TypeName | None = None, *, nil: bool = False) -> Maker:
-        """The maker of elements ``tag``, annotated ``xsi:type`` (or ``xsi:nil``) if asked."""
-        key = (tag, type_name, nil)
-        maker = self._makers.get(key)
-        if maker is None:
-            attributes = {} if type_name is None else {XSI_TYPE: self.type_text(type_name)}
-            if nil:
-                attributes[XSI_NIL] = "true"
-            prototype = etree.SubElement(self._holder, tag, attributes)
-            maker = self._makers[key] = copier(prototype)
-        return maker
+"""Makes a fresh element: a copy of a prototype."""
 
 
 def copier(prototype: etree._Element) -> Maker:
@@ -98,11 +72,38 @@ def copier(prototype: etree._Element) -> Maker:
     return prototype.__copy__  # type: ignore[attr-defined,no-any-return]
 
 
-def append_text(parent: etree._Element, make: Maker, text: str) -> None:
-    """Append a copy of ``make``'s prototype holding ``text`` (lxml escapes it)."""
-    element = make()
-    element.text = text
-    parent.append(element)
+class Prototypes:
+    """The item elements of one service's requests (dictionary pairs, array items).
+
+    They live under a holder that declares the service's documented namespace prefixes,
+    so a copy appended into the envelope (which declares the same ones) uses them:
+    ``Batch:`` in one service and ``SoPrincipal:`` in the other, ``NetServerServices882:``
+    for Arrays in one and ``NetServerServices883:`` in the other.
+    """
+
+    def __init__(self, nsmap: Mapping[str, str]) -> None:
+        self._holder = etree.Element(tns("Prototypes"), nsmap=nsmap)
+        self._prefixes = {uri: prefix for prefix, uri in nsmap.items()}
+        self._makers: dict[tuple[str, ...], Maker] = {}
+
+    def attributes(self, type_name: TypeName | None) -> dict[str, str]:
+        """The ``xsi:type="prefix:Local"`` annotation of ``type_name`` (none for None)."""
+        if type_name is None:
+            return {}
+        namespace, local = type_name
+        return {XSI_TYPE: f"{self._prefixes[namespace]}:{local}"}
+
+    def maker(self, key: tuple[str, ...], build: Callable[[etree._Element], None]) -> Maker:
+        """The maker of copies of the prototype ``build`` puts under the holder, built once.
+
+        ``key`` names the prototype; the first call with it builds it.
+        """
+        maker = self._makers.get(key)
+        if maker is None:
+            before = len(self._holder)
+            build(self._holder)
+            maker = self._makers[key] = copier(self._holder[before])
+        return maker
 
 
 # The complement of XML 1.0's Char production (lone surrogates included). Written as the
@@ -129,10 +130,6 @@ def check_text(field: str, value: object, *, secret: bool = False) -> str:
         where = "" if secret else f" U+{ord(bad.group()):04X} at index {bad.start()}"
         raise ValueError(f"{field} contains a character XML 1.0 cannot carry{where}")
     return value
-
-
-def _read_text(element: etree._Element) -> str:
-    return element.text or ""
 
 
 _TRUE = ("true", "1")
@@ -164,11 +161,13 @@ class Codec(Generic[T]):
         """Raise ``TypeError``/``ValueError`` naming ``field`` unless ``value`` fits."""
         raise NotImplementedError
 
-    def write(self, parent: etree._Element, make: Maker, value: T, protos: Prototypes) -> None:
-        """Append ``value`` to ``parent`` as elements made by ``make`` (None: nothing).
+    def prototype(self, element: etree._Element, protos: Prototypes) -> None:
+        """Complete the prototype of a field's ``element``: a model adds its fields'."""
 
-        ``make`` makes the field's own element, tag and ``xsi:type`` included; ``protos``
-        makes any elements inside it.
+    def write(self, element: etree._Element, value: T, protos: Prototypes) -> None:
+        """Write ``value`` (never None) into ``element``, a copy of the field's prototype.
+
+        ``protos`` makes the items a dictionary or an array appends.
         """
         raise NotImplementedError
 
@@ -214,9 +213,8 @@ class Scalar(Codec[T]):
             return
         self._check(field, value)
 
-    def write(self, parent: etree._Element, make: Maker, value: T, protos: Prototypes) -> None:
-        if value is not None:
-            append_text(parent, make, self.to_text(value))
+    def write(self, element: etree._Element, value: T, protos: Prototypes) -> None:
+        element.text = self.to_text(value)
 
     def read(self, element: etree._Element) -> T:
         text = element.text
@@ -228,9 +226,12 @@ class Scalar(Codec[T]):
         return self._from_text(text)
 
     def read_required(self, element: etree._Element) -> T:
-        if element.get(XSI_NIL) in _TRUE:
-            raise ValueError("nil where a value is required")
-        return self._from_text(element.text or "")
+        text = element.text
+        if text is None:
+            if element.get(XSI_NIL) in _TRUE:
+                raise ValueError("nil where a value is required")
+            text = ""
+        return self._from_text(text)
 
 
 # -- integers and booleans ---------------------------------------------------------
@@ -283,18 +284,13 @@ def _string_checker(*, secret: bool) -> Callable[[str, object], None]:
     return check
 
 
-def string_text(value: str) -> str:
-    """A string's characters as a plain ``str``: a subclass's ``__str__`` is not consulted."""
-    return str.__str__(value)
-
-
-def int_text(value: int) -> str:
-    """An int (a subclass, an ``IntEnum`` member) as plain decimal digits.
-
-    ``str()`` would call a subclass's ``__str__``; on Python 3.10 that of an ``IntEnum``
-    member gives ``Cls.NAME``.
-    """
-    return int.__repr__(value)
+# The slot functions themselves, not str()/repr(), which would consult a subclass: an
+# int subclass's __str__ could return markup, and on Python 3.10 str() of an IntEnum
+# member is "Cls.NAME". Bound directly, they also cost less per field than a wrapper.
+string_text: Callable[[str], str] = str.__str__
+"""A string's characters as a plain ``str``."""
+int_text: Callable[[int], str] = int.__repr__
+"""An int (a subclass, an ``IntEnum`` member) as plain decimal digits."""
 
 
 def bool_text(value: bool) -> str:
@@ -390,24 +386,32 @@ def parse_datetime(text: str) -> datetime | None:
     if match is None:
         raise ValueError(f"not an xs:dateTime: {text[:40]!r}")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
-    if f"{year}-{month}-{day}T{hour}:{minute}:{second}" == _DOTNET_MIN_VALUE and not (
-        (fraction or "").strip("0")
-    ):
+    if text.startswith(_DOTNET_MIN_VALUE) and not (fraction or "").strip("0"):
         return None
-    tz: timezone | None = None
-    if zone == "Z":
-        tz = timezone.utc
-    elif zone is not None:
-        if int(zone[4:6]) > 59:
-            raise ValueError(f"time zone offset out of range: {zone}")
-        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-        if offset > _MAX_OFFSET:
-            raise ValueError(f"time zone offset out of range: {zone}")
-        tz = timezone(-offset if zone[0] == "-" else offset)
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
     return datetime(
-        int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
+        int(year),
+        int(month),
+        int(day),
+        int(hour),
+        int(minute),
+        int(second),
+        micro,
+        tzinfo=_zone(zone) if zone else None,
     )
+
+
+@functools.cache
+def _zone(zone: str) -> timezone:
+    """``Z`` or ``±hh:mm`` as a time zone; the pattern bounds how many there can be."""
+    if zone == "Z":
+        return timezone.utc
+    if int(zone[4:6]) > 59:
+        raise ValueError(f"time zone offset out of range: {zone}")
+    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+    if offset > _MAX_OFFSET:
+        raise ValueError(f"time zone offset out of range: {zone}")
+    return timezone(-offset if zone[0] == "-" else offset)
 
 
 def _check_datetime(field: str, value: object) -> None:
@@ -467,11 +471,9 @@ class EnumCodec(Codec["E | str"]):
         if value.split() != [value]:
             raise ValueError(f"{field} must be a {self._enum_name} name, got {value!r}")
 
-    def write(
-        self, parent: etree._Element, make: Maker, value: E | str, protos: Prototypes
-    ) -> None:
+    def write(self, element: etree._Element, value: E | str, protos: Prototypes) -> None:
         # Members are str subclasses whose characters are their wire name.
-        append_text(parent, make, str.__str__(value))
+        element.text = str.__str__(value)
 
     def read(self, element: etree._Element) -> E | str:
         text = element.text
@@ -526,44 +528,50 @@ class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
                 check_text(f"{field}[{key!r}]", item, secret=self.secret)
 
     def write(
-        self,
-        parent: etree._Element,
-        make: Maker,
-        value: Mapping[str, str | None] | None,
-        protos: Prototypes,
+        self, element: etree._Element, value: Mapping[str, str | None] | None, protos: Prototypes
     ) -> None:
-        if value is None:
-            return
-        dictionary = make()
-        parent.append(dictionary)
-        make_pair = protos.maker(self._item)
-        make_key = protos.maker(self._key, _XSD_STRING)
-        make_value = protos.maker(self._value, _XSD_STRING)
-        make_nil = protos.maker(self._value, nil=True)
+        assert value is not None  # fill_fields removes the element of a None instead
+        make_pair = protos.maker((self._item,), self._pair_prototype(protos, nil=False))
+        make_nil_pair = protos.maker((self._item, "nil"), self._pair_prototype(protos, nil=True))
         for key, item in value.items():
-            pair = make_pair()
-            dictionary.append(pair)
-            append_text(pair, make_key, str.__str__(key))
-            if item is None:
-                pair.append(make_nil())
-            else:
-                append_text(pair, make_value, str.__str__(item))
+            pair = make_pair() if item is not None else make_nil_pair()
+            key_element, value_element = pair
+            key_element.text = str.__str__(key)
+            if item is not None:
+                value_element.text = str.__str__(item)
+            element.append(pair)
+
+    def _pair_prototype(self, protos: Prototypes, *, nil: bool) -> Callable[[etree._Element], None]:
+        """``<Item><Key xsi:type/><Value xsi:type/></Item>``, or with ``<Value xsi:nil/>``."""
+
+        def build(holder: etree._Element) -> None:
+            pair = etree.SubElement(holder, self._item)
+            etree.SubElement(pair, self._key, protos.attributes(_XSD_STRING))
+            etree.SubElement(
+                pair, self._value, {XSI_NIL: "true"} if nil else protos.attributes(_XSD_STRING)
+            )
+
+        return build
 
     def read(self, element: etree._Element) -> Mapping[str, str | None] | None:
         """The pairs as a read-only mapping, like a model's dictionary field holds them."""
         if is_nil(element):
             return None
         result: dict[str, str | None] = {}
+        item_tag, key_tag, value_tag = self._item, self._key, self._value
         for pair in element:
-            if pair.tag != self._item:
+            if pair.tag != item_tag:
                 continue
             key: str | None = None
             item: str | None = None
             for part in pair:
-                if part.tag == self._key:
-                    key = _read_text(part)
-                elif part.tag == self._value:
-                    item = None if is_nil(part) else _read_text(part)
+                tag = part.tag
+                if tag == key_tag:
+                    key = part.text or ""
+                elif tag == value_tag:
+                    item = part.text
+                    if item is None and not is_nil(part):
+                        item = ""
             if key is None:
                 raise ValueError(f"{etree.QName(pair).localname} without a Key")
             result[key] = item
@@ -597,19 +605,20 @@ class IntArrayCodec(Codec["tuple[int, ...] | None"]):
             XSD_INT.check(f"{field}[{index}]", item)
 
     def write(
-        self,
-        parent: etree._Element,
-        make: Maker,
-        value: tuple[int, ...] | None,
-        protos: Prototypes,
+        self, element: etree._Element, value: tuple[int, ...] | None, protos: Prototypes
     ) -> None:
-        if value is None:
-            return
-        array = make()
-        parent.append(array)
-        make_item = protos.maker(self._item, (XSD, "int"))
-        for item in value:
-            append_text(array, make_item, int.__repr__(item))
+        assert value is not None  # fill_fields removes the element of a None instead
+        make_item = protos.maker((self._item,), self._item_prototype(protos))
+        for number in value:
+            item = make_item()
+            item.text = int.__repr__(number)
+            element.append(item)
+
+    def _item_prototype(self, protos: Prototypes) -> Callable[[etree._Element], None]:
+        def build(holder: etree._Element) -> None:
+            etree.SubElement(holder, self._item, protos.attributes((XSD, "int")))
+
+        return build
 
     def read(self, element: etree._Element) -> tuple[int, ...] | None:
         if is_nil(element):
@@ -658,34 +667,53 @@ def wire_metadata(local: str, codec: Codec[Any]) -> dict[str, Any]:
     return {_WIRE: (local, codec)}
 
 
-FieldWriters = tuple[tuple[str, Maker, "Callable[[Any], str] | None", Codec[Any]], ...]
-"""Fields ready to write in one service: attribute, maker of its element, the scalar text
-function (None for other codecs), codec."""
+class FieldPlan(NamedTuple):
+    """What :func:`fill_fields` needs of a model's fields, worked out once."""
+
+    values: Callable[[object], tuple[Any, ...]]
+    """The owner's field values, in wire order, in one call."""
+    writers: tuple[tuple[Callable[[Any], str] | None, Codec[Any]], ...]
+    """Per field: the scalar text function (None for other codecs), and the codec."""
 
 
-def field_writers(fields: tuple[WireField, ...], protos: Prototypes) -> FieldWriters:
-    """Find each field's maker in ``protos`` once."""
-    return tuple(
-        (
-            field.attr,
-            protos.maker(field.tag, field.codec.type_name),
-            field.codec.to_text if isinstance(field.codec, Scalar) else None,
-            field.codec,
-        )
+def field_plan(fields: tuple[WireField, ...]) -> FieldPlan:
+    """The :class:`FieldPlan` of ``fields``."""
+    writers = tuple(
+        (field.codec.to_text if isinstance(field.codec, Scalar) else None, field.codec)
         for field in fields
     )
+    return FieldPlan(_values_getter(tuple(field.attr for field in fields)), writers)
 
 
-def write_fields(
-    parent: etree._Element, writers: FieldWriters, owner: object, protos: Prototypes
+def _values_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    # attrgetter of several names answers a tuple in one call; of one name, the value.
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    return lambda owner: tuple(getattr(owner, name) for name in names)
+
+
+def append_prototypes(
+    parent: etree._Element, fields: tuple[WireField, ...], protos: Prototypes
 ) -> None:
-    """Append the fields of ``owner`` to ``parent`` in wire order (None fields: nothing)."""
-    for attr, make, to_text, codec in writers:
-        value = getattr(owner, attr)
-        if to_text is None:
-            codec.write(parent, make, value, protos)
-        elif value is not None:
-            append_text(parent, make, to_text(value))
+    """Append the prototype of each field's element to ``parent``, in wire order."""
+    for field in fields:
+        element = etree.SubElement(parent, field.tag, protos.attributes(field.codec.type_name))
+        field.codec.prototype(element, protos)
+
+
+def fill_fields(
+    element: etree._Element, plan: FieldPlan, owner: object, protos: Prototypes
+) -> None:
+    """Write the fields of ``owner`` into the copied prototypes that are ``element``'s
+    children; remove those whose value is None."""
+    values = plan.values(owner)
+    for child, value, (to_text, codec) in zip(list(element), values, plan.writers, strict=True):
+        if value is None:
+            element.remove(child)
+        elif to_text is not None:
+            child.text = to_text(value)
+        else:
+            codec.write(child, value, protos)
 
 
 def wire_fields(cls: type[Any]) -> tuple[WireField, ...]:
@@ -740,9 +768,10 @@ class ModelCodec(Codec["M | None"]):
         self.fields = wire_fields(model)
         if len(self.fields) != len(attrs.fields(model)):  # type: ignore[arg-type]
             raise TypeError(f"{model.__name__}: every field must be declared with wire()")
-        self._readers = {field.tag: (field.attr, field.codec, field.label) for field in self.fields}
+        self._readers = {field.tag: (field.attr, field.codec.read) for field in self.fields}
+        self._labels = {field.attr: field.label for field in self.fields}
         self._defaults = {field.attr: field.codec.default for field in self.fields}
-        self._writers: dict[Prototypes, FieldWriters] = {}
+        self._plan = field_plan(self.fields)
 
     def check(self, field: str, value: object) -> None:
         if value is None and self.nullable:
@@ -750,32 +779,26 @@ class ModelCodec(Codec["M | None"]):
         if not isinstance(value, self.model):
             raise TypeError(f"{field} must be a {self.model.__name__}, not {type(value).__name__}")
 
-    def write(
-        self, parent: etree._Element, make: Maker, value: M | None, protos: Prototypes
-    ) -> None:
-        if value is None:
-            return
-        writers = self._writers.get(protos)
-        if writers is None:
-            writers = self._writers[protos] = field_writers(self.fields, protos)
-        element = make()
-        parent.append(element)
-        write_fields(element, writers, value, protos)
+    def prototype(self, element: etree._Element, protos: Prototypes) -> None:
+        append_prototypes(element, self.fields, protos)
+
+    def write(self, element: etree._Element, value: M | None, protos: Prototypes) -> None:
+        fill_fields(element, self._plan, value, protos)
 
     def read(self, element: etree._Element) -> M | None:
         if is_nil(element):
             return None
         values = self._defaults.copy()
         readers = self._readers
-        for child in element:
-            reader = readers.get(child.tag)
-            if reader is None:
-                continue
-            attr, codec, label = reader
-            try:
-                values[attr] = codec.read(child)
-            except ValueError as error:
-                raise ValueError(f"{label}: {error}") from None
+        attr = ""
+        try:
+            for child in element:
+                reader = readers.get(child.tag)
+                if reader is not None:
+                    attr, read = reader
+                    values[attr] = read(child)
+        except ValueError as error:
+            raise ValueError(f"{self._labels[attr]}: {error}") from None
         return self.trusted(values)
 
     def trusted(self, values: dict[str, Any]) -> M:
