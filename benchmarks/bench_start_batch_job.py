@@ -1,17 +1,19 @@
-"""StartBatchJob: envelope size, build and parse cost, a loopback call, import time.
+"""What a call costs: building, parsing, a 10,000-task listing, loopback calls, import time.
 
 Compares superoffice-batch with zeep (the WSDL-driven alternative), a bare hardened
-``lxml.etree.fromstring`` and a bare ``httpx.Client.post`` of the same bytes, all in one
-run on one machine. Needs the ``bench`` extra (zeep)::
+``lxml.etree.fromstring`` and bare ``httpx`` clients on the same bytes, all in one run on
+one machine, with the server in another process. Needs the ``bench`` extra (zeep)::
 
     .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/bench_start_batch_job.py
 
-Figures are per call, the best of several repeats (the least disturbed run).
+Figures are per call, the best of several repeats (the least disturbed run); the ratios
+at the end are what to compare between machines.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import compileall
 import contextlib
 import http.server
@@ -19,33 +21,47 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
 import timeit
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 from lxml import etree
 
-from superoffice_batch import BatchClient, BatchTaskInfo, Credentials, SoapVersion
-from superoffice_batch.operations import StartBatchJob
+from superoffice_batch import (
+    AsyncBatchClient,
+    BatchClient,
+    BatchTaskCancellationBehaviour,
+    BatchTaskInfo,
+    BatchTaskState,
+    Credentials,
+    SoapVersion,
+)
+from superoffice_batch.operations import GetBatchTaskInfosByState, StartBatchJob
+from superoffice_batch.testing import soap
 
 ROOT = Path(__file__).resolve().parent.parent
 WSDL = ROOT / "fixtures" / "wsdl" / "Services88-Batch.wsdl"
-DOCUMENTED_REPLY = (
-    ROOT / "fixtures" / "documented" / "seed-StartBatchJob-response.xml"
-).read_bytes()
 TICKET = "7T:1234abcxyzExample=="
 TOKEN = "1234567-1234-9876"
 WHEN = datetime(2025, 5, 7, 14, 30, 10, tzinfo=timezone.utc)
+PARAMETERS = {"args": "42", "format": "csv"}
+SOAP11 = SoapVersion.SOAP11
+
+# A WCF-style StartBatchJob reply with NetServer's four header blocks, as the simulator
+# writes it (ExceptionInfo, ExtraInfo and TimeZone nil, Succeeded true).
+START_REPLY = soap.reply(SOAP11, soap.result("StartBatchJobResponse", "Response", 42))
+HARDENED = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 def documented_task() -> BatchTaskInfo:
-    """The values of the documented example request."""
+    """The values of the documented example request, with a two-entry ParameterObject."""
     return BatchTaskInfo(
         name="",
-        parameter_object={"": ""},
+        parameter_object=PARAMETERS,
         last_started=WHEN,
         created=WHEN,
         database_serial_number="",
@@ -59,12 +75,57 @@ def documented_task() -> BatchTaskInfo:
     )
 
 
+def listed_task(number: int) -> BatchTaskInfo:
+    """A task with every field filled, as a listing returns it."""
+    return BatchTaskInfo(
+        id=number,
+        name="ExportTask",
+        associate_id=12,
+        details_table=77,
+        details_record=number,
+        is_system_task=False,
+        is_internal_task=True,
+        parameter_object={"format": "csv", "target": f"export-{number}.csv"},
+        last_started=WHEN,
+        created=WHEN,
+        start_count=1,
+        database_serial_number="SO-1234",
+        context="nightly",
+        result="Completed",
+        state=BatchTaskState.SUCCEEDED,
+        description="Nightly export of all companies",
+        response="ok",
+        request="export",
+        progress_description="Finished",
+        progress_percent=100,
+        file_name=f"export-{number}.csv",
+        cancellation_behaviour=BatchTaskCancellationBehaviour.CAN_CANCEL,
+    )
+
+
+def listing_reply(count: int) -> bytes:
+    tasks = [listed_task(number) for number in range(1, count + 1)]
+    return soap.reply(SOAP11, soap.result("GetBatchTaskInfosByStateResponse", "Response", tasks))
+
+
 def per_call(function: Callable[[], object], number: int, repeat: int = 7) -> float:
     """Seconds per call: best of ``repeat`` runs of ``number`` calls."""
     return min(timeit.repeat(function, number=number, repeat=repeat)) / number
 
 
-def zeep_setup() -> tuple[object, Callable[[], object], Callable[[], object]]:
+# -- zeep ---------------------------------------------------------------------------------
+
+
+class _ZeepReply:
+    status_code = 200
+    encoding = "utf-8"
+    headers: ClassVar[dict[str, str]] = {"Content-Type": "text/xml; charset=utf-8"}
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+
+def zeep_setup() -> dict[str, Callable[[], object]]:
     import zeep  # optional: the bench extra
 
     client = zeep.Client(str(WSDL))
@@ -79,7 +140,9 @@ def zeep_setup() -> tuple[object, Callable[[], object], Callable[[], object]]:
         DetailsRecord=0,
         IsSystemTask=False,
         IsInternalTask=False,
-        ParameterObject=dictionary(StringKeyValuePair=[{"Key": "", "Value": ""}]),
+        ParameterObject=dictionary(
+            StringKeyValuePair=[{"Key": key, "Value": value} for key, value in PARAMETERS.items()]
+        ),
         LastStarted=WHEN,
         Created=WHEN,
         StartCount=0,
@@ -95,40 +158,35 @@ def zeep_setup() -> tuple[object, Callable[[], object], Callable[[], object]]:
         FileName="",
         CancellationBehaviour="CanCancel",
     )
-
-    def build() -> object:
-        return client.create_message(
-            client.service, "StartBatchJob", BatchTaskInfo=task, _soapheaders=headers
-        )
-
     binding = client.service._binding
-    operation = binding.get("StartBatchJob")
-    reply = DOCUMENTED_REPLY.replace(
-        b"http://www.w3.org/2003/05/soap-envelope", b"http://schemas.xmlsoap.org/soap/envelope/"
-    )
 
-    class Reply:
-        status_code = 200
-        content = reply
-        encoding = "utf-8"
-        headers: ClassVar[dict[str, str]] = {"Content-Type": "text/xml; charset=utf-8"}
+    def process(name: str, content: bytes) -> Callable[[], Any]:
+        operation = binding.get(name)
+        reply = _ZeepReply(content)
+        return lambda: binding.process_reply(client, operation, reply)
 
-    def parse() -> object:
-        return binding.process_reply(client, operation, Reply())
+    parse = process("StartBatchJob", START_REPLY)
+    assert parse()["body"]["Response"] == 42
+    return {
+        "build": lambda: client.create_message(
+            client.service, "StartBatchJob", BatchTaskInfo=task, _soapheaders=headers
+        ),
+        "parse": parse,
+        "listing": process("GetBatchTaskInfosByState", listing_reply(10_000)),
+    }
 
-    # The WSDL declares reply headers, so zeep returns {"header": ..., "body": {"Response": 0}}.
-    assert parse()["body"]["Response"] == 0  # type: ignore[index]
-    return client, build, parse
+
+# -- a server in another process ------------------------------------------------------------
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    reply = DOCUMENTED_REPLY
+    reply = START_REPLY
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(200)
-        self.send_header("Content-Type", "application/soap+xml; charset=utf-8")
+        self.send_header("Content-Type", "text/xml; charset=utf-8")
         self.send_header("Content-Length", str(len(self.reply)))
         self.end_headers()
         self.wfile.write(self.reply)
@@ -139,6 +197,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024
 
     def server_bind(self) -> None:
         # Without TCP_NODELAY every small reply waits ~40 ms for a delayed ACK.
@@ -148,7 +207,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
 @contextlib.contextmanager
 def _server_process() -> Iterator[str]:
-    """Serve the documented reply from a child process; yields the base URL."""
+    """Serve the StartBatchJob reply from a child process; yields the base URL."""
     process = subprocess.Popen(
         [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
     )
@@ -180,6 +239,188 @@ def import_seconds(statement: str, runs: int) -> float:
     return statistics.median(run(statement) for _ in range(runs))
 
 
+# -- the measurements -------------------------------------------------------------------------
+
+
+def measure_codec(results: dict[str, float], n: Callable[[int], int]) -> None:
+    credentials = Credentials(ticket=TICKET, application_token=TOKEN)
+    task = documented_task()  # like zeep's, made once: building is operation + envelope
+    operation = StartBatchJob(task)
+    results["build: ours"] = per_call(
+        lambda: StartBatchJob(task).to_request(credentials, SoapVersion.SOAP12), n(20000)
+    )
+    results["parse: ours"] = per_call(lambda: operation.parse_response(START_REPLY), n(20000))
+    results["parse: bare hardened fromstring"] = per_call(
+        lambda: etree.fromstring(START_REPLY, HARDENED), n(20000)
+    )
+
+
+def measure_listing(results: dict[str, float], quick: bool) -> None:
+    query = GetBatchTaskInfosByState(BatchTaskState.ALL)
+    tns = "{http://www.superoffice.net/ws/crm/NetServer/Services88}"
+
+    def floor(content: bytes) -> object:
+        root = etree.fromstring(content, etree.XMLParser(huge_tree=False))
+        return [
+            {child.tag: child.text for child in task} for task in root.iter(f"{tns}BatchTaskInfo")
+        ]
+
+    for count in (100, 1000) if quick else (100, 1000, 10_000):
+        content = listing_reply(count)
+        repeat = 3 if count == 10_000 else 5
+        results[f"listing {count}: ours"] = per_call(
+            lambda c=content: query.parse_response(c), 1, repeat
+        )
+        results[f"listing {count}: fromstring + dict per task"] = per_call(
+            lambda c=content: floor(c), 1, repeat
+        )
+        results[f"listing {count}: bytes"] = len(content)
+
+
+def measure_calls(results: dict[str, float], n: Callable[[int], int]) -> None:
+    task = documented_task()
+    credentials = Credentials(ticket=TICKET, application_token=TOKEN)
+    operation = StartBatchJob(task)
+    request = operation.to_request(credentials, SoapVersion.SOAP12)
+    with _server_process() as base:
+        url = f"{base}/Remote/Services88/Batch.svc"
+        with (
+            httpx.Client(timeout=30) as bare,
+            BatchClient(
+                base, ticket=TICKET, application_token=TOKEN, soap_version=SoapVersion.SOAP12
+            ) as client,
+        ):
+
+            def bare_post() -> object:
+                return bare.post(url, content=request.content, headers=request.headers).content
+
+            def bare_post_build_parse() -> object:
+                built = StartBatchJob(task).to_request(credentials, SoapVersion.SOAP12)
+                reply = bare.post(url, content=built.content, headers=built.headers)
+                return operation.parse_response(
+                    reply.content,
+                    status_code=reply.status_code,
+                    content_type=reply.headers.get("content-type"),
+                    secrets=credentials.secrets,
+                )
+
+            assert client.start_batch_job(task) == 42
+            calls = {
+                "loopback: ours": lambda: client.start_batch_job(task),
+                "loopback: bare httpx post": bare_post,
+                "loopback: bare post + build + parse": bare_post_build_parse,
+            }
+            for _ in range(3):  # interleave so that drift affects all alike
+                for name, call in calls.items():
+                    seconds = per_call(call, n(1000), repeat=3)
+                    results[name] = min(results.get(name, seconds), seconds)
+        asyncio.run(measure_concurrency(results, base, url, request, n(1000)))
+
+
+async def measure_concurrency(
+    results: dict[str, float], base: str, url: str, request: Any, count: int
+) -> None:
+    """``count`` calls in flight at once, through each client's default pool limits."""
+    task = documented_task()
+    async with (
+        httpx.AsyncClient(timeout=60) as bare,
+        AsyncBatchClient(
+            base,
+            ticket=TICKET,
+            application_token=TOKEN,
+            soap_version=SoapVersion.SOAP12,
+            timeout=60,
+        ) as client,
+    ):
+
+        async def bare_post() -> object:
+            reply = await bare.post(url, content=request.content, headers=request.headers)
+            return reply.content
+
+        async def burst(call: Callable[[], Any]) -> float:
+            start = time.perf_counter()
+            await asyncio.gather(*(call() for _ in range(count)))
+            return count / (time.perf_counter() - start)
+
+        await burst(lambda: client.start_batch_job(task))  # warm both pools
+        await burst(bare_post)
+        for _ in range(3):
+            for name, call in (
+                ("concurrent: ours (calls/s)", lambda: client.start_batch_job(task)),
+                ("concurrent: bare AsyncClient (calls/s)", bare_post),
+            ):
+                rate = await burst(call)
+                results[name] = max(results.get(name, 0.0), rate)
+
+
+def measure_import(results: dict[str, float], runs: int) -> None:
+    # As installed from a wheel: with bytecode (this machine may set PYTHONDONTWRITEBYTECODE,
+    # which would make an editable checkout compile its sources on every start).
+    compileall.compile_dir(str(ROOT / "src" / "superoffice_batch"), quiet=1)
+    results["import superoffice_batch"] = import_seconds(
+        "from superoffice_batch import BatchClient, BatchTaskInfo", runs
+    )
+    results["import httpx, lxml.etree, attrs"] = import_seconds(
+        "import httpx, lxml.etree, attrs", runs
+    )
+
+
+def report(results: dict[str, float]) -> None:
+    print("\nPer call (best of repeats); listings per reply; imports: median of fresh interpreters")
+    for name, value in results.items():
+        if "bytes" in name:
+            print(f"  {name:48s} {value / 1e6:10.1f} MB")
+        elif "calls/s" in name:
+            print(f"  {name:48s} {value:10.0f}")
+        else:
+            print(f"  {name:48s} {value * 1e6:10.1f} µs")
+
+    def ratio(label: str, a: str, b: str) -> None:
+        if a in results and b in results:
+            print(f"  {label:62s} {results[a] / results[b]:6.2f}x")
+
+    print("\nRatios (targets in brackets)")
+    ratio("zeep build / ours [>= 4]", "build: zeep create_message", "build: ours")
+    ratio("zeep parse / ours [>= 5]", "parse: zeep process_reply", "parse: ours")
+    ratio(
+        "ours parse / bare hardened fromstring [<= 1.75]",
+        "parse: ours",
+        "parse: bare hardened fromstring",
+    )
+    ratio("zeep 10,000-task listing / ours [>= 6]", "listing 10000: zeep", "listing 10000: ours")
+    for count in (100, 1000, 10_000):
+        ratio(
+            f"ours {count}-task listing / fromstring + dicts [<= 2.5]",
+            f"listing {count}: ours",
+            f"listing {count}: fromstring + dict per task",
+        )
+    for count in (100, 1000, 10_000):
+        if f"listing {count}: ours" in results:
+            per_task = results[f"listing {count}: ours"] / count * 1e6
+            print(
+                f"  {f'ours per task, {count} tasks (linear: about equal)':62s} {per_task:6.1f} µs"
+            )
+    ratio(
+        "ours loopback call / bare httpx post [<= 1.5]",
+        "loopback: ours",
+        "loopback: bare httpx post",
+    )
+    if "loopback: ours" in results:
+        plumbing = results["loopback: ours"] - results["loopback: bare post + build + parse"]
+        share = plumbing / results["loopback: ours"] * 100
+        print(f"  {'client plumbing, share of the call [<= 5%]':62s} {share:5.1f} %")
+    ratio(
+        "ours concurrent throughput / bare AsyncClient [>= 0.9]",
+        "concurrent: ours (calls/s)",
+        "concurrent: bare AsyncClient (calls/s)",
+    )
+    ratio(
+        "import superoffice_batch / httpx+lxml+attrs [<= 1.15]",
+        "import superoffice_batch",
+        "import httpx, lxml.etree, attrs",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke test)")
@@ -193,105 +434,27 @@ def main() -> None:
     def n(count: int) -> int:
         return max(1, int(count * scale))
 
-    credentials = Credentials(ticket=TICKET, application_token=TOKEN)
-    operation = StartBatchJob(documented_task())
-    request12 = operation.to_request(credentials, SoapVersion.SOAP12)
-    request11 = operation.to_request(credentials, SoapVersion.SOAP11)
-    print("Envelope of the documented StartBatchJob example")
-    print(f"  SOAP 1.2: {len(request12.content)} bytes; SOAP 1.1: {len(request11.content)} bytes")
-    print(f"  documented reply: {len(DOCUMENTED_REPLY)} bytes")
-
+    request = StartBatchJob(documented_task()).to_request(
+        Credentials(ticket=TICKET, application_token=TOKEN), SoapVersion.SOAP12
+    )
+    print(
+        f"StartBatchJob request: {len(request.content)} bytes; its reply: {len(START_REPLY)} bytes"
+    )
     results: dict[str, float] = {}
-    # Like zeep's, our task object is made once; building is operation + envelope bytes.
-    task = documented_task()
-    results["build (ours: StartBatchJob(task).to_request)"] = per_call(
-        lambda: StartBatchJob(task).to_request(credentials, SoapVersion.SOAP12), n(20000)
-    )
-    results["BatchTaskInfo(...) with validation"] = per_call(documented_task, n(20000))
-    hardened = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    results["parse (ours)"] = per_call(lambda: operation.parse_response(DOCUMENTED_REPLY), n(20000))
-    results["parse (bare hardened lxml.fromstring)"] = per_call(
-        lambda: etree.fromstring(DOCUMENTED_REPLY, hardened), n(20000)
-    )
+    measure_codec(results, n)
     try:
-        _, zeep_build, zeep_parse = zeep_setup()
+        zeep = zeep_setup()
     except ImportError:
         print("zeep not installed: skipping the zeep comparison (pip install -e '.[bench]')")
     else:
-        results["build (zeep create_message)"] = per_call(zeep_build, n(500))
-        results["parse (zeep process_reply)"] = per_call(zeep_parse, n(2000))
-
-    # The server runs in its own process: in a thread it would compete for the GIL with
-    # the client being measured.
-    with _server_process() as base:
-        url = f"{base}/Remote/Services88/Batch.svc"
-        with (
-            httpx.Client() as bare,
-            BatchClient(
-                base,
-                ticket=TICKET,
-                application_token=TOKEN,
-                soap_version=SoapVersion.SOAP12,
-            ) as client,
-        ):
-
-            def bare_post() -> object:
-                return bare.post(url, content=request12.content, headers=request12.headers).content
-
-            assert client.start_batch_job(task) == 0
-            for _ in range(3):  # interleave so that drift affects both alike
-                results["loopback call (ours)"] = min(
-                    results.get("loopback call (ours)", 1.0),
-                    per_call(lambda: client.start_batch_job(task), n(1000), repeat=3),
-                )
-                results["loopback call (bare httpx post)"] = min(
-                    results.get("loopback call (bare httpx post)", 1.0),
-                    per_call(bare_post, n(1000), repeat=3),
-                )
-
-    # As installed from a wheel: with bytecode (this machine may set PYTHONDONTWRITEBYTECODE,
-    # which would make an editable checkout compile its sources on every start).
-    compileall.compile_dir(str(ROOT / "src" / "superoffice_batch"), quiet=1)
-    runs = 3 if args.quick else 15
-    results["import superoffice_batch"] = import_seconds(
-        "from superoffice_batch import BatchClient, BatchTaskInfo", runs
-    )
-    results["import httpx, lxml.etree, attrs"] = import_seconds(
-        "import httpx, lxml.etree, attrs", runs
-    )
-
-    print("\nPer call (best of repeats); imports: median of fresh interpreters")
-    for name, seconds in results.items():
-        print(f"  {name:40s} {seconds * 1e6:10.1f} µs")
-
-    def ratio(label: str, a: str, b: str) -> None:
-        if a in results and b in results:
-            print(f"  {label:58s} {results[a] / results[b]:6.2f}x")
-
-    print("\nRatios (targets in brackets)")
-    ratio(
-        "zeep build / ours [>= 10]",
-        "build (zeep create_message)",
-        "build (ours: StartBatchJob(task).to_request)",
-    )
-    ratio("zeep parse / ours [>= 5]", "parse (zeep process_reply)", "parse (ours)")
-    ratio(
-        "ours parse / bare hardened fromstring [<= 1.5]",
-        "parse (ours)",
-        "parse (bare hardened lxml.fromstring)",
-    )
-    ratio(
-        "ours loopback call / bare httpx post [<= 1.15]",
-        "loopback call (ours)",
-        "loopback call (bare httpx post)",
-    )
-    ratio(
-        "import superoffice_batch / httpx+lxml+attrs [<= 1.15]",
-        "import superoffice_batch",
-        "import httpx, lxml.etree, attrs",
-    )
+        results["build: zeep create_message"] = per_call(zeep["build"], n(500))
+        results["parse: zeep process_reply"] = per_call(zeep["parse"], n(2000))
+        if not args.quick:
+            results["listing 10000: zeep"] = per_call(zeep["listing"], 1, repeat=1)
+    measure_listing(results, args.quick)
+    measure_calls(results, n)
+    measure_import(results, 3 if args.quick else 15)
+    report(results)
 
 
 if __name__ == "__main__":

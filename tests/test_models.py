@@ -171,6 +171,21 @@ def test_parameter_object_is_copied_from_the_callers_dict():
     assert task.parameter_object == {"format": "csv"}
 
 
+def test_parameter_object_cannot_be_changed_and_pickles_like_a_dict():
+    import copy
+    import json
+    import pickle
+
+    task = BatchTaskInfo(parameter_object={"format": "csv", "none": None})
+    with pytest.raises(TypeError, match="cannot be changed"):
+        task.parameter_object["format"] = "xml"  # type: ignore[index]
+    with pytest.raises(TypeError, match="cannot be changed"):
+        task.parameter_object.update(extra="1")  # type: ignore[union-attr]
+    assert pickle.loads(pickle.dumps(task)) == task
+    assert copy.deepcopy(task) == task
+    assert json.loads(json.dumps(task.parameter_object)) == {"format": "csv", "none": None}
+
+
 def test_parameter_object_accepts_any_mapping():
     task = BatchTaskInfo(parameter_object=MappingProxyType({"a": "1", "b": None}))
     assert task.parameter_object == {"a": "1", "b": None}

@@ -36,11 +36,10 @@ from conftest import (
     wsdl_enumeration,
     wsdl_sequence,
 )
-from superoffice_batch import operations
+from superoffice_batch import operations, soprincipal
 from superoffice_batch.envelope import BATCH, SOPRINCIPAL, Service, SoapVersion
 from superoffice_batch.errors import AuthenticationError, ProtocolError, ServiceError
 from superoffice_batch.models import (
-    AUTHENTICATE_REPLY,
     Authentication,
     BatchTaskCancellationBehaviour,
     BatchTaskInfo,
@@ -50,7 +49,6 @@ from superoffice_batch.models import (
     NetServerBuildType,
     Principal,
     RoleType,
-    SoCredentials,
     SystemInfo,
     UserType,
 )
@@ -78,6 +76,7 @@ from superoffice_batch.operations import (
     StopBatchJob,
     UpdateBatchTask,
 )
+from superoffice_batch.soprincipal import AUTHENTICATE_REPLY, SoCredentials
 from superoffice_batch.xmlvalues import wire_fields
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -102,7 +101,8 @@ REFUSED_TICKET = "7T:bm90IGEgdmFsaWQgdGlja2V0"  # AuthenticateResponse-refused.x
 
 OPERATIONS: list[type[Operation[Any]]] = [
     member
-    for member in (getattr(operations, name) for name in operations.__all__)
+    for module in (operations, soprincipal)
+    for member in (getattr(module, name) for name in module.__all__)
     if inspect.isclass(member) and issubclass(member, Operation) and member is not Operation
 ]
 BY_NAME = {cls.__name__: cls for cls in OPERATIONS}

@@ -12,8 +12,8 @@ import pytest
 
 from conftest import fully_populated_task
 from superoffice_batch import BatchTaskInfo, ServiceError, SoapVersion
-from superoffice_batch.models import AuthenticateReply, Principal, SoCredentials, SystemInfo
 from superoffice_batch.operations import GetBatchTaskInfo, GetBatchTaskInfosByState, StopBatchJob
+from superoffice_batch.soprincipal import AuthenticateReply, Principal, SoCredentials, SystemInfo
 from superoffice_batch.testing import soap
 from superoffice_batch.xmlvalues import wire_fields
 

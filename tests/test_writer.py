@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from conftest import canonical
-from superoffice_batch import BatchTaskInfo, BatchTaskState, Credentials, SoapVersion, TimeZone
+from superoffice_batch import (
+    BatchTaskInfo,
+    BatchTaskState,
+    Credentials,
+    SoapVersion,
+    TimeZone,
+    soprincipal,
+)
 from superoffice_batch import operations as ops
 from superoffice_batch.envelope import hardened_parser
 from superoffice_batch.xmlvalues import (
@@ -236,7 +243,8 @@ def test_requests_built_in_many_threads_are_the_same_as_built_in_one():
 
 OPERATIONS = [
     cls
-    for cls in vars(ops).values()
+    for module in (ops, soprincipal)
+    for cls in vars(module).values()
     if isinstance(cls, type) and issubclass(cls, ops.Operation) and attrs.has(cls)
 ]
 

@@ -5,6 +5,9 @@ use, operations that build requests and parse replies without any I/O, live in
 :mod:`superoffice_batch.operations`.
 """
 
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_names
 from .auth import AccessToken, UsernamePassword
 from .client import AsyncBatchClient, BatchClient
 from .envelope import SoapVersion
@@ -20,21 +23,37 @@ from .errors import (
     TransportError,
 )
 from .models import (
-    Authentication,
     BatchTaskCancellationBehaviour,
     BatchTaskInfo,
     BatchTaskState,
     Credentials,
-    EjUserStatus,
-    NetServerBuildType,
-    Principal,
     ReplyHeaders,
-    RoleType,
-    SystemInfo,
     TimeZone,
-    UserType,
 )
 from .operations import Reply
+
+if TYPE_CHECKING:
+    from .soprincipal import (
+        Authentication,
+        EjUserStatus,
+        NetServerBuildType,
+        Principal,
+        RoleType,
+        SystemInfo,
+        UserType,
+    )
+
+_SOPRINCIPAL_NAMES = (
+    "Authentication",
+    "EjUserStatus",
+    "NetServerBuildType",
+    "Principal",
+    "RoleType",
+    "SystemInfo",
+    "UserType",
+)
+# SoPrincipal's models load on first use: see superoffice_batch.soprincipal.
+__getattr__ = lazy_names(__name__, "superoffice_batch.soprincipal", _SOPRINCIPAL_NAMES)
 
 __version__ = "0.3.0"
 

@@ -15,14 +15,17 @@ one login and, after a rejection, one refresh.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .errors import HttpError, ServiceError, SuperOfficeError
-from .models import Authentication, Credentials
-from .operations import AuthenticateUsernamePassword, AuthenticateWithAccessToken, Operation
+from .models import Credentials
+from .operations import Operation
 from .xmlvalues import check_text
+
+if TYPE_CHECKING:
+    from .soprincipal import Authentication
 
 __all__ = ["AccessToken", "TicketKeeper", "TicketSource", "UsernamePassword", "is_ticket_rejection"]
 
@@ -54,6 +57,8 @@ class UsernamePassword:
 
     def login_operation(self) -> Operation[Authentication]:
         """The SoPrincipal call that issues a ticket for these credentials."""
+        from .soprincipal import AuthenticateUsernamePassword  # loaded at the first login
+
         return AuthenticateUsernamePassword(self.username, self.password)
 
 
@@ -74,6 +79,8 @@ class AccessToken:
 
     def login_operation(self) -> Operation[Authentication]:
         """The SoPrincipal call that issues a ticket for this token."""
+        from .soprincipal import AuthenticateWithAccessToken  # loaded at the first login
+
         return AuthenticateWithAccessToken(self.token)
 
 

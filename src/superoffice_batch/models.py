@@ -1,5 +1,9 @@
-"""The services' types: ``BatchTaskInfo``, the SoPrincipal results, their enumerations
-and the request header blocks.
+"""The services' types: ``BatchTaskInfo``, its enumerations and the header blocks.
+
+The SoPrincipal results (:class:`~superoffice_batch.soprincipal.Principal`,
+``Authentication``, ``SystemInfo`` and their enumerations) live in
+:mod:`superoffice_batch.soprincipal`, loaded on first use; they can be imported from
+here too.
 
 Fields are declared in WSDL order with :func:`~superoffice_batch.xmlvalues.wire`; that
 order is the order on the wire (WCF silently drops members that arrive out of order).
@@ -14,6 +18,7 @@ from datetime import datetime
 
 import attrs
 
+from ._lazy import lazy_names
 from .xmlvalues import (
     TNS,
     XSD_BOOLEAN,
@@ -32,20 +37,27 @@ from .xmlvalues import (
 )
 
 __all__ = [
-    "Authentication",
     "BatchTaskCancellationBehaviour",
     "BatchTaskInfo",
     "BatchTaskState",
     "Credentials",
-    "EjUserStatus",
-    "NetServerBuildType",
-    "Principal",
     "ReplyHeaders",
-    "RoleType",
-    "SystemInfo",
     "TimeZone",
-    "UserType",
 ]
+
+__getattr__ = lazy_names(
+    __name__,
+    "superoffice_batch.soprincipal",
+    (
+        "Authentication",
+        "EjUserStatus",
+        "NetServerBuildType",
+        "Principal",
+        "RoleType",
+        "SystemInfo",
+        "UserType",
+    ),
+)
 
 
 class BatchTaskState(WireEnum):
@@ -188,166 +200,3 @@ class ReplyHeaders:
 
     time_zone: TimeZone | None = None
     extra_info: Mapping[str, str | None] = attrs.field(factory=dict, hash=False)
-
-
-# -- SoPrincipal.svc ----------------------------------------------------------------
-
-
-class UserType(WireEnum):
-    """What kind of user a principal is."""
-
-    UNKNOWN = "Unknown"
-    INTERNAL_ASSOCIATE = "InternalAssociate"
-    RESOURCE_ASSOCIATE = "ResourceAssociate"
-    EXTERNAL_ASSOCIATE = "ExternalAssociate"
-    ANONYMOUS_ASSOCIATE = "AnonymousAssociate"
-    SYSTEM_ASSOCIATE = "SystemAssociate"
-
-
-class RoleType(WireEnum):
-    """The kind of role a principal has."""
-
-    EMPLOYEE = "Employee"
-    EXTERNAL_USER = "ExternalUser"
-    ANONYMOUS = "Anonymous"
-    SYSTEM = "System"
-
-
-class EjUserStatus(WireEnum):
-    """The principal's status as a SuperOffice Service (eJournal) user."""
-
-    STATUS_NONE = "StatusNone"
-    STATUS_NORMAL = "StatusNormal"
-    STATUS_NOT_AVAILABLE = "StatusNotAvailable"
-    STATUS_DELETED = "StatusDeleted"
-    STATUS_READ_ONLY = "StatusReadOnly"
-    STATUS_SPM = "StatusSpm"
-    STATUS_SYSTEM = "StatusSystem"
-
-
-class NetServerBuildType(WireEnum):
-    """The kind of NetServer build answering."""
-
-    FEATURE = "Feature"
-    STABLE = "Stable"
-    ALPHA = "Alpha"
-    BETA = "Beta"
-    RELEASE_CANDIDATE = "ReleaseCandidate"
-    RELEASE = "Release"
-
-
-@attrs.frozen(kw_only=True)
-class Principal(Checked):
-    """Who a ticket belongs to: the scalar fields of ``SoPrincipalCarrier``.
-
-    By design the carrier's arrays (``Licenses``, ``FunctionRights``,
-    ``ProvidedCredentials``, ``SecondaryGroups``) are not read: a batch client has no use
-    for them, and skipping them keeps the model flat. Enumerations hold a plain ``str``
-    for a name this library does not know.
-    """
-
-    user_type: UserType | str = wire("UserType", EnumCodec(UserType, (TNS, "UserType")))
-    associate: str | None = wire("Associate", XSD_STRING)
-    associate_id: int = wire("AssociateId", XSD_INT)
-    is_person: bool = wire("IsPerson", XSD_BOOLEAN)
-    person_id: int = wire("PersonId", XSD_INT)
-    country_id: int = wire("CountryId", XSD_INT)
-    home_country_id: int = wire("HomeCountryId", XSD_INT)
-    contact_id: int = wire("ContactId", XSD_INT)
-    group_id: int = wire("GroupId", XSD_INT)
-    business_id: int = wire("BusinessId", XSD_INT)
-    category_id: int = wire("CategoryId", XSD_INT)
-    contact_owner: int = wire("ContactOwner", XSD_INT)
-    role_id: int = wire("RoleId", XSD_INT)
-    role_name: str | None = wire("RoleName", XSD_STRING)
-    role_description: str | None = wire("RoleDescription", XSD_STRING)
-    role_type: RoleType | str = wire("RoleType", EnumCodec(RoleType, (TNS, "RoleType")))
-    full_name: str | None = wire("FullName", XSD_STRING)
-    e_mail_address: str | None = wire("EMailAddress", XSD_STRING)
-    ej_user_id: int = wire("EjUserId", XSD_INT)
-    ej_access_level: int = wire("EjAccessLevel", XSD_INT)
-    ej_user_status: EjUserStatus | str = wire(
-        "EjUserStatus", EnumCodec(EjUserStatus, (TNS, "EjUserStatus"))
-    )
-    database_context_identifier: str | None = wire("DatabaseContextIdentifier", XSD_STRING)
-
-
-PRINCIPAL: ModelCodec[Principal] = ModelCodec(Principal, (TNS, "SoPrincipalCarrier"))
-
-
-@attrs.frozen(kw_only=True)
-class Authentication:
-    """A successful ``Authenticate*`` call: the ticket to send with Batch calls, and whose.
-
-    ``ticket`` is never empty and never shows in ``repr()``. ``succeeded`` is the reply's
-    ``AuthenticationSucceeded``, always true here: a failed authentication raises
-    :class:`~superoffice_batch.errors.AuthenticationError` instead.
-    """
-
-    principal: Principal | None
-    ticket: str = attrs.field(repr=masked)
-    succeeded: bool
-
-
-@attrs.frozen(kw_only=True)
-class SoCredentials(Checked):
-    """``SoCredentials`` as a reply carries it: just the ticket (masked in ``repr()``).
-
-    Internal: the ticket reaches callers as :attr:`Authentication.ticket`.
-    """
-
-    ticket: str | None = wire("Ticket", XSD_STRING, repr=masked)
-
-
-@attrs.frozen(kw_only=True)
-class AuthenticateReply(Checked):
-    """The ``AuthenticateResponse`` element as sent, before the success rule is applied.
-
-    Internal: callers get an :class:`Authentication` or an ``AuthenticationError``.
-    """
-
-    response: Principal | None = wire("Response", PRINCIPAL)
-    credentials: SoCredentials | None = wire(
-        "Credentials", ModelCodec(SoCredentials, (TNS, "SoCredentials"))
-    )
-    authentication_succeeded: bool = wire("AuthenticationSucceeded", XSD_BOOLEAN)
-
-
-# The element's type is anonymous; the type name is never written (replies only).
-AUTHENTICATE_REPLY: ModelCodec[AuthenticateReply] = ModelCodec(
-    AuthenticateReply, (TNS, "AuthenticateResponse")
-)
-
-
-@attrs.frozen(kw_only=True)
-class SystemInfo(Checked):
-    """What ``GetSystemInfo`` tells about the installation (``SoSystemInfoCarrier``).
-
-    The carrier's scalar fields. By design its ``License`` (a nested licence description
-    with signatures) is not read.
-    """
-
-    warning_english: str | None = wire("WarningEnglish", XSD_STRING)
-    warning_resource: str | None = wire("WarningResource", XSD_STRING)
-    branch_name: str | None = wire("BranchName", XSD_STRING)
-    build_label: str | None = wire("BuildLabel", XSD_STRING)
-    assembly_version: str | None = wire("AssemblyVersion", XSD_STRING)
-    accumulated_next_check_date: datetime | None = wire("AccumulatedNextCheckDate", XSD_DATETIME)
-    file_version: str | None = wire("FileVersion", XSD_STRING)
-    description: str | None = wire("Description", XSD_STRING)
-    days_until_net_server_expiry: int = wire("DaysUntilNetServerExpiry", XSD_INT)
-    build_type: NetServerBuildType | str = wire(
-        "BuildType", EnumCodec(NetServerBuildType, (TNS, "NetServerBuildType"))
-    )
-    database_version: int = wire("DatabaseVersion", XSD_INT)
-    is_unicode: bool = wire("IsUnicode", XSD_BOOLEAN)
-    company_name: str | None = wire("CompanyName", XSD_STRING)
-    company_id: int = wire("CompanyId", XSD_INT)
-    database_type: str | None = wire("DatabaseType", XSD_STRING)
-    database_minor: str | None = wire("DatabaseMinor", XSD_STRING)
-    database_name: str | None = wire("DatabaseName", XSD_STRING)
-    is_on_travel: bool = wire("IsOnTravel", XSD_BOOLEAN)
-    is_satellite: bool = wire("IsSatellite", XSD_BOOLEAN)
-
-
-SYSTEM_INFO: ModelCodec[SystemInfo] = ModelCodec(SystemInfo, (TNS, "SoSystemInfoCarrier"))

@@ -16,7 +16,8 @@ is a declaration::
 Batch.svc: :class:`StartBatchJob`, :class:`GetBatchTaskInfo`, :class:`StopBatchJob`,
 :class:`UpdateBatchTask`, :class:`DeleteBatchTask`, :class:`DeleteBatchTasks` and the
 ``Get…BatchTaskInfos…`` queries. SoPrincipal.svc (where tickets come from): the four
-``Authenticate…`` operations and :class:`GetSystemInfo`.
+``Authenticate…`` operations and ``GetSystemInfo``, in :mod:`superoffice_batch.soprincipal`
+(loaded on first use; importable from here too).
 
 Use them directly for your own I/O (the clients do exactly this)::
 
@@ -28,42 +29,35 @@ Use them directly for your own I/O (the clients do exactly this)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import attrs
 from lxml import etree
 
+from ._lazy import lazy_names
 from .envelope import (
     BATCH,
     DEFAULT_MAX_RESPONSE_BYTES,
-    SOPRINCIPAL,
     Service,
     SoapVersion,
     open_reply,
     read_reply_headers,
     serialize,
 )
-from .errors import AuthenticationError, ProtocolError, excerpt, redact
+from .errors import ProtocolError, excerpt, redact
 from .models import (
-    AUTHENTICATE_REPLY,
     BATCH_TASK_INFO,
     BATCH_TASK_INFO_LIST,
     STATE,
-    SYSTEM_INFO,
-    Authentication,
     BatchTaskInfo,
     BatchTaskState,
     Credentials,
     ReplyHeaders,
-    SystemInfo,
     TimeZone,
-    masked,
 )
 from .xmlvalues import (
     EMPTY,
-    REQUIRED_STRING,
-    SECRET_STRING,
     TNS,
     XSD_BOOLEAN,
     XSD_INT,
@@ -72,7 +66,6 @@ from .xmlvalues import (
     Codec,
     IntArrayCodec,
     ModelCodec,
-    StringDictCodec,
     WireField,
     checked_fields,
     copier,
@@ -84,10 +77,6 @@ from .xmlvalues import (
 
 __all__ = [
     "NOTHING",
-    "AuthenticateGeneric",
-    "AuthenticateImplicit",
-    "AuthenticateUsernamePassword",
-    "AuthenticateWithAccessToken",
     "DeleteBatchTask",
     "DeleteBatchTasks",
     "GetAllBatchTaskInfosByName",
@@ -100,7 +89,6 @@ __all__ = [
     "GetBatchTaskInfosByState",
     "GetSystemBatchTaskInfosByName",
     "GetSystemBatchTaskInfosByNameAndState",
-    "GetSystemInfo",
     "Operation",
     "Reply",
     "Request",
@@ -111,6 +99,18 @@ __all__ = [
     "arg",
     "build_envelope",
 ]
+
+__getattr__ = lazy_names(
+    __name__,
+    "superoffice_batch.soprincipal",
+    (
+        "AuthenticateGeneric",
+        "AuthenticateImplicit",
+        "AuthenticateUsernamePassword",
+        "AuthenticateWithAccessToken",
+        "GetSystemInfo",
+    ),
+)
 
 T = TypeVar("T")
 
@@ -360,12 +360,6 @@ class Operation(Checked, Generic[T]):
 _TASK = ModelCodec(BatchTaskInfo, (TNS, "BatchTaskInfo"), nullable=False)
 """A task argument: nillable in the WSDL, but every operation taking one needs it."""
 _IDS = IntArrayCodec(nullable=False)
-_AUTHENTICATION_DATA = StringDictCodec(
-    (TNS, "AuthenticationGenericData"),
-    "AuthenticationGenericDataKeyValuePair",
-    nullable=False,
-    secret=True,
-)
 
 
 def _ids(value: Iterable[int]) -> tuple[int, ...]:
@@ -376,11 +370,6 @@ def _ids(value: Iterable[int]) -> tuple[int, ...]:
 def _state(value: BatchTaskState | str) -> BatchTaskState | str:
     """A known state name as its member; an unknown name stays a ``str``."""
     return cast("BatchTaskState | str", STATE.convert(value))
-
-
-def _string_map(value: Mapping[str, str | None]) -> Mapping[str, str | None]:
-    """A read-only copy of a mapping, which cannot change after it was checked."""
-    return cast("Mapping[str, str | None]", _AUTHENTICATION_DATA.convert(value))
 
 
 # -- Batch.svc ------------------------------------------------------------------------
@@ -531,83 +520,3 @@ class GetSystemBatchTaskInfosByNameAndState(_TaskQuery):
 
     task_name: str | None = attrs.field(metadata=arg("TaskName", XSD_STRING))
     state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
-
-
-# -- SoPrincipal.svc ----------------------------------------------------------------------
-
-
-class _AuthenticationCodec(Codec[Authentication]):
-    """``AuthenticateResponse`` -> :class:`Authentication`, or ``AuthenticationError``.
-
-    Success needs ``AuthenticationSucceeded`` true and a ticket that is not blank (the
-    ``Succeeded`` header was already checked by ``open_reply``). The error names neither
-    the ticket nor anything sent: a failed login must not leak a credential.
-    """
-
-    def read(self, element: etree._Element) -> Authentication:
-        reply = AUTHENTICATE_REPLY.read(element)
-        principal = reply.response if reply is not None else None
-        if reply is None or not reply.authentication_succeeded:
-            raise AuthenticationError(
-                "authentication failed: AuthenticationSucceeded is false", principal=principal
-            )
-        ticket = reply.credentials.ticket if reply.credentials is not None else None
-        if ticket is None or not ticket.strip():
-            raise AuthenticationError(
-                "authentication failed: the reply carries no ticket", principal=principal
-            )
-        return Authentication(principal=principal, ticket=ticket, succeeded=True)
-
-
-class _Authenticate(Operation[Authentication]):
-    """The ``Authenticate…`` operations: each answers ``AuthenticateResponse``.
-
-    Their requests carry the application token, never a ticket (SoPrincipal takes none).
-    """
-
-    SERVICE = SOPRINCIPAL
-    RESPONSE_ELEMENT = "AuthenticateResponse"
-    RETURNS = Returns(_AuthenticationCodec(), local=None)
-
-    __slots__ = ()
-
-
-@attrs.frozen
-class AuthenticateUsernamePassword(_Authenticate):
-    """Log in with a SuperOffice user name and password (on-site installations)."""
-
-    user_name: str = attrs.field(metadata=arg("UserName", REQUIRED_STRING))
-    password: str = attrs.field(repr=masked, metadata=arg("Password", SECRET_STRING))
-
-
-@attrs.frozen
-class AuthenticateWithAccessToken(_Authenticate):
-    """Exchange an OAuth access token for a ticket."""
-
-    access_token: str = attrs.field(repr=masked, metadata=arg("AccessToken", SECRET_STRING))
-
-
-@attrs.frozen
-class AuthenticateImplicit(_Authenticate):
-    """Authenticate with the identity the server derives from the call itself (no secret sent)."""
-
-
-@attrs.frozen
-class AuthenticateGeneric(_Authenticate):
-    """Authenticate with plugin-specific key/value data (values are secrets)."""
-
-    authentication_data: Mapping[str, str | None] = attrs.field(
-        converter=_string_map,
-        repr=masked,
-        hash=False,
-        metadata=arg("AuthenticationData", _AUTHENTICATION_DATA),
-    )
-
-
-@attrs.frozen
-class GetSystemInfo(Operation[SystemInfo | None]):
-    """Version, build and database facts about the installation."""
-
-    SERVICE = SOPRINCIPAL
-    RETURNS = Returns(SYSTEM_INFO, "SystemInfo")
-    READ_ONLY = True

@@ -30,8 +30,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
-from types import MappingProxyType
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 
 import attrs
 from lxml import etree
@@ -492,6 +491,25 @@ class EnumCodec(Codec["E | str"]):
 # -- collections -------------------------------------------------------------------
 
 
+class FrozenDict(dict[str, "str | None"]):
+    """A dict that refuses changes: what was checked is what will be sent.
+
+    Unlike a ``MappingProxyType`` it pickles, copies and serializes to JSON like the
+    dict it is.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} cannot be changed; make a dict of it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, str | None]]]:
+        return (type(self), (dict(self),))
+
+
 class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
     """A .NET ``Dictionary<string, string>``: ``<Item><Key/><Value/></Item>`` pairs.
 
@@ -514,7 +532,7 @@ class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
     def convert(value: object) -> object:
         """A read-only copy of a mapping: what was checked is what will be sent."""
         if isinstance(value, Mapping):
-            return MappingProxyType(dict(value))
+            return FrozenDict(value)
         return value
 
     def check(self, field: str, value: object) -> None:
@@ -575,7 +593,7 @@ class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
             if key is None:
                 raise ValueError(f"{etree.QName(pair).localname} without a Key")
             result[key] = item
-        return MappingProxyType(result)
+        return FrozenDict(result)
 
 
 class IntArrayCodec(Codec["tuple[int, ...] | None"]):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from ..client import BatchClient
 from ..errors import BatchTaskTimeout, ProtocolError
 from ..models import BatchTaskInfo, BatchTaskState
-from ..operations import AuthenticateUsernamePassword
+from ..soprincipal import AuthenticateUsernamePassword
 from ._base import PROG, Context, ExitCode, UsageError
 from ._connection import login_settings, open_client, resolve
 

@@ -14,20 +14,8 @@ from typing import Any
 import attrs
 
 from .. import __version__
-from ..models import (
-    AuthenticateReply,
-    BatchTaskInfo,
-    BatchTaskState,
-    NetServerBuildType,
-    Principal,
-    SoCredentials,
-    SystemInfo,
-)
+from ..models import BatchTaskInfo, BatchTaskState
 from ..operations import (
-    AuthenticateGeneric,
-    AuthenticateImplicit,
-    AuthenticateUsernamePassword,
-    AuthenticateWithAccessToken,
     DeleteBatchTask,
     DeleteBatchTasks,
     GetAllBatchTaskInfosByName,
@@ -40,11 +28,22 @@ from ..operations import (
     GetBatchTaskInfosByState,
     GetSystemBatchTaskInfosByName,
     GetSystemBatchTaskInfosByNameAndState,
-    GetSystemInfo,
     Operation,
     StartBatchJob,
     StopBatchJob,
     UpdateBatchTask,
+)
+from ..soprincipal import (
+    AuthenticateGeneric,
+    AuthenticateImplicit,
+    AuthenticateReply,
+    AuthenticateUsernamePassword,
+    AuthenticateWithAccessToken,
+    GetSystemInfo,
+    NetServerBuildType,
+    Principal,
+    SoCredentials,
+    SystemInfo,
 )
 from .jobs import JobStore, Scope
 from .sessions import ACCESS_TOKEN_USER, Sessions, is_access_token

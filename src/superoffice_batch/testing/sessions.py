@@ -13,7 +13,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 
-from ..models import EjUserStatus, Principal, RoleType, UserType
+from ..soprincipal import EjUserStatus, Principal, RoleType, UserType
 from .jobs import Clock
 
 __all__ = ["ACCESS_TOKEN_USER", "Sessions", "is_access_token"]

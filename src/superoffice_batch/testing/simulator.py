@@ -48,8 +48,9 @@ import attrs
 from lxml import etree
 
 from ..envelope import BATCH, SOPRINCIPAL, Service, SoapVersion, hardened_parser
-from ..models import AUTHENTICATE_REPLY, BatchTaskInfo
+from ..models import BatchTaskInfo
 from ..operations import Operation
+from ..soprincipal import AUTHENTICATE_REPLY
 from ..xmlvalues import TNS, Codec, WireField, checked_fields, tns
 from . import soap
 from .faults import FaultPlan, Faults
