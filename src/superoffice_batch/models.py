@@ -101,7 +101,7 @@ CANCELLATION_BEHAVIOUR = EnumCodec(
 STRING_DICTIONARY = StringDictCodec((TNS, "StringDictionary"), "StringKeyValuePair")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class BatchTaskInfo(Checked):
     """A batch task: what to run (``name``, ``parameter_object``) and, in replies, its progress.
 
@@ -175,7 +175,7 @@ class Credentials:
         return tuple(value for value in (self.ticket, self.application_token) if value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class TimeZone(Checked):
     """NetServer's time zone header (``SoTimeZone``): sent to say how to read naive dates.
 

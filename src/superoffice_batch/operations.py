@@ -375,7 +375,7 @@ def _state(value: BatchTaskState | str) -> BatchTaskState | str:
 # -- Batch.svc ------------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class StartBatchJob(Operation[int]):
     """Start a batch job from a task description; returns the id of the new task."""
 
@@ -385,7 +385,7 @@ class StartBatchJob(Operation[int]):
     batch_task_info: BatchTaskInfo = attrs.field(metadata=arg("BatchTaskInfo", _TASK))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetBatchTaskInfo(Operation[BatchTaskInfo | None]):
     """One task by id, or None when the service has none to give."""
 
@@ -396,7 +396,7 @@ class GetBatchTaskInfo(Operation[BatchTaskInfo | None]):
     id: int = attrs.field(metadata=arg("Id", XSD_INT))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class StopBatchJob(Operation[bool]):
     """Ask a running task to stop; True if it was stopped (False for ``CannotCancel``)."""
 
@@ -406,7 +406,7 @@ class StopBatchJob(Operation[bool]):
     id: int = attrs.field(metadata=arg("Id", XSD_INT))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class UpdateBatchTask(Operation[BatchTaskInfo | None]):
     """Store a task's ``State``, ``Description``, ``Response`` and ``Request``.
 
@@ -419,7 +419,7 @@ class UpdateBatchTask(Operation[BatchTaskInfo | None]):
     batch_task_info: BatchTaskInfo = attrs.field(metadata=arg("BatchTaskInfo", _TASK))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class DeleteBatchTask(Operation[None]):
     """Delete one task by id."""
 
@@ -429,7 +429,7 @@ class DeleteBatchTask(Operation[None]):
     batch_task_id: int = attrs.field(metadata=arg("BatchTaskId", XSD_INT))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class DeleteBatchTasks(Operation[None]):
     """Delete several tasks by id."""
 
@@ -454,21 +454,21 @@ class _TaskQuery(Operation[list[BatchTaskInfo]]):
     __slots__ = ()
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetBatchTaskInfosByAssociates(_TaskQuery):
     """Tasks owned by the given associates: ``[]`` all, ``0`` system, ``-1`` all users."""
 
     associate_ids: tuple[int, ...] = attrs.field(converter=_ids, metadata=arg("AssociateIds", _IDS))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetBatchTaskInfosByState(_TaskQuery):
     """User tasks in one state (``BatchTaskState.ALL`` for any)."""
 
     state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetBatchTaskInfosByNameAndState(_TaskQuery):
     """User tasks with one definition name (blank: any) in one state."""
 
@@ -476,7 +476,7 @@ class GetBatchTaskInfosByNameAndState(_TaskQuery):
     state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetBatchTaskInfosByNameAndAssociates(_TaskQuery):
     """Tasks with one definition name owned by the given associates."""
 
@@ -484,7 +484,7 @@ class GetBatchTaskInfosByNameAndAssociates(_TaskQuery):
     associate_ids: tuple[int, ...] = attrs.field(converter=_ids, metadata=arg("AssociateIds", _IDS))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetBatchTaskInfosByAssociatesAndState(_TaskQuery):
     """Tasks owned by the given associates, in one state."""
 
@@ -492,14 +492,14 @@ class GetBatchTaskInfosByAssociatesAndState(_TaskQuery):
     state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetAllBatchTaskInfosByName(_TaskQuery):
     """System and user tasks with one definition name (None or blank: all tasks)."""
 
     task_name: str | None = attrs.field(metadata=arg("TaskName", XSD_STRING))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetAllBatchTaskInfosByNameAndState(_TaskQuery):
     """System and user tasks with one definition name, in one state."""
 
@@ -507,14 +507,14 @@ class GetAllBatchTaskInfosByNameAndState(_TaskQuery):
     state: BatchTaskState | str = attrs.field(converter=_state, metadata=arg("State", STATE))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetSystemBatchTaskInfosByName(_TaskQuery):
     """System tasks with one definition name."""
 
     task_name: str | None = attrs.field(metadata=arg("TaskName", XSD_STRING))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetSystemBatchTaskInfosByNameAndState(_TaskQuery):
     """System tasks with one definition name, in one state."""
 

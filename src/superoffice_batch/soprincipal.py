@@ -99,7 +99,7 @@ class NetServerBuildType(WireEnum):
     RELEASE = "Release"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class Principal(Checked):
     """Who a ticket belongs to: the scalar fields of ``SoPrincipalCarrier``.
 
@@ -152,7 +152,7 @@ class Authentication:
     succeeded: bool
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class SoCredentials(Checked):
     """``SoCredentials`` as a reply carries it: just the ticket (masked in ``repr()``).
 
@@ -162,7 +162,7 @@ class SoCredentials(Checked):
     ticket: str | None = wire("Ticket", XSD_STRING, repr=masked)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class AuthenticateReply(Checked):
     """The ``AuthenticateResponse`` element as sent, before the success rule is applied.
 
@@ -182,7 +182,7 @@ AUTHENTICATE_REPLY: ModelCodec[AuthenticateReply] = ModelCodec(
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class SystemInfo(Checked):
     """What ``GetSystemInfo`` tells about the installation (``SoSystemInfoCarrier``).
 
@@ -267,7 +267,7 @@ class _Authenticate(Operation[Authentication]):
     __slots__ = ()
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class AuthenticateUsernamePassword(_Authenticate):
     """Log in with a SuperOffice user name and password (on-site installations)."""
 
@@ -275,19 +275,19 @@ class AuthenticateUsernamePassword(_Authenticate):
     password: str = attrs.field(repr=masked, metadata=arg("Password", SECRET_STRING))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class AuthenticateWithAccessToken(_Authenticate):
     """Exchange an OAuth access token for a ticket."""
 
     access_token: str = attrs.field(repr=masked, metadata=arg("AccessToken", SECRET_STRING))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class AuthenticateImplicit(_Authenticate):
     """Authenticate with the identity the server derives from the call itself (no secret sent)."""
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class AuthenticateGeneric(_Authenticate):
     """Authenticate with plugin-specific key/value data (values are secrets)."""
 
@@ -299,7 +299,7 @@ class AuthenticateGeneric(_Authenticate):
     )
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class GetSystemInfo(Operation[SystemInfo | None]):
     """Version, build and database facts about the installation."""
 

@@ -167,7 +167,7 @@ _PAIR_ITEMS = {
 }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False, repr=False)
 class ExceptionInfo(Checked):
     """NetServer's ``ExceptionInfo`` reply header (``SoExceptionInfo``), without an inner
     exception."""
