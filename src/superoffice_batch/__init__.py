@@ -5,6 +5,7 @@ use, operations that build requests and parse replies without any I/O, live in
 :mod:`superoffice_batch.operations`.
 """
 
+from ._version import __version__
 from .auth import AccessToken, UsernamePassword
 from .client import AsyncBatchClient, BatchClient
 from .envelope import SoapVersion
@@ -35,8 +36,6 @@ from .models import (
     UserType,
 )
 from .operations import Reply
-
-__version__ = "0.3.0"
 
 __all__ = [
     "AccessToken",
