@@ -19,6 +19,7 @@ ticket masked before it is stored, so neither ``str()`` nor the attributes can l
 
 from __future__ import annotations
 
+import copyreg
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -72,7 +73,16 @@ def _short(text: str) -> str:
 
 
 class SuperOfficeError(Exception):
-    """Base of every error the library raises about a call to NetServer."""
+    """Base of every error the library raises about a call to NetServer.
+
+    Every one pickles (for multiprocessing, process pools, task queues) with its message
+    and all its attributes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls type(*args): the constructors here take other
+        # arguments. Rebuilt without __init__, from args and every attribute instead.
+        return (copyreg.__newobj__, (type(self), *self.args), self.__dict__)
 
 
 class TransportError(SuperOfficeError):
