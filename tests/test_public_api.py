@@ -387,3 +387,19 @@ def test_sync_client_refuses_a_coroutine_function_on_progress(
 
     assert re.search(r"on_progress .*coroutine function .*AsyncBatchClient", str(raised.value))
     assert not route.called
+
+
+def test_sync_client_refuses_an_on_progress_that_returns_a_coroutine(
+    router: respx.MockRouter,
+) -> None:
+    events: list[str] = []
+    router.post(BATCH_URL).mock(side_effect=_polls(events))
+
+    async def report(info: BatchTaskInfo) -> None:
+        raise AssertionError("never run")
+
+    client = BatchClient(BASE_URL, ticket=TICKET, soap_version=SoapVersion.SOAP12)
+    with client, pytest.raises(TypeError, match="on_progress returned a coroutine"):
+        client.wait_for_batch_task(JOB, on_progress=lambda info: report(info))
+
+    assert events == ["poll"], "the first snapshot's report fails: no more polls"

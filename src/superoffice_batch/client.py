@@ -4,9 +4,10 @@
 failure means: SOAP version negotiation, the few safe re-sends, logging in again after a
 rejected ticket, retries of read-only calls, polling a job to its end. Its plans are
 generators that yield *steps* (a :class:`~superoffice_batch.operations.Request` to send,
-seconds to wait, or :class:`NeedCredentials`) and receive their outcome.
+seconds to wait, :class:`NeedCredentials`, progress to report) and receive their outcome.
 :class:`BatchClient` performs the steps with ``httpx.Client``, :class:`AsyncBatchClient`
-with ``httpx.AsyncClient``; nothing else differs between them.
+with ``httpx.AsyncClient`` (and awaits an async progress callback); each client method
+hands its operation, or a plan, to the policy in a line or two.
 """
 
 from __future__ import annotations
@@ -769,7 +770,13 @@ class BatchClient(_Client[httpx.Client]):
         if isinstance(step, NeedCredentials):
             return self._credentials(step.stale)
         if isinstance(step, _Progress):
-            step.callback(step.info)
+            reported = step.callback(step.info)
+            if inspect.iscoroutine(reported):
+                reported.close()  # never to run: no "never awaited" warning later
+                raise TypeError(
+                    "on_progress returned a coroutine: BatchClient does not await it "
+                    "(AsyncBatchClient does)"
+                )
         else:
             time.sleep(step)
         return None

@@ -19,7 +19,6 @@ ticket masked before it is stored, so neither ``str()`` nor the attributes can l
 
 from __future__ import annotations
 
-import copyreg
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -82,7 +81,12 @@ class SuperOfficeError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception's own reduce calls type(*args): the constructors here take other
         # arguments. Rebuilt without __init__, from args and every attribute instead.
-        return (copyreg.__newobj__, (type(self), *self.args), self.__dict__)
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[SuperOfficeError], args: tuple[Any, ...]) -> SuperOfficeError:
+    """An unpickled error before its attributes are set: ``args`` (the message) only."""
+    return cls.__new__(cls, *args)
 
 
 class TransportError(SuperOfficeError):
