@@ -177,35 +177,33 @@ def _squeeze(text: str) -> str:
 # -- arguments are checked when the coroutine runs ----------------------------------------
 
 
-def _run(awaitable: Any) -> Any:
-    return asyncio.run(awaitable)
-
-
 BAD_CALLS = [
-    ("start_batch_job", ("not a task",), {}),
-    ("get_batch_task_info", ("5",), {}),
-    ("delete_batch_tasks", ([1, "2"],), {}),
-    ("get_batch_task_infos_by_state", (42,), {}),
-    ("wait_for_batch_task", (JOB,), {"poll_interval": 0}),
-    ("wait_for_batch_task", (0,), {}),
-    ("run_batch_job", (BatchTaskInfo(name="ExportTask"),), {"raise_on_failure": "yes"}),
+    ("start_batch_job", ("not a task",), {}, "batch_task_info"),
+    ("get_batch_task_info", ("5",), {}, "id"),
+    ("delete_batch_tasks", ([1, "2"],), {}, "batch_task_ids"),
+    ("get_batch_task_infos_by_state", (42,), {}, "state"),
+    ("wait_for_batch_task", (JOB,), {"poll_interval": 0}, "poll_interval"),
+    ("wait_for_batch_task", (0,), {}, "job_id"),
+    ("run_batch_job", (BatchTaskInfo(name="ExportTask"),), {"on_progress": 5}, "on_progress"),
 ]
 
 
-@pytest.mark.parametrize(("name", "args", "kwargs"), BAD_CALLS, ids=lambda x: str(x)[:30])
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "field"), BAD_CALLS, ids=[call[3] for call in BAD_CALLS]
+)
 def test_async_bad_arguments_raise_at_await_not_at_call(
-    name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], field: str
 ) -> None:
     async def main() -> None:
         async with AsyncBatchClient(BASE_URL, ticket=TICKET) as client:
             pending = getattr(client, name)(*args, **kwargs)  # nothing raised yet
             assert inspect.iscoroutine(pending)
-            with pytest.raises((TypeError, ValueError)):
+            with pytest.raises((TypeError, ValueError), match=field):
                 await pending
 
     with respx.mock(assert_all_called=False) as router:
         route = router.post(BATCH_URL)
-        _run(main())
+        asyncio.run(main())
     assert not route.called
 
 
