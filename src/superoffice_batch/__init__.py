@@ -8,6 +8,7 @@ use, operations that build requests and parse replies without any I/O, live in
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_names
+from ._version import __version__
 from .auth import AccessToken, UsernamePassword
 from .client import AsyncBatchClient, BatchClient
 from .envelope import SoapVersion
@@ -54,8 +55,6 @@ _SOPRINCIPAL_NAMES = (
 )
 # SoPrincipal's models load on first use: see superoffice_batch.soprincipal.
 __getattr__ = lazy_names(__name__, "superoffice_batch.soprincipal", _SOPRINCIPAL_NAMES)
-
-__version__ = "0.3.0"
 
 __all__ = [
     "AccessToken",

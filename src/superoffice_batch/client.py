@@ -4,9 +4,10 @@
 failure means: SOAP version negotiation, the few safe re-sends, logging in again after a
 rejected ticket, retries of read-only calls, polling a job to its end. Its plans are
 generators that yield *steps* (a :class:`~superoffice_batch.operations.Request` to send,
-seconds to wait, or :class:`NeedCredentials`) and receive their outcome.
+seconds to wait, :class:`NeedCredentials`, progress to report) and receive their outcome.
 :class:`BatchClient` performs the steps with ``httpx.Client``, :class:`AsyncBatchClient`
-with ``httpx.AsyncClient``; nothing else differs between them.
+with ``httpx.AsyncClient`` (and awaits an async progress callback); each client method
+hands its operation, or a plan, to the policy in a line or two.
 """
 
 from __future__ import annotations
@@ -16,24 +17,16 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from types import TracebackType
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Concatenate,
-    Generic,
-    NamedTuple,
-    ParamSpec,
-    TypeVar,
-    overload,
-)
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import httpx
 
 if TYPE_CHECKING:
     import asyncio
 
+from ._version import __version__
 from .auth import TicketKeeper, TicketSource, is_ticket_rejection
 from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion, oversized
 from .errors import (
@@ -73,14 +66,16 @@ __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT_TIMEOUT",
+    "USER_AGENT",
     "AsyncBatchClient",
+    "AsyncProgressCallback",
     "BatchClient",
     "NeedCredentials",
+    "ProgressCallback",
     "RawResponse",
 ]
 
 T = TypeVar("T")
-P = ParamSpec("P")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 R = TypeVar("R")
 
@@ -92,12 +87,18 @@ DEFAULT_POLL_INTERVAL = 1.0
 """Seconds between the first polls of a job; later polls back off."""
 DEFAULT_WAIT_TIMEOUT = 3600.0
 """Seconds :meth:`BatchClient.wait_for_batch_task` waits by default."""
+USER_AGENT = f"superoffice-batch/{__version__} httpx/{httpx.__version__}"
+"""The User-Agent the clients send, unless an injected ``http_client`` sets its own."""
+# What httpx sends when nobody chose a User-Agent: replaced by USER_AGENT.
+_HTTPX_USER_AGENT = f"python-httpx/{httpx.__version__}"
 _MAX_POLL_INTERVAL = 30.0
 _TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 _VERSION_MISMATCH = {f"{{{version.namespace}}}VersionMismatch" for version in SoapVersion}
 
 ProgressCallback = Callable[[BatchTaskInfo], object]
 """Called with each snapshot of a job whose state, percent or description changed."""
+AsyncProgressCallback = Callable[[BatchTaskInfo], Awaitable[object] | object]
+"""A :data:`ProgressCallback`, or a coroutine function that the async client awaits."""
 
 
 class RawResponse(NamedTuple):
@@ -114,8 +115,16 @@ class NeedCredentials(NamedTuple):
     stale: str | None
 
 
-# What a plan asks of its driver: send a request, wait some seconds, or get credentials.
-_Step = Request | float | NeedCredentials
+class _Progress(NamedTuple):
+    """A step: call the waiter's ``on_progress`` with a changed snapshot (and await it)."""
+
+    callback: AsyncProgressCallback
+    info: BatchTaskInfo
+
+
+# What a plan asks of its driver: send a request, wait some seconds, get credentials, or
+# report progress.
+_Step = Request | float | NeedCredentials | _Progress
 _Plan = Generator[_Step, Any, T]
 
 
@@ -397,7 +406,7 @@ class _CallPolicy:
             if info is None:
                 raise ProtocolError(f"GetBatchTaskInfo({job}) returned no task: no such job")
             if wait.on_progress is not None and _progress(info) != seen:
-                wait.on_progress(info)
+                yield _Progress(wait.on_progress, info)
             seen = _progress(info)
             if _is_finished(info):
                 if wait.raise_on_failure and info.state is BatchTaskState.FAILED:
@@ -431,8 +440,10 @@ class WaitSettings:
         self,
         poll_interval: object,
         timeout: object,
-        on_progress: ProgressCallback | None,
+        on_progress: AsyncProgressCallback | None,
         raise_on_failure: object,
+        *,
+        awaits: bool,
     ) -> None:
         interval = _check_seconds("poll_interval", poll_interval)
         assert interval is not None
@@ -440,9 +451,12 @@ class WaitSettings:
         self.timeout = _check_seconds("timeout", timeout, optional=True)
         if on_progress is not None and not callable(on_progress):
             raise TypeError(f"on_progress must be callable, not {type(on_progress).__name__}")
-        if inspect.iscoroutinefunction(on_progress):
-            # It is called between polls and not awaited, by both clients alike.
-            raise TypeError("on_progress must be a plain function, not a coroutine function")
+        if not awaits and inspect.iscoroutinefunction(on_progress):
+            # Calling it would only make a coroutine that nothing ever runs.
+            raise TypeError(
+                "on_progress must be a plain function for BatchClient, not a coroutine "
+                "function (AsyncBatchClient awaits one)"
+            )
         self.on_progress = on_progress
         if not isinstance(raise_on_failure, bool):
             kind = type(raise_on_failure).__name__
@@ -529,118 +543,7 @@ _CLIENT_OPTIONS = """
 """
 
 
-class PlanMethod(Generic[P, T]):
-    """A client method that runs one plan of the call policy.
-
-    ``client.stop_batch_job(5)`` runs the plan that sends ``StopBatchJob(5)``: the sync
-    client returns the result, the async one a coroutine. Declared once for both
-    clients, so that an operation or a helper is one line for both.
-    """
-
-    def __init__(
-        self, plan: Callable[Concatenate[_CallPolicy, P], _Plan[T]], doc: str | None
-    ) -> None:
-        self.plan = plan
-        self.__doc__ = doc
-
-    @overload
-    def __get__(self, client: None, owner: type[Any]) -> PlanMethod[P, T]: ...
-    @overload
-    def __get__(self, client: BatchClient, owner: type[Any]) -> Callable[P, T]: ...
-    @overload
-    def __get__(
-        self, client: AsyncBatchClient, owner: type[Any]
-    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
-    def __get__(self, client: Any, owner: type[Any]) -> Any:
-        if client is None:
-            return self
-        plan = self.plan
-
-        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return client._drive(plan(client._policy, *args, **kwargs))
-
-        run.__doc__ = self.__doc__
-        return run
-
-
-def operation_method(operation: Callable[P, Operation[T]]) -> PlanMethod[P, T]:
-    """The client method that sends ``operation`` built from the method's arguments."""
-
-    def plan(policy: _CallPolicy, /, *args: P.args, **kwargs: P.kwargs) -> _Plan[T]:
-        return policy.plan(operation(*args, **kwargs))
-
-    return PlanMethod(plan, operation.__doc__)
-
-
-def _wait_for_batch_task(
-    policy: _CallPolicy,
-    job_id: int,
-    *,
-    poll_interval: float = DEFAULT_POLL_INTERVAL,
-    timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-    on_progress: ProgressCallback | None = None,
-    raise_on_failure: bool = False,
-) -> _Plan[BatchTaskInfo]:
-    """Poll a job until it succeeds or fails; returns its final ``BatchTaskInfo``.
-
-    ``on_progress`` receives each snapshot whose state, percent or description changed.
-    A failed job is returned unless ``raise_on_failure`` (then ``BatchTaskFailed``). Past
-    ``timeout`` seconds (None: no limit), ``BatchTaskTimeout`` carries the last snapshot;
-    the job goes on running. The settings are checked before anything is sent.
-    """
-    return policy.wait_plan(
-        job_id, WaitSettings(poll_interval, timeout, on_progress, raise_on_failure)
-    )
-
-
-def _run_batch_job(
-    policy: _CallPolicy,
-    batch_task_info: BatchTaskInfo,
-    *,
-    poll_interval: float = DEFAULT_POLL_INTERVAL,
-    timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-    on_progress: ProgressCallback | None = None,
-    raise_on_failure: bool = False,
-) -> _Plan[BatchTaskInfo]:
-    """Start a batch job, then wait for it as ``wait_for_batch_task`` does."""
-    return policy.run_plan(
-        batch_task_info, WaitSettings(poll_interval, timeout, on_progress, raise_on_failure)
-    )
-
-
-class _BatchMethods:
-    """The Batch.svc operations as methods, snake_case, with the operations' arguments,
-    and the helpers that follow a job."""
-
-    start_batch_job = operation_method(StartBatchJob)
-    get_batch_task_info = operation_method(GetBatchTaskInfo)
-    update_batch_task = operation_method(UpdateBatchTask)
-    stop_batch_job = operation_method(StopBatchJob)
-    delete_batch_task = operation_method(DeleteBatchTask)
-    delete_batch_tasks = operation_method(DeleteBatchTasks)
-    get_batch_task_infos_by_associates = operation_method(GetBatchTaskInfosByAssociates)
-    get_batch_task_infos_by_state = operation_method(GetBatchTaskInfosByState)
-    get_batch_task_infos_by_name_and_state = operation_method(GetBatchTaskInfosByNameAndState)
-    get_batch_task_infos_by_name_and_associates = operation_method(
-        GetBatchTaskInfosByNameAndAssociates
-    )
-    get_batch_task_infos_by_associates_and_state = operation_method(
-        GetBatchTaskInfosByAssociatesAndState
-    )
-    get_all_batch_task_infos_by_name = operation_method(GetAllBatchTaskInfosByName)
-    get_all_batch_task_infos_by_name_and_state = operation_method(
-        GetAllBatchTaskInfosByNameAndState
-    )
-    get_system_batch_task_infos_by_name = operation_method(GetSystemBatchTaskInfosByName)
-    get_system_batch_task_infos_by_name_and_state = operation_method(
-        GetSystemBatchTaskInfosByNameAndState
-    )
-
-    wait_for_batch_task = PlanMethod(_wait_for_batch_task, _wait_for_batch_task.__doc__)
-    run_batch_job = PlanMethod(_run_batch_job, _run_batch_job.__doc__)
-
-
-class _Client(_BatchMethods, Generic[H]):
+class _Client(Generic[H]):
     """What the two clients share: options, the call policy, the httpx client they own."""
 
     _http_class: type[H]
@@ -677,7 +580,9 @@ class _Client(_BatchMethods, Generic[H]):
         )
         self._auth_lock = self._new_lock()
         self._owns_http = http_client is None
-        self._http: H = http_client if http_client is not None else self._http_class()
+        if http_client is None:
+            http_client = self._http_class(headers={"User-Agent": USER_AGENT})
+        self._http: H = http_client
 
     def _new_lock(self) -> Any:
         """The lock that makes concurrent callers share one login (per client kind)."""
@@ -685,12 +590,24 @@ class _Client(_BatchMethods, Generic[H]):
 
     def __repr__(self) -> str:
         version = self.soap_version.value if self.soap_version else "negotiate"
-        return f"<{type(self).__name__} {str(self._policy.base_url)!r} soap={version}>"
+        return f"<{type(self).__name__} {self.base_url!r} soap={version}>"
+
+    @property
+    def base_url(self) -> str:
+        """The installation root the services are found below, ending in ``/``."""
+        return str(self._policy.base_url)
 
     @property
     def soap_version(self) -> SoapVersion | None:
         """The SOAP version in use: pinned, or settled by negotiation; None before that."""
         return self._policy.soap_version
+
+    def _headers(self, request: Request) -> dict[str, str]:
+        """The request's headers, naming this library unless the httpx client names another."""
+        # Read per request: an injected client's headers may change after it was passed.
+        if self._http.headers.get("user-agent") == _HTTPX_USER_AGENT:
+            return {**request.headers, "User-Agent": USER_AGENT}
+        return request.headers
 
 
 class BatchClient(_Client[httpx.Client]):
@@ -707,7 +624,7 @@ class BatchClient(_Client[httpx.Client]):
     def _new_lock(self) -> threading.Lock:
         return threading.Lock()
 
-    # -- driving plans ---------------------------------------------------------------
+    # -- calls -----------------------------------------------------------------------
 
     def call(self, operation: Operation[T]) -> T:
         """Send any operation (Batch or SoPrincipal) and return its result."""
@@ -716,6 +633,123 @@ class BatchClient(_Client[httpx.Client]):
     def call_reply(self, operation: Operation[T]) -> Reply[T]:
         """Like :meth:`call`, with NetServer's ``TimeZone`` and ``ExtraInfo`` reply headers."""
         return self._drive(self._policy.reply_plan(operation))
+
+    # -- Batch.svc -------------------------------------------------------------------
+
+    def start_batch_job(self, batch_task_info: BatchTaskInfo) -> int:
+        """Start a batch job from a task description; returns the id of the new task.
+
+        StartBatchJob is not idempotent: it is re-sent only when NetServer certainly did
+        not run it (no connection made, SOAP version refused, ticket rejected).
+        """
+        return self.call(StartBatchJob(batch_task_info))
+
+    def get_batch_task_info(self, id: int) -> BatchTaskInfo | None:
+        """One task by id, or None when the service has none to give."""
+        return self.call(GetBatchTaskInfo(id))
+
+    def update_batch_task(self, batch_task_info: BatchTaskInfo) -> BatchTaskInfo | None:
+        """Store a task's ``State``, ``Description``, ``Response`` and ``Request``.
+
+        Send the whole task, ``id`` included; returns the task as stored, or None.
+        """
+        return self.call(UpdateBatchTask(batch_task_info))
+
+    def stop_batch_job(self, id: int) -> bool:
+        """Ask a running task to stop; True if it was stopped (False for ``CannotCancel``)."""
+        return self.call(StopBatchJob(id))
+
+    def delete_batch_task(self, batch_task_id: int) -> None:
+        """Delete one task by id."""
+        return self.call(DeleteBatchTask(batch_task_id))
+
+    def delete_batch_tasks(self, batch_task_ids: Iterable[int]) -> None:
+        """Delete several tasks by id."""
+        return self.call(DeleteBatchTasks(batch_task_ids))
+
+    def get_batch_task_infos_by_associates(
+        self, associate_ids: Iterable[int]
+    ) -> list[BatchTaskInfo]:
+        """Tasks owned by the given associates: ``[]`` all, ``0`` system, ``-1`` all users."""
+        return self.call(GetBatchTaskInfosByAssociates(associate_ids))
+
+    def get_batch_task_infos_by_state(self, state: BatchTaskState | str) -> list[BatchTaskInfo]:
+        """User tasks in one state (``BatchTaskState.ALL`` for any)."""
+        return self.call(GetBatchTaskInfosByState(state))
+
+    def get_batch_task_infos_by_name_and_state(
+        self, name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """User tasks with one definition name (blank: any) in one state."""
+        return self.call(GetBatchTaskInfosByNameAndState(name, state))
+
+    def get_batch_task_infos_by_name_and_associates(
+        self, name: str | None, associate_ids: Iterable[int]
+    ) -> list[BatchTaskInfo]:
+        """Tasks with one definition name owned by the given associates."""
+        return self.call(GetBatchTaskInfosByNameAndAssociates(name, associate_ids))
+
+    def get_batch_task_infos_by_associates_and_state(
+        self, associate_ids: Iterable[int], state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """Tasks owned by the given associates, in one state."""
+        return self.call(GetBatchTaskInfosByAssociatesAndState(associate_ids, state))
+
+    def get_all_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
+        """System and user tasks with one definition name (None or blank: all tasks)."""
+        return self.call(GetAllBatchTaskInfosByName(task_name))
+
+    def get_all_batch_task_infos_by_name_and_state(
+        self, task_name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """System and user tasks with one definition name, in one state."""
+        return self.call(GetAllBatchTaskInfosByNameAndState(task_name, state))
+
+    def get_system_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
+        """System tasks with one definition name."""
+        return self.call(GetSystemBatchTaskInfosByName(task_name))
+
+    def get_system_batch_task_infos_by_name_and_state(
+        self, task_name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """System tasks with one definition name, in one state."""
+        return self.call(GetSystemBatchTaskInfosByNameAndState(task_name, state))
+
+    # -- following a job -------------------------------------------------------------
+
+    def wait_for_batch_task(
+        self,
+        job_id: int,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> BatchTaskInfo:
+        """Poll a job until it succeeds or fails; returns its final ``BatchTaskInfo``.
+
+        ``on_progress`` receives each snapshot whose state, percent or description changed.
+        A failed job is returned unless ``raise_on_failure`` (then ``BatchTaskFailed``). Past
+        ``timeout`` seconds (None: no limit), ``BatchTaskTimeout`` carries the last snapshot;
+        the job goes on running. The settings are checked before anything is sent.
+        """
+        wait = WaitSettings(poll_interval, timeout, on_progress, raise_on_failure, awaits=False)
+        return self._drive(self._policy.wait_plan(job_id, wait))
+
+    def run_batch_job(
+        self,
+        batch_task_info: BatchTaskInfo,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> BatchTaskInfo:
+        """Start a batch job, then wait for it as :meth:`wait_for_batch_task` does."""
+        wait = WaitSettings(poll_interval, timeout, on_progress, raise_on_failure, awaits=False)
+        return self._drive(self._policy.run_plan(batch_task_info, wait))
+
+    # -- driving plans ---------------------------------------------------------------
 
     def _drive(self, plan: _Plan[T]) -> T:
         step = next(plan)
@@ -735,7 +769,16 @@ class BatchClient(_Client[httpx.Client]):
             return self._send(step)
         if isinstance(step, NeedCredentials):
             return self._credentials(step.stale)
-        time.sleep(step)
+        if isinstance(step, _Progress):
+            reported = step.callback(step.info)
+            if inspect.iscoroutine(reported):
+                reported.close()  # never to run: no "never awaited" warning later
+                raise TypeError(
+                    "on_progress returned a coroutine: BatchClient does not await it "
+                    "(AsyncBatchClient does)"
+                )
+        else:
+            time.sleep(step)
         return None
 
     def _credentials(self, stale: str | None) -> Credentials | None:
@@ -756,7 +799,7 @@ class BatchClient(_Client[httpx.Client]):
                 "POST",
                 url,
                 content=request.content,
-                headers=request.headers,
+                headers=self._headers(request),
                 timeout=policy.timeout,
             ) as response:
                 content = _read_body(response.iter_bytes(), response, policy.max_response_bytes)
@@ -802,7 +845,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
 
         return asyncio.Lock()
 
-    # -- driving plans ---------------------------------------------------------------
+    # -- calls -----------------------------------------------------------------------
 
     async def call(self, operation: Operation[T]) -> T:
         """Send any operation (Batch or SoPrincipal) and return its result."""
@@ -811,6 +854,128 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
     async def call_reply(self, operation: Operation[T]) -> Reply[T]:
         """Like :meth:`call`, with NetServer's ``TimeZone`` and ``ExtraInfo`` reply headers."""
         return await self._drive(self._policy.reply_plan(operation))
+
+    # -- Batch.svc -------------------------------------------------------------------
+
+    async def start_batch_job(self, batch_task_info: BatchTaskInfo) -> int:
+        """Start a batch job from a task description; returns the id of the new task.
+
+        StartBatchJob is not idempotent: it is re-sent only when NetServer certainly did
+        not run it (no connection made, SOAP version refused, ticket rejected).
+        """
+        return await self.call(StartBatchJob(batch_task_info))
+
+    async def get_batch_task_info(self, id: int) -> BatchTaskInfo | None:
+        """One task by id, or None when the service has none to give."""
+        return await self.call(GetBatchTaskInfo(id))
+
+    async def update_batch_task(self, batch_task_info: BatchTaskInfo) -> BatchTaskInfo | None:
+        """Store a task's ``State``, ``Description``, ``Response`` and ``Request``.
+
+        Send the whole task, ``id`` included; returns the task as stored, or None.
+        """
+        return await self.call(UpdateBatchTask(batch_task_info))
+
+    async def stop_batch_job(self, id: int) -> bool:
+        """Ask a running task to stop; True if it was stopped (False for ``CannotCancel``)."""
+        return await self.call(StopBatchJob(id))
+
+    async def delete_batch_task(self, batch_task_id: int) -> None:
+        """Delete one task by id."""
+        return await self.call(DeleteBatchTask(batch_task_id))
+
+    async def delete_batch_tasks(self, batch_task_ids: Iterable[int]) -> None:
+        """Delete several tasks by id."""
+        return await self.call(DeleteBatchTasks(batch_task_ids))
+
+    async def get_batch_task_infos_by_associates(
+        self, associate_ids: Iterable[int]
+    ) -> list[BatchTaskInfo]:
+        """Tasks owned by the given associates: ``[]`` all, ``0`` system, ``-1`` all users."""
+        return await self.call(GetBatchTaskInfosByAssociates(associate_ids))
+
+    async def get_batch_task_infos_by_state(
+        self, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """User tasks in one state (``BatchTaskState.ALL`` for any)."""
+        return await self.call(GetBatchTaskInfosByState(state))
+
+    async def get_batch_task_infos_by_name_and_state(
+        self, name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """User tasks with one definition name (blank: any) in one state."""
+        return await self.call(GetBatchTaskInfosByNameAndState(name, state))
+
+    async def get_batch_task_infos_by_name_and_associates(
+        self, name: str | None, associate_ids: Iterable[int]
+    ) -> list[BatchTaskInfo]:
+        """Tasks with one definition name owned by the given associates."""
+        return await self.call(GetBatchTaskInfosByNameAndAssociates(name, associate_ids))
+
+    async def get_batch_task_infos_by_associates_and_state(
+        self, associate_ids: Iterable[int], state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """Tasks owned by the given associates, in one state."""
+        return await self.call(GetBatchTaskInfosByAssociatesAndState(associate_ids, state))
+
+    async def get_all_batch_task_infos_by_name(self, task_name: str | None) -> list[BatchTaskInfo]:
+        """System and user tasks with one definition name (None or blank: all tasks)."""
+        return await self.call(GetAllBatchTaskInfosByName(task_name))
+
+    async def get_all_batch_task_infos_by_name_and_state(
+        self, task_name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """System and user tasks with one definition name, in one state."""
+        return await self.call(GetAllBatchTaskInfosByNameAndState(task_name, state))
+
+    async def get_system_batch_task_infos_by_name(
+        self, task_name: str | None
+    ) -> list[BatchTaskInfo]:
+        """System tasks with one definition name."""
+        return await self.call(GetSystemBatchTaskInfosByName(task_name))
+
+    async def get_system_batch_task_infos_by_name_and_state(
+        self, task_name: str | None, state: BatchTaskState | str
+    ) -> list[BatchTaskInfo]:
+        """System tasks with one definition name, in one state."""
+        return await self.call(GetSystemBatchTaskInfosByNameAndState(task_name, state))
+
+    # -- following a job -------------------------------------------------------------
+
+    async def wait_for_batch_task(
+        self,
+        job_id: int,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        on_progress: AsyncProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> BatchTaskInfo:
+        """Poll a job until it succeeds or fails; returns its final ``BatchTaskInfo``.
+
+        ``on_progress`` receives each snapshot whose state, percent or description changed;
+        a coroutine function is awaited (polling waits for it).
+        A failed job is returned unless ``raise_on_failure`` (then ``BatchTaskFailed``). Past
+        ``timeout`` seconds (None: no limit), ``BatchTaskTimeout`` carries the last snapshot;
+        the job goes on running. The settings are checked before anything is sent.
+        """
+        wait = WaitSettings(poll_interval, timeout, on_progress, raise_on_failure, awaits=True)
+        return await self._drive(self._policy.wait_plan(job_id, wait))
+
+    async def run_batch_job(
+        self,
+        batch_task_info: BatchTaskInfo,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        on_progress: AsyncProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> BatchTaskInfo:
+        """Start a batch job, then wait for it as :meth:`wait_for_batch_task` does."""
+        wait = WaitSettings(poll_interval, timeout, on_progress, raise_on_failure, awaits=True)
+        return await self._drive(self._policy.run_plan(batch_task_info, wait))
+
+    # -- driving plans ---------------------------------------------------------------
 
     async def _drive(self, plan: _Plan[T]) -> T:
         step = next(plan)
@@ -830,6 +995,11 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
             return await self._send(step)
         if isinstance(step, NeedCredentials):
             return await self._credentials(step.stale)
+        if isinstance(step, _Progress):
+            reported = step.callback(step.info)
+            if inspect.isawaitable(reported):
+                await reported
+            return None
         import asyncio  # already loaded: see _new_lock
 
         await asyncio.sleep(step)
@@ -859,7 +1029,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 "POST",
                 url,
                 content=request.content,
-                headers=request.headers,
+                headers=self._headers(request),
                 timeout=policy.timeout,
             ) as response:
                 limit = policy.max_response_bytes

@@ -72,7 +72,21 @@ def _short(text: str) -> str:
 
 
 class SuperOfficeError(Exception):
-    """Base of every error the library raises about a call to NetServer."""
+    """Base of every error the library raises about a call to NetServer.
+
+    Every one pickles (for multiprocessing, process pools, task queues) with its message
+    and all its attributes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls type(*args): the constructors here take other
+        # arguments. Rebuilt without __init__, from args and every attribute instead.
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[SuperOfficeError], args: tuple[Any, ...]) -> SuperOfficeError:
+    """An unpickled error before its attributes are set: ``args`` (the message) only."""
+    return cls.__new__(cls, *args)
 
 
 class TransportError(SuperOfficeError):
