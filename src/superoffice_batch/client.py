@@ -16,7 +16,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from collections.abc import Callable, Coroutine, Generator
 from types import TracebackType
 from typing import (
     TYPE_CHECKING,
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     import asyncio
 
 from .auth import TicketKeeper, TicketSource, is_ticket_rejection
-from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion, oversized
+from .decoding import ACCEPT_ENCODING, CappedBody
+from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion
 from .errors import (
     BatchTaskFailed,
     BatchTaskTimeout,
@@ -450,35 +451,13 @@ class WaitSettings:
         self.raise_on_failure = raise_on_failure
 
 
-def _read_body(chunks: Iterator[bytes], response: httpx.Response, limit: int) -> bytes:
-    """The (decoded) body, refusing to hold more than ``limit`` bytes of it."""
-    _refuse_declared_oversize(response, limit)
-    body = bytearray()
-    for chunk in chunks:
-        _append_capped(body, chunk, response, limit)
-    return bytes(body)
+def _headers(request: Request) -> dict[str, str]:
+    # Only the codings CappedBody can decode: httpx would offer br or zstd when installed.
+    return {**request.headers, "Accept-Encoding": ACCEPT_ENCODING}
 
 
-async def _aread_body(chunks: AsyncIterator[bytes], response: httpx.Response, limit: int) -> bytes:
-    """:func:`_read_body` for an async stream."""
-    _refuse_declared_oversize(response, limit)
-    body = bytearray()
-    async for chunk in chunks:
-        _append_capped(body, chunk, response, limit)
-    return bytes(body)
-
-
-def _append_capped(body: bytearray, chunk: bytes, response: httpx.Response, limit: int) -> None:
-    body += chunk
-    if len(body) > limit:
-        raise oversized(None, limit, response.status_code, response.headers.get("content-type"))
-
-
-def _refuse_declared_oversize(response: httpx.Response, limit: int) -> None:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        content_type = response.headers.get("content-type")
-        raise oversized(int(declared), limit, response.status_code, content_type)
+def _raw_response(response: httpx.Response, body: CappedBody) -> RawResponse:
+    return RawResponse(response.status_code, response.headers.get("content-type"), body.content())
 
 
 def _wrap_httpx_error(
@@ -756,13 +735,14 @@ class BatchClient(_Client[httpx.Client]):
                 "POST",
                 url,
                 content=request.content,
-                headers=request.headers,
+                headers=_headers(request),
                 timeout=policy.timeout,
             ) as response:
-                content = _read_body(response.iter_bytes(), response, policy.max_response_bytes)
-                return RawResponse(
-                    response.status_code, response.headers.get("content-type"), content
-                )
+                # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
+                body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
+                for chunk in response.iter_raw():
+                    body.feed(chunk)
+                return _raw_response(response, body)
         except httpx.HTTPError as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
 
@@ -859,14 +839,14 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 "POST",
                 url,
                 content=request.content,
-                headers=request.headers,
+                headers=_headers(request),
                 timeout=policy.timeout,
             ) as response:
-                limit = policy.max_response_bytes
-                content = await _aread_body(response.aiter_bytes(), response, limit)
-                return RawResponse(
-                    response.status_code, response.headers.get("content-type"), content
-                )
+                # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
+                body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
+                return _raw_response(response, body)
         except httpx.HTTPError as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
 
