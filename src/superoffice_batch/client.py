@@ -339,7 +339,13 @@ class _CallPolicy:
                 negotiating = False
                 version = self.negotiated_version = SoapVersion.SOAP11
                 logger.info("%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1", name, failure)
-            elif takes_ticket and not reauthenticated and is_ticket_rejection(failure):
+            elif (
+                takes_ticket
+                and not reauthenticated
+                and is_ticket_rejection(
+                    failure, reply_succeeded=self._reads_as_success(parse, response, secrets)
+                )
+            ):
                 reauthenticated = True
                 fresh = yield NeedCredentials(credentials.ticket)
                 if fresh is None or fresh is credentials:  # nothing to refresh with
@@ -354,6 +360,22 @@ class _CallPolicy:
                 yield delay
             else:
                 raise failure
+
+    def _reads_as_success(
+        self, parse: Callable[..., object], response: RawResponse, secrets: tuple[str, ...]
+    ) -> bool:
+        """Whether the body is the operation's successful reply, whatever the status said."""
+        try:
+            parse(
+                response.content,
+                status_code=200,
+                content_type=response.content_type,
+                secrets=secrets,
+                max_response_bytes=self.max_response_bytes,
+            )
+        except SuperOfficeError:
+            return False
+        return True
 
     def _transport_retry(
         self, error: TransportError, operation: Operation[Any], attempts: _Attempts

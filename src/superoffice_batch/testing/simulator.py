@@ -257,7 +257,7 @@ class _BusinessError(Exception):
 
 
 def _invalid_ticket() -> _BusinessError:
-    # is_ticket_rejection (superoffice_batch.auth) recognises "ticket" + "invalid"/"expired".
+    # is_ticket_rejection (superoffice_batch.auth) recognises the type: "Ticket" + "Invalid".
     return _BusinessError(
         "SuperOffice.Exceptions.InvalidTicketException", "The ticket is invalid or has expired"
     )
