@@ -103,8 +103,8 @@ def is_ticket_rejection(error: SuperOfficeError, *, reply_succeeded: bool = Fals
       invalid, expired, not valid or rejected. The free-text message never counts: the
       Service module has "support tickets", and any text may mention a session.
     """
-    replied = isinstance(error, (HttpError, SoapFault, ServiceError))
-    if replied and error.status_code in _REJECTING_STATUS:
+    status = error.status_code if isinstance(error, (HttpError, SoapFault, ServiceError)) else None
+    if status in _REJECTING_STATUS:
         return not reply_succeeded
     current: ServiceError | None = error if isinstance(error, ServiceError) else None
     while current is not None:
