@@ -151,28 +151,53 @@ def _check_base_url(base_url: object) -> httpx.URL:
         raise ValueError("base_url must not have a query or fragment")
     if url.userinfo:
         raise ValueError("base_url must not carry user info; pass credentials as options")
+    try:
+        # What the resolver will do with it: labels of 1-63 characters, 253 in all.
+        encodable = len(url.raw_host.decode("ascii").encode("idna")) <= 253
+    except UnicodeError:
+        encodable = False
+    if not encodable:
+        raise ValueError(
+            "base_url has a host name that cannot be encoded: each label must have 1 to 63 "
+            "characters, the whole name at most 253"
+        )
     if not url.path.endswith("/"):
         url = url.copy_with(path=url.path + "/")
     return url
 
 
-def _check_seconds(name: str, value: object, *, optional: bool = False) -> float | None:
+def _check_seconds(
+    name: str, value: object, *, optional: bool = False, at_most: float = math.inf
+) -> float | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be finite and positive, got {value}")
+    if value > at_most:
+        raise ValueError(f"{name} must be at most {at_most:g} seconds (a day), got {value}")
     return float(value)
+
+
+# Sockets and sleeps overflow on absurd values; nothing sane waits a day for one step.
+_MAX_STEP_SECONDS = 86400.0
 
 
 def _check_timeout(timeout: object) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
-        parts = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-        if any(part is None or not math.isfinite(part) or part <= 0 for part in parts):
-            raise ValueError("timeout must be finite and positive for connect, read, write, pool")
+        parts = {
+            "connect": timeout.connect,
+            "read": timeout.read,
+            "write": timeout.write,
+            "pool": timeout.pool,
+        }
+        for part, seconds in parts.items():
+            if seconds is None:
+                raise ValueError(f"timeout.{part} must be set: every request needs a timeout")
+            _check_seconds(f"timeout.{part}", seconds, at_most=_MAX_STEP_SECONDS)
         return timeout
-    seconds = _check_seconds("timeout", timeout)
+    seconds = _check_seconds("timeout", timeout, at_most=_MAX_STEP_SECONDS)
     return httpx.Timeout(seconds)
 
 
@@ -457,7 +482,7 @@ class WaitSettings:
         on_progress: ProgressCallback | None,
         raise_on_failure: object,
     ) -> None:
-        interval = _check_seconds("poll_interval", poll_interval)
+        interval = _check_seconds("poll_interval", poll_interval, at_most=_MAX_STEP_SECONDS)
         assert interval is not None
         self.poll_interval = interval
         self.timeout = _check_seconds("timeout", timeout, optional=True)
@@ -482,18 +507,31 @@ def _raw_response(response: httpx.Response, body: CappedBody) -> RawResponse:
     return RawResponse(response.status_code, response.headers.get("content-type"), body.content())
 
 
-def _wrap_httpx_error(
-    error: httpx.HTTPError, url: str, secrets: tuple[str, ...]
-) -> SuperOfficeError:
+# What sending can raise besides httpx.HTTPError: a URL or host httpx or the resolver cannot
+# encode, a setting a socket refuses, a stream misused by an injected client.
+_HTTPX_FAILURES = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.StreamError,
+    UnicodeError,
+    OverflowError,
+    OSError,
+)
+
+
+def _wrap_httpx_error(error: Exception, url: str, secrets: tuple[str, ...]) -> SuperOfficeError:
     detail = redact(str(error), secrets) or "no detail"
     message = f"{type(error).__name__} on POST {url}: {detail}"
     if isinstance(error, httpx.TransportError):
         # Connect failures and pool timeouts happen before a byte of the request is written.
         sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         return TransportError(message, request_sent=sent)
-    # The reply arrived but could not be read: a bad Content-Encoding, redirects (only an
-    # injected client follows them)...
-    return ProtocolError(message)
+    if isinstance(error, httpx.HTTPError):
+        # The reply arrived but could not be read: a bad Content-Encoding, redirects (only
+        # an injected client follows them)...
+        return ProtocolError(message)
+    # Not httpx's own: when it struck is unknown, so the request may have gone out.
+    return TransportError(message, request_sent=True)
 
 
 def _ticket_source(ticket: str | None, auth: TicketSource | None) -> object:
@@ -765,7 +803,7 @@ class BatchClient(_Client[httpx.Client]):
                 for chunk in response.iter_raw():
                     body.feed(chunk)
                 return _raw_response(response, body)
-        except httpx.HTTPError as error:
+        except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
 
     # -- lifetime ------------------------------------------------------------------
@@ -869,7 +907,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 async for chunk in response.aiter_raw():
                     body.feed(chunk)
                 return _raw_response(response, body)
-        except httpx.HTTPError as error:
+        except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
 
     # -- lifetime ------------------------------------------------------------------
