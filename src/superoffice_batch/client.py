@@ -48,6 +48,7 @@ from .errors import (
     TransportError,
     redact,
 )
+from .hosts import is_loopback
 from .models import BatchTaskInfo, BatchTaskState, Credentials, TimeZone
 from .operations import (
     DeleteBatchTask,
@@ -166,6 +167,14 @@ def _check_base_url(base_url: object) -> httpx.URL:
     return url
 
 
+def _warn_if_plain_http(url: httpx.URL, sends_credentials: bool) -> None:
+    if sends_credentials and url.scheme == "http" and not is_loopback(url.host):
+        logger.warning(
+            "credentials will be sent over plain HTTP to %s, readable on the way; use https://",
+            url.host,
+        )
+
+
 def _check_seconds(
     name: str, value: object, *, optional: bool = False, at_most: float = math.inf
 ) -> float | None:
@@ -269,6 +278,7 @@ class _CallPolicy:
             raise TypeError(f"soap_version must be a SoapVersion or None, not {soap_version!r}")
         self.base_url = _check_base_url(base_url)
         self.keeper = TicketKeeper(auth, application_token)
+        _warn_if_plain_http(self.base_url, auth is not None or application_token is not None)
         # SoPrincipal calls carry the application token only: they are how tickets start.
         self.anonymous = Credentials(application_token=application_token)
         self.pinned_version = soap_version

@@ -31,6 +31,7 @@ import contextlib
 import enum
 import html
 import importlib.resources
+import logging
 import re
 import socket
 import socketserver
@@ -47,6 +48,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ..envelope import BATCH, SOPRINCIPAL, Service, SoapVersion
+from ..hosts import is_loopback
 from ..models import AUTHENTICATE_REPLY, BatchTaskInfo
 from ..operations import Operation
 from ..xmlvalues import TNS, Codec, WireField, checked_fields, tns
@@ -70,6 +72,9 @@ _ROUTE = re.compile(
 )
 _WSDL_QUERIES = ("wsdl", "singlewsdl")
 _MEDIA_TYPES = {"text/xml": SoapVersion.SOAP11, "application/soap+xml": SoapVersion.SOAP12}
+
+
+_logger = logging.getLogger("superoffice_batch.testing")
 
 
 class SoapMode(enum.Enum):
@@ -614,6 +619,12 @@ class NetServerSimulator:
         if self._server is not None:
             raise RuntimeError("the simulator was already started")
         self._server = _Server(self.host, self._port, self._protocol, self.faults)
+        if not is_loopback(self.host):
+            _logger.warning(
+                "the simulator listens on %s, beyond loopback: anyone who can reach this "
+                "machine can log in as its users and read their tickets",
+                self._server.authority,
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.02},
