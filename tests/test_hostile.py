@@ -13,10 +13,11 @@ import httpx
 import pytest
 import respx
 
-from flavors import SyncFlavor
+from flavors import DEFAULT_TASK, SyncFlavor
 from hostile import chunks, gzip_bomb
 from replies import started
 from superoffice_batch import HttpError, ProtocolError, SoapVersion
+from superoffice_batch.errors import EXCERPT_CHARS
 
 LIMIT = 1024 * 1024
 BOMB_SIZE = 64 * 1024 * 1024
@@ -153,3 +154,17 @@ def test_the_raw_bytes_of_a_compressed_body_count_against_the_limit(
         flavor.start(client)
 
     assert caught.value.status_code == 502
+
+
+def test_a_reply_of_unterminated_secret_tags_is_classified_without_freezing(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    # Before, masking this 1.6 MB body backtracked quadratically: hours, holding the GIL.
+    body = b"<Ticket " * 200_000
+    batch.mock(side_effect=[httpx.Response(200, content=body)])
+    client = make(soap_version=SoapVersion.SOAP12, ticket="7T:abcdef")
+
+    with pytest.raises(ProtocolError) as caught:
+        flavor.run_within(60, lambda: client.start_batch_job(DEFAULT_TASK))
+
+    assert caught.value.excerpt == ("<Ticket " * 300)[: EXCERPT_CHARS - 1] + "…"

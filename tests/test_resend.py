@@ -22,6 +22,14 @@ def _fresh_tickets() -> Callable[[], str]:
     return lambda: f"7T:fresh-ticket-{next(counter)}"
 
 
+def _start(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor, first: httpx.Response
+) -> Any:
+    """StartBatchJob answered first by ``first``, then (if re-sent) by job 4712."""
+    batch.mock(side_effect=[first, started(SOAP, 4712)])
+    return flavor.start(make(soap_version=SOAP, auth=_fresh_tickets()))
+
+
 def _with_status(reply: httpx.Response, status: int) -> httpx.Response:
     return httpx.Response(status, headers=reply.headers, content=reply.content)
 
@@ -44,11 +52,8 @@ def test_start_batch_job_is_not_resent_without_proof_of_a_rejection(
     flavor: SyncFlavor,
     reply: Callable[[], httpx.Response],
 ) -> None:
-    batch.mock(side_effect=[reply(), started(SOAP, 4712)])
-    client = make(soap_version=SOAP, auth=_fresh_tickets())
-
     with pytest.raises((HttpError, ServiceError)):
-        flavor.start(client)
+        _start(batch, make, flavor, reply())
 
     assert batch.call_count == 1
 
@@ -75,10 +80,7 @@ def test_a_proven_rejection_is_resent_once_with_a_fresh_ticket(
     flavor: SyncFlavor,
     reply: Callable[[], httpx.Response],
 ) -> None:
-    batch.mock(side_effect=[reply(), started(SOAP, 4712)])
-    client = make(soap_version=SOAP, auth=_fresh_tickets())
-
-    assert flavor.start(client) == 4712
+    assert _start(batch, make, flavor, reply()) == 4712
     assert [ticket_of(call.request) for call in batch.calls] == [
         "7T:fresh-ticket-1",
         "7T:fresh-ticket-2",
