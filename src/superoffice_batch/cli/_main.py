@@ -127,8 +127,12 @@ class _RedactingFormatter(logging.Formatter):
     text: that is the library's own words.
     """
 
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        super().__init__("%(asctime)s %(name)s %(levelname)s: %(message)s")
+    def __init__(
+        self,
+        secrets: tuple[str, ...],
+        layout: str = "%(asctime)s %(name)s %(levelname)s: %(message)s",
+    ) -> None:
+        super().__init__(layout)
         self._secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
@@ -152,10 +156,11 @@ class _CommandLineWarnings(logging.Handler):
 
     def __init__(self, out: Output) -> None:
         super().__init__(logging.WARNING)
+        self.setFormatter(_RedactingFormatter(out.secrets, "%(message)s"))
         self._out = out
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._out.notice(f"warning: {self._out.mask(record.getMessage())}")
+        self._out.notice(f"warning: {self.format(record)}")
 
 
 @contextlib.contextmanager

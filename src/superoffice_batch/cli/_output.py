@@ -1,8 +1,8 @@
 """Everything the command line prints: results (text or JSON), messages and job progress.
 
 Results go to stdout; errors, notices and progress go to stderr, so that stdout can be
-piped. Text from the server is cleaned of control characters before it reaches a
-terminal; JSON escapes them itself.
+piped. Text from the server is cleaned of control and format (bidi) characters before
+it reaches a terminal, and masked of known secrets; JSON output escapes those characters.
 """
 
 from __future__ import annotations
