@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator, Mapping
+from typing import TypeAlias
 
 from .envelope import oversized
 from .errors import HttpError, ProtocolError
@@ -22,11 +23,41 @@ ACCEPT_ENCODING = "gzip, deflate"
 MAX_CODINGS = 2
 """More content-coding layers than this are refused: no server needs them."""
 _STEP = 64 * 1024  # the most one layer outputs per step
-_WBITS = {
-    "gzip": 16 + zlib.MAX_WBITS,
-    "x-gzip": 16 + zlib.MAX_WBITS,
-    "deflate": zlib.MAX_WBITS,  # HTTP's "deflate" is the zlib format
-}
+_GZIP = 16 + zlib.MAX_WBITS
+_DECODABLE = ("gzip", "x-gzip", "deflate")
+
+
+class _Deflate:
+    """HTTP's ``deflate``: the zlib format by the standard, raw deflate from some servers.
+
+    The first two bytes tell which (a zlib header is a checksum of itself); httpx
+    accepts both too, so the client must not refuse what it used to read.
+    """
+
+    def __init__(self) -> None:
+        self._decoder: zlib._Decompress | None = None
+        self._head = b""
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._decoder.unconsumed_tail if self._decoder is not None else b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._decoder is None:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            data, self._head = self._head, b""
+            zlib_header = data[0] & 0x0F == 8 and (data[0] * 256 + data[1]) % 31 == 0
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+        return self._decoder.decompress(data, max_length)
+
+
+_Layer: TypeAlias = "zlib._Decompress | _Deflate"
+
+
+def _layer(coding: str) -> _Layer:
+    return _Deflate() if coding == "deflate" else zlib.decompressobj(_GZIP)
 
 
 def _codings(content_encoding: str | None, status_code: int) -> list[str]:
@@ -39,7 +70,7 @@ def _codings(content_encoding: str | None, status_code: int) -> list[str]:
             status_code=status_code,
         )
     for coding in codings:
-        if coding not in _WBITS:
+        if coding not in _DECODABLE:
             raise ProtocolError(
                 f"reply has an unsupported Content-Encoding: {coding[:40]!r}",
                 status_code=status_code,
@@ -47,7 +78,7 @@ def _codings(content_encoding: str | None, status_code: int) -> list[str]:
     return codings
 
 
-def _inflate(layers: list[zlib._Decompress], data: bytes) -> Iterator[bytes]:
+def _inflate(layers: list[_Layer], data: bytes) -> Iterator[bytes]:
     """``data`` decoded through ``layers``, in pieces of at most a step each."""
     if not layers:
         if data:
@@ -80,7 +111,7 @@ class CappedBody:
         codings = _codings(headers.get("content-encoding"), status_code)
         self._coding = ", ".join(codings)
         # Decoding undoes the last coding applied first.
-        self._layers = [zlib.decompressobj(_WBITS[coding]) for coding in reversed(codings)]
+        self._layers = [_layer(coding) for coding in reversed(codings)]
         self._received = 0
         self._body = bytearray()
 
