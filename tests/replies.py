@@ -140,6 +140,7 @@ def service_error(
     exception_type: str | None = "SoException",
     *,
     inner_message: str | None = None,
+    inner_type: str | None = None,
     operation: str = "StartBatchJob",
 ) -> httpx.Response:
     """A business error: ``Succeeded`` false and an ``ExceptionInfo`` header, HTTP 200."""
@@ -148,8 +149,9 @@ def service_error(
         return "" if value is None else f"<{name}>{value}</{name}>"
 
     inner = ""
-    if inner_message is not None:
-        inner = f"<InnerException>{text('Message', inner_message)}</InnerException>"
+    if inner_message is not None or inner_type is not None:
+        inner_texts = text("Message", inner_message) + text("ExceptionType", inner_type)
+        inner = f"<InnerException>{inner_texts}</InnerException>"
     body = (
         f'<s:Envelope xmlns:s="{SOAP12_NS}"><s:Header>'
         f'<ExceptionInfo xmlns="{TNS}">'

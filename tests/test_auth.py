@@ -396,27 +396,32 @@ def test_bad_character_error_does_not_show_the_password() -> None:
 
 # -- 3. what counts as a rejected ticket ----------------------------------------------------------
 
-# (ExceptionType, Message): how NetServer might say the ticket or session is no good.
+# (ExceptionType, Message): how NetServer might say the ticket or session is no good. Only
+# the type counts (PROTOCOL.md section 7); the messages are there to show they do not matter.
 REJECTING_TEXTS = [
-    ("SoSecurityException", "Invalid ticket"),
-    ("SoSecurityException", "The ticket is not valid"),
-    ("SoSecurityException", "Ticket has expired"),
-    ("SoException", "Your session has expired. Please log in again."),
-    ("SoException", "Session is invalid or has timed out"),
-    ("SoSecurityException", "INVALID TICKET 7T:***"),
+    ("SuperOffice.Exceptions.InvalidTicketException", "The ticket is invalid or has expired"),
     ("InvalidTicketException", None),
     ("SessionExpiredException", "Authentication required"),
-    (None, "Ticket expired"),
+    ("SoTicketExpiredException", "Disk full"),
+    ("SoAuthenticationException", None),
+    ("SuperOffice.Exceptions.InvalidCredentialsException", "Login failed"),
+    ("SoSessionNotValidException", ""),
+    ("Unauthorized_Access_Exception", None),
 ]
-# Security- or session-sounding errors that do not say the ticket or session is bad.
+# Errors whose message speaks of a bad ticket or session, and types that do not say so.
 NEAR_MISSES = [
     ("SoException", "Invalid argument"),
+    ("SoException", "Support ticket 12 is invalid"),
+    ("SoException", "Session table: invalid row"),
+    ("SoSecurityException", "Invalid ticket"),
+    ("SoException", "Your session has expired. Please log in again."),
+    (None, "Ticket expired"),
     ("SoException", "Session timeout for report generation"),
     ("ArgumentException", "Invalid batch task id: 0"),
     ("SoLicenseException", "The license has expired"),
     ("SoSecurityException", "Access denied: missing function right allow-batch"),
-    ("SoException", "Task definition ExportTask not found"),
-    ("SoException", "Ticket booking not found"),
+    ("TicketNotFoundException", "Ticket booking not found"),
+    ("SessionTableException", None),
     (None, None),
 ]
 
@@ -433,11 +438,13 @@ def _service(pair: tuple[str | None, str | None], **extra: Any) -> ServiceError:
         *((_service(pair), False) for pair in NEAR_MISSES),
         (HttpError(401, ""), True),
         (HttpError(401, "<html>Unauthorized</html>", "text/html"), True),
-        (HttpError(403, "Forbidden"), False),
+        (HttpError(403, "Forbidden"), True),
         (HttpError(500, "Invalid ticket"), False),
         (HttpError(503, "Session expired"), False),
-        # Only a business error or an HTTP 401 says so (section 7), not a fault.
+        # Only a business error's type or an HTTP 401/403 says so (section 7), not a fault.
         (SoapFault("{http://www.w3.org/2003/05/soap-envelope}Sender", "Invalid ticket"), False),
+        (SoapFault("{urn:x}Sender", "Denied", status_code=401), True),
+        (ServiceError(exception_type="SoException", status_code=403), True),
         (TransportError("ReadTimeout: session expired?", request_sent=True), False),
         (ProtocolError("Invalid ticket in reply"), False),
         (AuthenticationError("authentication failed: ticket invalid"), False),
@@ -465,6 +472,7 @@ def test_is_ticket_rejection(error: SuperOfficeError, rejected: bool) -> None:
 REJECTIONS: dict[str, Callable[[SoapVersion], httpx.Response]] = {
     "http-401-html": lambda version: html(401, "Unauthorized"),
     "http-401-empty": lambda version: httpx.Response(401),
+    "http-403-html": lambda version: html(403, "Forbidden"),
     **{
         f"service-error-{index}": (
             lambda version, pair=pair: service_error(version, pair[1], pair[0])
@@ -472,10 +480,13 @@ REJECTIONS: dict[str, Callable[[SoapVersion], httpx.Response]] = {
         for index, pair in enumerate(REJECTING_TEXTS)
     },
     "inner-exception": lambda version: service_error(
-        version, "Could not start the batch task", inner_message="Ticket has expired"
+        version,
+        "Could not start the batch task",
+        inner_message="Ticket has expired",
+        inner_type="SoTicketExpiredException",
     ),
 }
-RAISED = {"http-401-html": HttpError, "http-401-empty": HttpError}
+RAISED = {"http-401-html": HttpError, "http-401-empty": HttpError, "http-403-html": HttpError}
 
 CALLS: dict[str, Callable[[Any], Any]] = {
     "StartBatchJob": lambda client: client.start_batch_job(TASK),
@@ -662,7 +673,7 @@ def test_other_service_errors_are_raised_without_refresh(
     assert_sent_in(soap, issuer.sent, batch.calls)
 
 
-@pytest.mark.parametrize("status", [403, 500])
+@pytest.mark.parametrize("status", [404, 500])
 def test_other_http_errors_are_raised_without_refresh(
     flavor: SyncFlavor,
     soap: SoapVersion,

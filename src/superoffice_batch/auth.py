@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import HttpError, ServiceError, SuperOfficeError
+from .errors import HttpError, ServiceError, SoapFault, SuperOfficeError
 from .models import Credentials
 from .operations import Operation
 from .xmlvalues import check_text
@@ -88,28 +88,45 @@ TicketSource = str | UsernamePassword | AccessToken | Callable[[], str | Awaitab
 """Anything the ``auth=`` option accepts."""
 
 
-def is_ticket_rejection(error: SuperOfficeError) -> bool:
+# What an ExceptionType must say to count as a refused ticket (an assumption, PROTOCOL.md §7):
+# an authentication failure outright, or a ticket or session that is no good.
+_AUTHENTICATION_FAILURES = ("authentication", "credential", "unauthori", "notauthenticated")
+_SUBJECTS = ("ticket", "session")
+_FAILURES = ("invalid", "expired", "notvalid", "rejected")
+_REJECTING_STATUS = frozenset({401, 403})
+
+
+def is_ticket_rejection(error: SuperOfficeError, *, reply_succeeded: bool = False) -> bool:
     """Whether NetServer refused the call's ticket, so the operation did not run.
 
-    PROTOCOL.md section 7 leaves the exact texts open until a real tenant shows them; the
-    rule therefore lives here alone: any reply with HTTP status 401 (an HTML page, a
-    fault or a business error alike), or a ServiceError (or one of its inner exceptions)
-    whose type or message speaks of a ticket or session that is invalid, expired or not
-    valid.
+    PROTOCOL.md section 7 leaves the exact types open until a real tenant shows them; the
+    rule therefore lives here alone. A rejection is:
+
+    * a reply with HTTP status 401 or 403 (an HTML page, a fault or a business error
+      alike) whose body is not the operation's successful reply: ``reply_succeeded``
+      says whether it was, read as if the status were 200 (then the call ran);
+    * a :class:`ServiceError` (or one of its inner exceptions) whose ``exception_type``
+      names an authentication or credential failure, or a ticket or session that is
+      invalid, expired, not valid or rejected. The free-text message never counts: the
+      Service module has "support tickets", and any text may mention a session.
     """
-    if getattr(error, "status_code", None) == 401:
-        return True
-    if isinstance(error, HttpError):
-        return False
+    status = error.status_code if isinstance(error, (HttpError, SoapFault, ServiceError)) else None
+    if status in _REJECTING_STATUS:
+        return not reply_succeeded
     current: ServiceError | None = error if isinstance(error, ServiceError) else None
     while current is not None:
-        text = f"{current.exception_type or ''} {current.message or ''}".lower()
-        if ("ticket" in text or "session" in text) and any(
-            word in text for word in ("invalid", "expired", "not valid")
-        ):
+        if _names_authentication_failure(current.exception_type):
             return True
         current = current.inner_exception
     return False
+
+
+def _names_authentication_failure(exception_type: str | None) -> bool:
+    # "SuperOffice.Exceptions.InvalidTicketException" -> "invalidticketexception"
+    name = "".join(ch for ch in (exception_type or "").rpartition(".")[2].lower() if ch.isalnum())
+    if any(word in name for word in _AUTHENTICATION_FAILURES):
+        return True
+    return any(word in name for word in _SUBJECTS) and any(word in name for word in _FAILURES)
 
 
 class TicketKeeper:

@@ -17,7 +17,12 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+)
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -28,7 +33,8 @@ if TYPE_CHECKING:
 
 from ._version import __version__
 from .auth import TicketKeeper, TicketSource, is_ticket_rejection
-from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion, oversized
+from .decoding import ACCEPT_ENCODING, CappedBody
+from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion
 from .errors import (
     BatchTaskFailed,
     BatchTaskTimeout,
@@ -40,6 +46,7 @@ from .errors import (
     TransportError,
     redact,
 )
+from .hosts import is_loopback
 from .models import BatchTaskInfo, BatchTaskState, Credentials, TimeZone
 from .operations import (
     DeleteBatchTask,
@@ -159,28 +166,61 @@ def _check_base_url(base_url: object) -> httpx.URL:
         raise ValueError("base_url must not have a query or fragment")
     if url.userinfo:
         raise ValueError("base_url must not carry user info; pass credentials as options")
+    try:
+        # What the resolver will do with it: labels of 1-63 characters, 253 in all.
+        encodable = len(url.raw_host.decode("ascii").encode("idna")) <= 253
+    except UnicodeError:
+        encodable = False
+    if not encodable:
+        raise ValueError(
+            "base_url has a host name that cannot be encoded: each label must have 1 to 63 "
+            "characters, the whole name at most 253"
+        )
     if not url.path.endswith("/"):
         url = url.copy_with(path=url.path + "/")
     return url
 
 
-def _check_seconds(name: str, value: object, *, optional: bool = False) -> float | None:
+def _warn_if_plain_http(url: httpx.URL, sends_credentials: bool) -> None:
+    if sends_credentials and url.scheme == "http" and not is_loopback(url.host):
+        logger.warning(
+            "credentials will be sent over plain HTTP to %s, readable on the way; use https://",
+            url.host,
+        )
+
+
+def _check_seconds(
+    name: str, value: object, *, optional: bool = False, at_most: float = math.inf
+) -> float | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be finite and positive, got {value}")
+    if value > at_most:
+        raise ValueError(f"{name} must be at most {at_most:g} seconds (a day), got {value}")
     return float(value)
+
+
+# Sockets and sleeps overflow on absurd values; nothing sane waits a day for one step.
+_MAX_STEP_SECONDS = 86400.0
 
 
 def _check_timeout(timeout: object) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
-        parts = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-        if any(part is None or not math.isfinite(part) or part <= 0 for part in parts):
-            raise ValueError("timeout must be finite and positive for connect, read, write, pool")
+        parts = {
+            "connect": timeout.connect,
+            "read": timeout.read,
+            "write": timeout.write,
+            "pool": timeout.pool,
+        }
+        for part, seconds in parts.items():
+            if seconds is None:
+                raise ValueError(f"timeout.{part} must be set: every request needs a timeout")
+            _check_seconds(f"timeout.{part}", seconds, at_most=_MAX_STEP_SECONDS)
         return timeout
-    seconds = _check_seconds("timeout", timeout)
+    seconds = _check_seconds("timeout", timeout, at_most=_MAX_STEP_SECONDS)
     return httpx.Timeout(seconds)
 
 
@@ -252,6 +292,7 @@ class _CallPolicy:
             raise TypeError(f"soap_version must be a SoapVersion or None, not {soap_version!r}")
         self.base_url = _check_base_url(base_url)
         self.keeper = TicketKeeper(auth, application_token)
+        _warn_if_plain_http(self.base_url, auth is not None or application_token is not None)
         # SoPrincipal calls carry the application token only: they are how tickets start.
         self.anonymous = Credentials(application_token=application_token)
         self.pinned_version = soap_version
@@ -347,7 +388,13 @@ class _CallPolicy:
                 negotiating = False
                 version = self.negotiated_version = SoapVersion.SOAP11
                 logger.info("%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1", name, failure)
-            elif takes_ticket and not reauthenticated and is_ticket_rejection(failure):
+            elif (
+                takes_ticket
+                and not reauthenticated
+                and is_ticket_rejection(
+                    failure, reply_succeeded=self._reads_as_success(parse, response, secrets)
+                )
+            ):
                 reauthenticated = True
                 fresh = yield NeedCredentials(credentials.ticket)
                 if fresh is None or fresh is credentials:  # nothing to refresh with
@@ -362,6 +409,22 @@ class _CallPolicy:
                 yield delay
             else:
                 raise failure
+
+    def _reads_as_success(
+        self, parse: Callable[..., object], response: RawResponse, secrets: tuple[str, ...]
+    ) -> bool:
+        """Whether the body is the operation's successful reply, whatever the status said."""
+        try:
+            parse(
+                response.content,
+                status_code=200,
+                content_type=response.content_type,
+                secrets=secrets,
+                max_response_bytes=self.max_response_bytes,
+            )
+        except SuperOfficeError:
+            return False
+        return True
 
     def _transport_retry(
         self, error: TransportError, operation: Operation[Any], attempts: _Attempts
@@ -445,7 +508,7 @@ class WaitSettings:
         *,
         awaits: bool,
     ) -> None:
-        interval = _check_seconds("poll_interval", poll_interval)
+        interval = _check_seconds("poll_interval", poll_interval, at_most=_MAX_STEP_SECONDS)
         assert interval is not None
         self.poll_interval = interval
         self.timeout = _check_seconds("timeout", timeout, optional=True)
@@ -464,49 +527,35 @@ class WaitSettings:
         self.raise_on_failure = raise_on_failure
 
 
-def _read_body(chunks: Iterator[bytes], response: httpx.Response, limit: int) -> bytes:
-    """The (decoded) body, refusing to hold more than ``limit`` bytes of it."""
-    _refuse_declared_oversize(response, limit)
-    body = bytearray()
-    for chunk in chunks:
-        _append_capped(body, chunk, response, limit)
-    return bytes(body)
+def _raw_response(response: httpx.Response, body: CappedBody) -> RawResponse:
+    return RawResponse(response.status_code, response.headers.get("content-type"), body.content())
 
 
-async def _aread_body(chunks: AsyncIterator[bytes], response: httpx.Response, limit: int) -> bytes:
-    """:func:`_read_body` for an async stream."""
-    _refuse_declared_oversize(response, limit)
-    body = bytearray()
-    async for chunk in chunks:
-        _append_capped(body, chunk, response, limit)
-    return bytes(body)
+# What sending can raise besides httpx.HTTPError: a URL or host httpx or the resolver cannot
+# encode, a setting a socket refuses, a stream misused by an injected client.
+_HTTPX_FAILURES = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.StreamError,
+    UnicodeError,
+    OverflowError,
+    OSError,
+)
 
 
-def _append_capped(body: bytearray, chunk: bytes, response: httpx.Response, limit: int) -> None:
-    body += chunk
-    if len(body) > limit:
-        raise oversized(None, limit, response.status_code, response.headers.get("content-type"))
-
-
-def _refuse_declared_oversize(response: httpx.Response, limit: int) -> None:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        content_type = response.headers.get("content-type")
-        raise oversized(int(declared), limit, response.status_code, content_type)
-
-
-def _wrap_httpx_error(
-    error: httpx.HTTPError, url: str, secrets: tuple[str, ...]
-) -> SuperOfficeError:
+def _wrap_httpx_error(error: Exception, url: str, secrets: tuple[str, ...]) -> SuperOfficeError:
     detail = redact(str(error), secrets) or "no detail"
     message = f"{type(error).__name__} on POST {url}: {detail}"
     if isinstance(error, httpx.TransportError):
         # Connect failures and pool timeouts happen before a byte of the request is written.
         sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         return TransportError(message, request_sent=sent)
-    # The reply arrived but could not be read: a bad Content-Encoding, redirects (only an
-    # injected client follows them)...
-    return ProtocolError(message)
+    if isinstance(error, httpx.HTTPError):
+        # The reply arrived but could not be read: a bad Content-Encoding, redirects (only
+        # an injected client follows them)...
+        return ProtocolError(message)
+    # Not httpx's own: when it struck is unknown, so the request may have gone out.
+    return TransportError(message, request_sent=True)
 
 
 def _ticket_source(ticket: str | None, auth: TicketSource | None) -> object:
@@ -604,10 +653,12 @@ class _Client(Generic[H]):
 
     def _headers(self, request: Request) -> dict[str, str]:
         """The request's headers, naming this library unless the httpx client names another."""
+        # Only the codings CappedBody can decode: httpx would offer br or zstd when installed.
+        headers = {**request.headers, "Accept-Encoding": ACCEPT_ENCODING}
         # Read per request: an injected client's headers may change after it was passed.
         if self._http.headers.get("user-agent") == _HTTPX_USER_AGENT:
-            return {**request.headers, "User-Agent": USER_AGENT}
-        return request.headers
+            headers["User-Agent"] = USER_AGENT
+        return headers
 
 
 class BatchClient(_Client[httpx.Client]):
@@ -802,11 +853,12 @@ class BatchClient(_Client[httpx.Client]):
                 headers=self._headers(request),
                 timeout=policy.timeout,
             ) as response:
-                content = _read_body(response.iter_bytes(), response, policy.max_response_bytes)
-                return RawResponse(
-                    response.status_code, response.headers.get("content-type"), content
-                )
-        except httpx.HTTPError as error:
+                # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
+                body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
+                for chunk in response.iter_raw():
+                    body.feed(chunk)
+                return _raw_response(response, body)
+        except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
 
     # -- lifetime ------------------------------------------------------------------
@@ -1032,12 +1084,12 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 headers=self._headers(request),
                 timeout=policy.timeout,
             ) as response:
-                limit = policy.max_response_bytes
-                content = await _aread_body(response.aiter_bytes(), response, limit)
-                return RawResponse(
-                    response.status_code, response.headers.get("content-type"), content
-                )
-        except httpx.HTTPError as error:
+                # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
+                body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
+                return _raw_response(response, body)
+        except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
 
     # -- lifetime ------------------------------------------------------------------

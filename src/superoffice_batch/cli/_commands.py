@@ -6,6 +6,7 @@ propagate to :func:`superoffice_batch.cli._main.main`, which turns them into exi
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -16,6 +17,7 @@ from ..models import BatchTaskInfo, BatchTaskState
 from ..soprincipal import AuthenticateUsernamePassword
 from ._base import PROG, Context, ExitCode, UsageError
 from ._connection import login_settings, open_client, resolve
+from ._output import clean
 
 __all__ = [
     "FollowSettings",
@@ -106,7 +108,8 @@ def follow(ctx: Context, client: BatchClient, job_id: int, settings: FollowSetti
         ) from error
     ctx.out.task(info)
     if info.state is BatchTaskState.FAILED:
-        ctx.out.error(f"batch job {job_id} failed" + (f": {info.result}" if info.result else ""))
+        result = f": {ctx.out.mask(info.result)}" if info.result else ""
+        ctx.out.error(f"batch job {job_id} failed{result}")
         return Outcome(ExitCode.JOB_FAILED, info)
     return Outcome(ExitCode.OK, info)
 
@@ -115,7 +118,13 @@ def start_job(
     ctx: Context, client: BatchClient, task: BatchTaskInfo, settings: FollowSettings | None
 ) -> Outcome:
     """Start ``task``; print its id, or follow it when ``settings`` are given."""
-    job_id = client.start_batch_job(task)
+    try:
+        job_id = client.start_batch_job(task)
+    except KeyboardInterrupt:
+        # The request may have reached the server: the job may exist without its id here.
+        listing = f"{PROG} list" + (f" --name {shlex.quote(task.name)}" if task.name else "")
+        ctx.out.notice(f"interrupted: the batch job may have started; to find it: {listing}")
+        return Outcome(ExitCode.INTERRUPTED)
     if job_id <= 0:
         # The service's documented example answers 0: no task was created.
         raise ProtocolError(f"StartBatchJob answered id {job_id}: no job was created")
@@ -217,6 +226,6 @@ def cmd_login(ctx: Context) -> int:
             "associate": principal.associate if principal else None,
             "associate_id": principal.associate_id if principal else None,
         },
-        authentication.ticket,
+        clean(authentication.ticket),  # the server's text, on a terminal
     )
     return ExitCode.OK

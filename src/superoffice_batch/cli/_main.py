@@ -9,6 +9,7 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ..errors import (
     AuthenticationError,
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets=known_secrets(args, env),
     )
     debug: bool = getattr(args, "debug", False)
-    with _debug_logging(out) if debug else contextlib.nullcontext():
+    with _debug_logging(out) if debug else _warnings_to(out):
         return _run(Context(args, env, out), debug)
 
 
@@ -90,7 +91,7 @@ def _report(
         hint = "run with --debug for details"
     prefix = "unexpected error: " if unexpected else ""
     suffix = f" ({hint})" if hint else ""
-    out.error(f"{prefix}{type(error).__name__}: {error}{suffix}")
+    out.error(f"{prefix}{type(error).__name__}: {out.mask(error)}{suffix}")
     return code
 
 
@@ -120,14 +121,58 @@ def _silence_stdout() -> None:
 
 
 class _RedactingFormatter(logging.Formatter):
-    """Masks the secrets the command line knows, on top of the library's own masking."""
+    """Masks the secrets the command line knows, on top of the library's own masking.
 
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        super().__init__("%(asctime)s %(name)s %(levelname)s: %(message)s")
+    Only what a record quotes (its arguments, a traceback) is masked, not the format
+    text: that is the library's own words.
+    """
+
+    def __init__(
+        self,
+        secrets: tuple[str, ...],
+        layout: str = "%(asctime)s %(name)s %(levelname)s: %(message)s",
+    ) -> None:
+        super().__init__(layout)
         self._secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self._secrets)
+        masked = logging.makeLogRecord(record.__dict__)
+        masked.exc_text = None  # formatted again, masked, by formatException
+        if isinstance(record.args, tuple):
+            masked.args = tuple(self._mask(arg) for arg in record.args)
+        elif record.args:
+            masked.args = {key: self._mask(arg) for key, arg in record.args.items()}
+        return super().format(masked)
+
+    def formatException(self, ei: Any) -> str:
+        return redact(super().formatException(ei), self._secrets)
+
+    def _mask(self, arg: object) -> object:
+        return arg if isinstance(arg, (int, float)) else redact(str(arg), self._secrets)
+
+
+class _CommandLineWarnings(logging.Handler):
+    """The library's warnings as the command line's own stderr lines."""
+
+    def __init__(self, out: Output) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(_RedactingFormatter(out.secrets, "%(message)s"))
+        self._out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._out.notice(f"warning: {self.format(record)}")
+
+
+@contextlib.contextmanager
+def _warnings_to(out: Output) -> Iterator[None]:
+    """The library's WARNING lines on stderr, one line each, for this run only."""
+    logger = logging.getLogger(_LOGGER)
+    handler = _CommandLineWarnings(out)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 @contextlib.contextmanager

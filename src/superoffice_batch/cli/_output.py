@@ -1,8 +1,8 @@
 """Everything the command line prints: results (text or JSON), messages and job progress.
 
 Results go to stdout; errors, notices and progress go to stderr, so that stdout can be
-piped. Text from the server is cleaned of control characters before it reaches a
-terminal; JSON escapes them itself.
+piped. Text from the server is cleaned of control and format (bidi) characters before
+it reaches a terminal, and masked of known secrets; JSON output escapes those characters.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import enum
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import attrs
 
@@ -26,8 +26,27 @@ _DEFAULT_COLUMNS = 80
 
 
 def clean(text: object) -> str:
-    """``text`` safe for a terminal: control characters (escapes, CR, LF) become spaces."""
+    """``text`` safe for a terminal: control characters (escapes, CR, LF, C1) and format
+    characters (bidi overrides and isolates, zero-width marks) become spaces."""
     return "".join(ch if ch.isprintable() else " " for ch in str(text))
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair, as JSON spells characters beyond the BMP
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_line(value: Mapping[str, object]) -> str:
+    """``value`` as one line of JSON, with every character a terminal could act on escaped.
+
+    ``json.dumps`` escapes only C0 controls; C1 controls and bidi overrides would reach
+    the terminal as they are. Outside strings JSON has only printable ASCII.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(ch if ch.isprintable() else _json_escape(ch) for ch in text)
 
 
 def json_value(value: object) -> object:
@@ -145,19 +164,31 @@ def progress_line(job_id: int, info: BatchTaskInfo) -> str:
     return f"batch job {job_id}: {clean(info.state)} {_progress_text(info)}"
 
 
+def _as_is(info: BatchTaskInfo) -> BatchTaskInfo:
+    return info
+
+
 class BarProgress:
     """A live single-line bar, redrawn in place with ``\\r``."""
 
-    def __init__(self, stream: TextIO, job_id: int, columns: int | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        job_id: int,
+        columns: int | None = None,
+        *,
+        mask: Callable[[BatchTaskInfo], BatchTaskInfo] = _as_is,
+    ) -> None:
         self._stream = stream
         self._job_id = job_id
+        self._mask = mask
         self._columns = columns if columns is not None else terminal_columns(stream)
         self._shown = 0
         self._open = False
 
     def update(self, info: BatchTaskInfo) -> None:
         """Redraw the bar for ``info``."""
-        text = render_bar(self._job_id, info, self._columns)
+        text = render_bar(self._job_id, self._mask(info), self._columns)
         padding = " " * max(self._shown - len(text), 0)  # wipe the rest of a longer line
         self._stream.write(f"\r{text}{padding}")
         self._stream.flush()
@@ -175,13 +206,20 @@ class BarProgress:
 class LineProgress:
     """One line per change, for logs and pipes."""
 
-    def __init__(self, stream: TextIO, job_id: int) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        job_id: int,
+        *,
+        mask: Callable[[BatchTaskInfo], BatchTaskInfo] = _as_is,
+    ) -> None:
         self._stream = stream
         self._job_id = job_id
+        self._mask = mask
 
     def update(self, info: BatchTaskInfo) -> None:
         """Write a line for ``info``."""
-        print(progress_line(self._job_id, info), file=self._stream, flush=True)
+        print(progress_line(self._job_id, self._mask(info)), file=self._stream, flush=True)
 
     def close(self) -> None:
         """Nothing to finish."""
@@ -210,7 +248,7 @@ def terminal_columns(stream: TextIO) -> int:
 class Output:
     """Where a run's results and messages go, and in which form.
 
-    ``secrets`` are masked in every error and notice line.
+    ``secrets`` are what :meth:`mask` masks.
     """
 
     def __init__(
@@ -227,7 +265,7 @@ class Output:
 
     def json(self, value: Mapping[str, object]) -> None:
         """One JSON object on a line of its own (stdout)."""
-        print(json.dumps(value, ensure_ascii=False), file=self.stdout, flush=True)
+        print(json_line(value), file=self.stdout, flush=True)
 
     def result(self, value: Mapping[str, object], text: str) -> None:
         """A result: ``value`` as JSON with ``--json``, else ``text``."""
@@ -236,12 +274,30 @@ class Output:
         else:
             self.line(text)
 
+    def masked_task(self, info: BatchTaskInfo) -> BatchTaskInfo:
+        """``info`` with every known secret masked in its texts: the server wrote them."""
+        if not self.secrets:
+            return info
+        changes: dict[str, Any] = {}
+        for field in attrs.fields(BatchTaskInfo):
+            value = getattr(info, field.name)
+            if isinstance(value, str) and not isinstance(value, enum.Enum):
+                changes[field.alias or field.name] = self.mask(value)
+            elif isinstance(value, Mapping):
+                changes[field.alias or field.name] = {
+                    self.mask(key): None if item is None else self.mask(item)
+                    for key, item in value.items()
+                }
+        return attrs.evolve(info, **changes)
+
     def task(self, info: BatchTaskInfo) -> None:
         """One task: a JSON object, or ``Label: value`` lines."""
+        info = self.masked_task(info)
         self.result(task_json(info), task_details(info))
 
     def tasks(self, infos: Sequence[BatchTaskInfo]) -> None:
         """Several tasks: one JSON object per task, or a table."""
+        infos = [self.masked_task(info) for info in infos]
         if self.json_mode:
             for info in infos:
                 self.json(task_json(info))
@@ -250,17 +306,28 @@ class Output:
         else:
             self.line("No batch tasks.")
 
+    def mask(self, text: object) -> str:
+        """``text`` from the server or an exception, with every known secret masked.
+
+        Only such parts of a line are masked, never the command line's own words: a short
+        password would otherwise mangle them (and show itself by what it mangled).
+        """
+        return redact(str(text), self.secrets)
+
     def error(self, message: str) -> None:
-        """``superoffice-batch: error: …`` on stderr, on one line, secrets masked."""
+        """``superoffice-batch: error: …`` on stderr, on one line, cleaned for a terminal.
+
+        Callers pass text that came from elsewhere through :meth:`mask` first.
+        """
         self.notice(f"error: {message}")
 
     def notice(self, message: str) -> None:
-        """``superoffice-batch: …`` on stderr, on one line, secrets masked."""
-        text = " ".join(clean(redact(message, self.secrets)).split())
+        """``superoffice-batch: …`` on stderr, on one line, cleaned for a terminal."""
+        text = " ".join(clean(message).split())
         print(f"{PROG}: {text}", file=self.stderr, flush=True)
 
     def progress(self, job_id: int) -> ProgressDisplay:
         """A progress display on stderr: a live bar on a terminal, else plain lines."""
         if is_terminal(self.stderr):
-            return BarProgress(self.stderr, job_id)
-        return LineProgress(self.stderr, job_id)
+            return BarProgress(self.stderr, job_id, mask=self.masked_task)
+        return LineProgress(self.stderr, job_id, mask=self.masked_task)

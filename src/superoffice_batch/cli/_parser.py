@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from typing import NoReturn
 
 from .. import __version__
@@ -119,6 +120,32 @@ def user(text: str) -> tuple[str, str]:
     return name, password
 
 
+# The options whose values are secrets; ``--user`` carries NAME:PASSWORD.
+_SECRET_OPTIONS = ("--ticket", "--password", "--app-token", "--user")
+
+
+def _secret_option(token: str) -> bool:
+    # argparse takes any unambiguous prefix of a long option ("--pass"), so these count too.
+    return len(token) > 3 and any(option.startswith(token) for option in _SECRET_OPTIONS)
+
+
+def secret_values(argv: Iterable[str]) -> list[str]:
+    """The values given to secret options in ``argv``, ``--opt value`` or ``--opt=value``.
+
+    Read from the raw arguments, so that they are known even when parsing them failed.
+    """
+    values: list[str] = []
+    follows_option = False
+    for token in argv:
+        if follows_option:
+            values += [token, token.partition(":")[2]]
+        option, equals, value = token.partition("=")
+        follows_option = not equals and _secret_option(token)
+        if equals and _secret_option(option):
+            values += [value, value.partition(":")[2]]
+    return [value for value in values if value]
+
+
 # -- option groups ------------------------------------------------------------------------
 
 
@@ -200,9 +227,20 @@ def _add_follow_options(parser: argparse.ArgumentParser) -> None:
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, like every other error of the CLI."""
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(self._argv, namespace)
+
     def error(self, message: str) -> NoReturn:
-        """``superoffice-batch: error: …`` with a pointer to the help; exit 2."""
+        """``superoffice-batch: error: …`` with a pointer to the help; exit 2.
+
+        The message may quote the command line (``unrecognized arguments: …``): the values
+        of secret options in it, and secrets from the environment, are masked.
+        """
         secrets = [os.environ.get(name, "") for name in (ENV_TICKET, ENV_PASSWORD, ENV_APP_TOKEN)]
+        secrets += secret_values(getattr(self, "_argv", ()))
         text = redact(message, secrets)
         self.exit(ExitCode.USAGE, f"{PROG}: error: {text} (see: {self.prog} --help)\n")
 

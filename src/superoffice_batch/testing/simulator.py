@@ -31,6 +31,7 @@ import contextlib
 import copy
 import enum
 import importlib.resources
+import logging
 import re
 import socket
 import socketserver
@@ -48,6 +49,7 @@ import attrs
 from lxml import etree
 
 from ..envelope import BATCH, SOPRINCIPAL, Service, SoapVersion, hardened_parser
+from ..hosts import is_loopback
 from ..models import BatchTaskInfo
 from ..operations import Operation
 from ..soprincipal import AUTHENTICATE_REPLY
@@ -72,6 +74,9 @@ _ROUTE = re.compile(
 )
 _WSDL_QUERIES = ("wsdl", "singlewsdl")
 _MEDIA_TYPES = {"text/xml": SoapVersion.SOAP11, "application/soap+xml": SoapVersion.SOAP12}
+
+
+_logger = logging.getLogger("superoffice_batch.testing")
 
 
 class SoapMode(enum.Enum):
@@ -261,7 +266,7 @@ class _BusinessError(Exception):
 
 
 def _invalid_ticket() -> _BusinessError:
-    # is_ticket_rejection (superoffice_batch.auth) recognises "ticket" + "invalid"/"expired".
+    # is_ticket_rejection (superoffice_batch.auth) recognises the type: "Ticket" + "Invalid".
     return _BusinessError(
         "SuperOffice.Exceptions.InvalidTicketException", "The ticket is invalid or has expired"
     )
@@ -615,6 +620,12 @@ class NetServerSimulator:
         if self._server is not None:
             raise RuntimeError("the simulator was already started")
         self._server = _Server(self.host, self._port, self._protocol, self.faults)
+        if not is_loopback(self.host):
+            _logger.warning(
+                "the simulator listens on %s, beyond loopback: anyone who can reach this "
+                "machine can log in as its users and read their tickets",
+                self._server.authority,
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.02},

@@ -1,0 +1,87 @@
+"""StartBatchJob is re-sent after a ticket rejection only on proof that it did not run."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from flavors import SyncFlavor
+from replies import html, service_error, started, ticket_of
+from superoffice_batch import HttpError, ServiceError, SoapVersion
+
+SOAP = SoapVersion.SOAP12
+
+
+def _fresh_tickets() -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: f"7T:fresh-ticket-{next(counter)}"
+
+
+def _start(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor, first: httpx.Response
+) -> Any:
+    """StartBatchJob answered first by ``first``, then (if re-sent) by job 4712."""
+    batch.mock(side_effect=[first, started(SOAP, 4712)])
+    return flavor.start(make(soap_version=SOAP, auth=_fresh_tickets()))
+
+
+def _with_status(reply: httpx.Response, status: int) -> httpx.Response:
+    return httpx.Response(status, headers=reply.headers, content=reply.content)
+
+
+NOT_RESENT: dict[str, Callable[[], httpx.Response]] = {
+    "401 with a successful reply": lambda: _with_status(started(SOAP, 4711), 401),
+    "403 with a successful reply": lambda: _with_status(started(SOAP, 4711), 403),
+    "support ticket message": lambda: service_error(SOAP, "Support ticket 12 is invalid"),
+    "session table message": lambda: service_error(SOAP, "Session table: invalid row"),
+    "ticket message, plain type": lambda: service_error(
+        SOAP, "Ticket has expired", "SoSecurityException"
+    ),
+}
+
+
+@pytest.mark.parametrize("reply", NOT_RESENT.values(), ids=NOT_RESENT.keys())
+def test_start_batch_job_is_not_resent_without_proof_of_a_rejection(
+    batch: respx.Route,
+    make: Callable[..., Any],
+    flavor: SyncFlavor,
+    reply: Callable[[], httpx.Response],
+) -> None:
+    with pytest.raises((HttpError, ServiceError)):
+        _start(batch, make, flavor, reply())
+
+    assert batch.call_count == 1
+
+
+RESENT: dict[str, Callable[[], httpx.Response]] = {
+    "simulator's InvalidTicketException": lambda: service_error(
+        SOAP,
+        "The ticket is invalid or has expired",
+        "SuperOffice.Exceptions.InvalidTicketException",
+    ),
+    "inner SessionExpiredException": lambda: service_error(
+        SOAP, "Could not start", inner_message="Please log in", inner_type="SessionExpiredException"
+    ),
+    "401 page": lambda: html(401, "Unauthorized"),
+    "403 page": lambda: html(403, "Forbidden"),
+    "401 with a business error": lambda: _with_status(service_error(SOAP, "no"), 401),
+}
+
+
+@pytest.mark.parametrize("reply", RESENT.values(), ids=RESENT.keys())
+def test_a_proven_rejection_is_resent_once_with_a_fresh_ticket(
+    batch: respx.Route,
+    make: Callable[..., Any],
+    flavor: SyncFlavor,
+    reply: Callable[[], httpx.Response],
+) -> None:
+    assert _start(batch, make, flavor, reply()) == 4712
+    assert [ticket_of(call.request) for call in batch.calls] == [
+        "7T:fresh-ticket-1",
+        "7T:fresh-ticket-2",
+    ]
