@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
@@ -45,6 +46,7 @@ from .errors import (
     SoapFault,
     SuperOfficeError,
     TransportError,
+    _ReplyError,
     redact,
 )
 from .models import BatchTaskInfo, BatchTaskState, Credentials, TimeZone
@@ -94,6 +96,12 @@ DEFAULT_WAIT_TIMEOUT = 3600.0
 """Seconds :meth:`BatchClient.wait_for_batch_task` waits by default."""
 _MAX_POLL_INTERVAL = 30.0
 _TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
+_WRONG_URL_HINT = (
+    "base_url must be the installation root, the part before /Remote/Services88/ "
+    "(e.g. https://sod.superoffice.com/Cust12345)"
+)
+# A base_url that already names a service: the client would append the path a second time.
+_SERVICE_PATH = re.compile(r"/Remote/Services88/[^/]*\.svc/?\Z", re.IGNORECASE)
 _VERSION_MISMATCH = {f"{{{version.namespace}}}VersionMismatch" for version in SoapVersion}
 
 ProgressCallback = Callable[[BatchTaskInfo], object]
@@ -150,6 +158,12 @@ def _check_base_url(base_url: object) -> httpx.URL:
         raise ValueError("base_url must not have a query or fragment")
     if url.userinfo:
         raise ValueError("base_url must not carry user info; pass credentials as options")
+    service_path = _SERVICE_PATH.search(url.path)
+    if service_path is not None:
+        root = url.copy_with(path=url.path[: service_path.start()] or "/")
+        raise ValueError(
+            f"base_url must be the installation root, not a service URL: use {str(root)!r}"
+        )
     if not url.path.endswith("/"):
         url = url.copy_with(path=url.path + "/")
     return url
@@ -287,9 +301,23 @@ class _CallPolicy:
             result, status = yield from self._exchange(operation, parse)
         except SuperOfficeError as error:
             _log_call(name, url, f"failed: {type(error).__name__}: {error}", started)
+            if isinstance(error, _ReplyError) and error.url is None:
+                error.url = url
+                error.hint = self._hint(error)
             raise
         _log_call(name, url, f"HTTP {status}", started)
         return result
+
+    def _hint(self, error: _ReplyError) -> str | None:
+        """What to check after ``error``, in the client's own terms (the CLI has its own)."""
+        if isinstance(error, HttpError) and error.status_code == 404:
+            return _WRONG_URL_HINT
+        pinned = self.pinned_version
+        if pinned is not None and _is_version_refusal(error):
+            other = SoapVersion.SOAP11 if pinned is SoapVersion.SOAP12 else SoapVersion.SOAP12
+            refused = f"the endpoint refused SOAP {pinned.value}"
+            return f"{refused}: try soap_version=SoapVersion.{other.name}"
+        return error.hint
 
     def _exchange(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[tuple[R, int]]:
         # Re-sends only what certainly did not run, or what is safe to repeat:
@@ -485,14 +513,13 @@ def _wrap_httpx_error(
     error: httpx.HTTPError, url: str, secrets: tuple[str, ...]
 ) -> SuperOfficeError:
     detail = redact(str(error), secrets) or "no detail"
-    message = f"{type(error).__name__} on POST {url}: {detail}"
     if isinstance(error, httpx.TransportError):
         # Connect failures and pool timeouts happen before a byte of the request is written.
         sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-        return TransportError(message, request_sent=sent)
+        return TransportError(f"{type(error).__name__} on POST {url}: {detail}", request_sent=sent)
     # The reply arrived but could not be read: a bad Content-Encoding, redirects (only an
     # injected client follows them)...
-    return ProtocolError(message)
+    return ProtocolError(f"{type(error).__name__}: {detail}", url=url)
 
 
 def _ticket_source(ticket: str | None, auth: TicketSource | None) -> object:
