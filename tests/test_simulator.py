@@ -1342,6 +1342,7 @@ def test_the_plugin_fixtures_start_and_stop_simulators(pytester: pytest.Pytester
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.slow
 def test_importing_the_package_leaves_the_simulator_and_pytest_alone() -> None:
     script = (
         "import sys, superoffice_batch\n"
