@@ -28,6 +28,8 @@ import attrs
 import pytest
 
 from superoffice_batch import BatchTaskInfo, BatchTaskState
+from superoffice_batch import client as client_module
+from superoffice_batch.cli import _simulator as cli_simulator
 from superoffice_batch.cli import main
 from superoffice_batch.cli._output import (
     BarProgress,
@@ -41,7 +43,7 @@ from superoffice_batch.cli._parser import build_parser
 from superoffice_batch.cli._parser import state as parser_state
 from superoffice_batch.testing import NetServerSimulator, SoapMode
 
-JOB_SECONDS = 1.0
+JOB_SECONDS = 0.5
 """How long a job of the shared simulator runs: long enough to show progress."""
 POLL = "0.1"
 SUBPROCESS_TIMEOUT = 30.0
@@ -842,8 +844,16 @@ def test_a_refused_pinned_soap_version_suggests_the_other_option(
     assert line.endswith("; the endpoint refused SOAP 1.2: try --soap 1.1")
 
 
+@pytest.fixture
+def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The client's back-off delays before re-sending; nothing actually sleeps."""
+    delays: list[float] = []
+    monkeypatch.setattr(client_module.time, "sleep", delays.append)
+    return delays
+
+
 def test_a_refused_connection_exits_4(
-    cli: Callable[..., Run], clean_env: pytest.MonkeyPatch
+    cli: Callable[..., Run], clean_env: pytest.MonkeyPatch, backoffs: list[float]
 ) -> None:
     clean_env.setenv("SUPEROFFICE_URL", closed_port_url())
     clean_env.setenv("SUPEROFFICE_TICKET", "7T:U2VjcmV0VGlja2V0VmFsdWU=")
@@ -856,8 +866,10 @@ def test_a_refused_connection_exits_4(
         assert "U2VjcmV0VGlja2V0VmFsdWU" not in run.err
         assert "pw-Refused-99" not in run.err
         assert "Traceback" not in run.err
+    assert backoffs  # it tried again before giving up
 
 
+@pytest.mark.usefixtures("backoffs")
 def test_debug_logs_the_calls_and_shows_the_traceback(
     cli: Callable[..., Run], clean_env: pytest.MonkeyPatch
 ) -> None:
@@ -1024,7 +1036,9 @@ def test_ctrl_c_while_waiting_exits_130_and_says_how_to_stop(
 def test_demo_runs_a_job_to_success_and_ends_like_start_wait(
     cli: Callable[..., Run], clean_env: pytest.MonkeyPatch
 ) -> None:
-    # The README's main job (tests/test_readme.py checks that it is this command).
+    # The README's main job (tests/test_readme.py checks that it is this command), with a
+    # shorter job than its 3 s.
+    clean_env.setattr(cli_simulator, "DEMO_JOB_SECONDS", JOB_SECONDS)
     run = cli("demo")
 
     assert run.code == 0, run.err
