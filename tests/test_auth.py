@@ -609,86 +609,71 @@ def test_refresh_yielding_the_rejected_ticket_again_is_not_resent(
     assert_sent_in(soap, router.calls)
 
 
+@pytest.mark.parametrize(
+    ("options", "sent"),
+    [
+        pytest.param({"ticket": FIXED_TICKET}, FIXED_TICKET, id="fixed-ticket"),
+        pytest.param({}, None, id="no-ticket"),  # neither ticket= nor auth=
+    ],
+)
 @pytest.mark.parametrize(("rejection", "soap"), soap_taking_turns(REJECTIONS))
-def test_fixed_ticket_rejection_is_raised_after_one_request(
+def test_rejection_without_a_source_to_refresh_from_is_raised_after_one_request(
     flavor: SyncFlavor,
     soap: SoapVersion,
     make: Callable[..., Any],
     router: respx.MockRouter,
     batch: respx.Route,
     rejection: str,
+    options: dict[str, str],
+    sent: str | None,
 ) -> None:
     principal = router.post(PRINCIPAL_URL)
     batch.mock(side_effect=[REJECTIONS[rejection](soap) for _ in range(2)])
-    client = make(ticket=FIXED_TICKET)
+    client = make(**options)
 
     with pytest.raises(RAISED.get(rejection, ServiceError)):
         flavor.start(client, TASK)
 
-    assert batch.call_count == 1
+    assert batch_tickets(batch) == [sent]
     assert not principal.called
     assert_sent_in(soap, batch.calls)
 
 
-@pytest.mark.parametrize("rejection", ["http-401-html", "service-error-0"])
-def test_client_without_ticket_raises_a_rejection_after_one_request(
-    flavor: SyncFlavor,
-    soap: SoapVersion,
-    make: Callable[..., Any],
-    router: respx.MockRouter,
-    batch: respx.Route,
-    rejection: str,
-) -> None:
-    principal = router.post(PRINCIPAL_URL)
-    batch.mock(side_effect=[REJECTIONS[rejection](soap) for _ in range(2)])
-    client = make()  # neither ticket= nor auth=: nothing to log in with
-
-    with pytest.raises(RAISED.get(rejection, ServiceError)):
-        flavor.start(client, TASK)
-
-    assert batch_tickets(batch) == [None]
-    assert not principal.called
-    assert_sent_in(soap, batch.calls)
+OTHER_FAILURES = [
+    *(
+        (
+            lambda version, pair=pair: service_error(version, pair[1], pair[0]),
+            ServiceError,
+            {"exception_type": pair[0], "message": pair[1]},
+        )
+        for pair in NEAR_MISSES
+    ),
+    *((lambda version, status=status: html(status), HttpError, {"status_code": status})
+      for status in (404, 500)),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("near_miss", "soap"), soap_taking_turns(NEAR_MISSES, ids=repr))
-def test_other_service_errors_are_raised_without_refresh(
+@pytest.mark.parametrize(
+    ("failure", "soap"), soap_taking_turns(OTHER_FAILURES, ids=lambda failure: repr(failure[2]))
+)
+def test_other_failures_are_raised_without_refresh(
     flavor: SyncFlavor,
     soap: SoapVersion,
     make: Callable[..., Any],
     issuer: TicketIssuer,
     batch: respx.Route,
-    near_miss: tuple[str | None, str | None],
+    failure: tuple[
+        Callable[[SoapVersion], httpx.Response], type[SuperOfficeError], dict[str, object]
+    ],
 ) -> None:
-    exception_type, message = near_miss
-    batch.mock(return_value=service_error(soap, message, exception_type))
+    reply, error_type, attributes = failure
+    batch.mock(return_value=reply(soap))
     client = make(auth=UsernamePassword(USERNAME, PASSWORD))
 
-    with pytest.raises(ServiceError) as raised:
+    with pytest.raises(error_type) as raised:
         flavor.start(client, TASK)
 
-    assert (raised.value.exception_type, raised.value.message) == near_miss
-    assert batch.call_count == 1
-    assert len(issuer.sent) == 1
-    assert_sent_in(soap, issuer.sent, batch.calls)
-
-
-@pytest.mark.parametrize("status", [404, 500])
-def test_other_http_errors_are_raised_without_refresh(
-    flavor: SyncFlavor,
-    soap: SoapVersion,
-    make: Callable[..., Any],
-    issuer: TicketIssuer,
-    batch: respx.Route,
-    status: int,
-) -> None:
-    batch.mock(return_value=html(status))
-    client = make(auth=UsernamePassword(USERNAME, PASSWORD))
-
-    with pytest.raises(HttpError) as raised:
-        flavor.start(client, TASK)
-
-    assert raised.value.status_code == status
+    assert {name: getattr(raised.value, name) for name in attributes} == attributes
     assert batch.call_count == 1
     assert len(issuer.sent) == 1
     assert_sent_in(soap, issuer.sent, batch.calls)

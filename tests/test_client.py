@@ -432,9 +432,68 @@ def test_reply_outcome_raises_matching_error(
     with pytest.raises(error_type) as caught:
         flavor.start(client_factory())
 
-    assert isinstance(caught.value, SuperOfficeError)
     for name, value in attributes.items():
         assert getattr(caught.value, name) == value
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(lambda: html(502, "Bad Gateway"), id="html-502"),
+        pytest.param(sender_fault, id="sender-fault"),
+        pytest.param(garbage, id="garbage-200"),
+        pytest.param(
+            lambda: httpx.Response(
+                200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
+            ),
+            id="undecodable",
+        ),
+    ],
+)
+def test_reply_error_names_the_url_called_once(
+    route: respx.Route,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    reply: Callable[[], httpx.Response],
+) -> None:
+    route.mock(side_effect=[reply()])
+
+    with pytest.raises((HttpError, SoapFault, ProtocolError)) as caught:
+        flavor.start(client_factory())
+
+    assert caught.value.url == BATCH_URL
+    assert str(caught.value).count(BATCH_URL) == 1
+    assert caught.value.hint is None
+
+
+def test_login_error_names_the_soprincipal_url(
+    router: respx.MockRouter, client_factory: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    router.post(PRINCIPAL_URL).mock(return_value=html(503))
+
+    client = client_factory(ticket=None, auth=UsernamePassword("jdoe", "pw"), read_retries=0)
+    with pytest.raises(HttpError) as caught:
+        flavor.start(client)
+
+    assert caught.value.url == PRINCIPAL_URL
+    assert f"(POST {PRINCIPAL_URL})" in str(caught.value)
+
+
+@pytest.mark.parametrize("soap_version", [None, SoapVersion.SOAP11, SoapVersion.SOAP12])
+def test_404_says_base_url_must_be_the_installation_root(
+    route: respx.Route,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    soap_version: SoapVersion | None,
+) -> None:
+    route.mock(side_effect=[html(404, "File or directory not found.")])
+
+    with pytest.raises(HttpError) as caught:
+        flavor.start(client_factory(soap_version=soap_version))
+
+    message = str(caught.value)
+    assert f"(POST {BATCH_URL}); base_url must be the installation root" in message
+    assert caught.value.status_code == 404
 
 
 def test_undecodable_reply_is_protocol_error_not_resent(
@@ -639,6 +698,43 @@ def test_pinned_version_never_negotiates(
 
     assert route.call_count == 1
     assert client.soap_version is pinned
+
+
+@pytest.mark.parametrize(
+    ("pinned", "suggested"),
+    [(SoapVersion.SOAP12, "SoapVersion.SOAP11"), (SoapVersion.SOAP11, "SoapVersion.SOAP12")],
+)
+@pytest.mark.parametrize("refusal", REFUSALS)
+def test_refusal_of_a_pinned_version_suggests_the_other(
+    route: respx.Route,
+    client_factory: Callable[..., Any],
+    flavor: SyncFlavor,
+    pinned: SoapVersion,
+    suggested: str,
+    refusal: Callable[[], httpx.Response],
+) -> None:
+    route.mock(side_effect=[refusal()])
+
+    with pytest.raises((HttpError, SoapFault)) as caught:
+        flavor.start(client_factory(soap_version=pinned))
+
+    assert (
+        caught.value.hint
+        == f"the endpoint refused SOAP {pinned.value}: try soap_version={suggested}"
+    )
+    assert str(caught.value).endswith(caught.value.hint)
+
+
+def test_refusal_of_both_versions_while_negotiating_suggests_no_version(
+    route: respx.Route, client_factory: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    route.mock(side_effect=[httpx.Response(415), httpx.Response(415)])
+
+    with pytest.raises(HttpError) as caught:
+        flavor.start(client_factory())
+
+    assert caught.value.hint is None
+    assert str(caught.value) == f"HTTP 415 with an empty body (POST {BATCH_URL})"
 
 
 @pytest.mark.parametrize(
@@ -910,6 +1006,24 @@ def test_timeout_applies_to_an_injected_client_too(
 def test_invalid_base_url_is_value_error(flavor: SyncFlavor, base_url: str) -> None:
     with pytest.raises(ValueError, match="base_url"):
         flavor.make(base_url)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "root"),
+    [
+        (BATCH_URL, BASE_URL),
+        (PRINCIPAL_URL + "/", BASE_URL),
+        ("https://crm.example.com/remote/services88/batch.SVC", "https://crm.example.com/"),
+        ("https://crm.example.com/so/Remote/Services88/Old.svc", "https://crm.example.com/so"),
+    ],
+)
+def test_base_url_naming_a_service_is_refused_showing_the_root(
+    flavor: SyncFlavor, base_url: str, root: str
+) -> None:
+    with pytest.raises(ValueError, match="base_url must be the installation root") as caught:
+        flavor.make(base_url)
+
+    assert str(caught.value).endswith(f"use {root!r}")
 
 
 @pytest.mark.parametrize("base_url", [None, 12345, b"https://sod.superoffice.com/Cust12345"])
@@ -1390,7 +1504,8 @@ def test_failed_call_logs_one_info_line_naming_the_error(
     [message] = library_messages(caplog, logging.INFO)
     line = call_line(message)
     assert (line["operation"], line["url"]) == ("StartBatchJob", BATCH_URL)
-    assert line["outcome"] == f"failed: {error_type.__name__}: {caught.value}"
+    # The line names the URL itself: it carries the error's text without the URL and hint.
+    assert line["outcome"] == f"failed: {error_type.__name__}: {caught.value.args[0]}"
     assert float(line["ms"]) >= 0
 
 

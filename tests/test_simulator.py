@@ -349,6 +349,30 @@ def test_any_tenant_prefix_and_the_path_case_are_served(
     assert simulator.calls == ["GetSystemInfo", "GetSystemInfo"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        # A base URL that already named the service, with the service path appended again:
+        "/Cust12345/Remote/Services88/SoPrincipal.svc/Remote/Services88/SoPrincipal.svc",
+        "/Cust12345/Remote/Services88/Batch.svc/Remote/Services88/SoPrincipal.svc",
+        "/Cust12345/remote/SERVICES88/Remote/Services88/SoPrincipal.svc",
+        "/Cust12345Remote/Services88/SoPrincipal.svc",  # no separating slash
+    ],
+)
+def test_a_call_outside_the_service_paths_is_an_html_404_like_iis(
+    simulate: Callable[..., NetServerSimulator], path: str
+) -> None:
+    simulator = simulate()
+    request = build(GetSystemInfo())
+
+    reply = send(simulator, request, url=f"http://127.0.0.1:{simulator.port}{path}")
+
+    assert reply.status_code == 404
+    assert reply.headers["content-type"].startswith("text/html")
+    assert b"File or directory not found." in reply.content
+    assert simulator.calls == []
+
+
 def test_connections_are_kept_alive() -> None:
     with NetServerSimulator() as simulator:
         address = ("127.0.0.1", simulator.port)
@@ -1318,6 +1342,7 @@ def test_the_plugin_fixtures_start_and_stop_simulators(pytester: pytest.Pytester
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.slow
 def test_importing_the_package_leaves_the_simulator_and_pytest_alone() -> None:
     script = (
         "import sys, superoffice_batch\n"

@@ -115,6 +115,7 @@ def test_zeep_reads_system_info(
     assert reply.body.SystemInfo.IsUnicode is True
 
 
+@pytest.mark.slow
 def test_the_library_never_imports_zeep() -> None:
     script = (
         "import sys, superoffice_batch, superoffice_batch.testing, superoffice_batch.operations\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import (
@@ -44,6 +45,7 @@ from .errors import (
     SoapFault,
     SuperOfficeError,
     TransportError,
+    _ReplyError,
     redact,
 )
 from .hosts import is_loopback
@@ -100,6 +102,12 @@ USER_AGENT = f"superoffice-batch/{__version__} httpx/{httpx.__version__}"
 _HTTPX_USER_AGENT = f"python-httpx/{httpx.__version__}"
 _MAX_POLL_INTERVAL = 30.0
 _TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
+_WRONG_URL_HINT = (
+    "base_url must be the installation root, the part before /Remote/Services88/ "
+    "(e.g. https://sod.superoffice.com/Cust12345)"
+)
+# A base_url that already names a service: the client would append the path a second time.
+_SERVICE_PATH = re.compile(r"/Remote/Services88/[^/]*\.svc/?\Z", re.IGNORECASE)
 _VERSION_MISMATCH = {f"{{{version.namespace}}}VersionMismatch" for version in SoapVersion}
 
 ProgressCallback = Callable[[BatchTaskInfo], object]
@@ -175,6 +183,12 @@ def _check_base_url(base_url: object) -> httpx.URL:
         raise ValueError(
             "base_url has a host name that cannot be encoded: each label must have 1 to 63 "
             "characters, the whole name at most 253"
+        )
+    service_path = _SERVICE_PATH.search(url.path)
+    if service_path is not None:
+        root = url.copy_with(path=url.path[: service_path.start()] or "/")
+        raise ValueError(
+            f"base_url must be the installation root, not a service URL: use {str(root)!r}"
         )
     if not url.path.endswith("/"):
         url = url.copy_with(path=url.path + "/")
@@ -337,9 +351,23 @@ class _CallPolicy:
             result, status = yield from self._exchange(operation, parse)
         except SuperOfficeError as error:
             _log_call(name, url, f"failed: {type(error).__name__}: {error}", started)
+            if isinstance(error, _ReplyError) and error.url is None:
+                error.url = url
+                error.hint = self._hint(error)
             raise
         _log_call(name, url, f"HTTP {status}", started)
         return result
+
+    def _hint(self, error: _ReplyError) -> str | None:
+        """What to check after ``error``, in the client's own terms (the CLI has its own)."""
+        if isinstance(error, HttpError) and error.status_code == 404:
+            return _WRONG_URL_HINT
+        pinned = self.pinned_version
+        if pinned is not None and _is_version_refusal(error):
+            other = SoapVersion.SOAP11 if pinned is SoapVersion.SOAP12 else SoapVersion.SOAP12
+            refused = f"the endpoint refused SOAP {pinned.value}"
+            return f"{refused}: try soap_version=SoapVersion.{other.name}"
+        return error.hint
 
     def _exchange(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[tuple[R, int]]:
         # Re-sends only what certainly did not run, or what is safe to repeat:
@@ -553,7 +581,7 @@ def _wrap_httpx_error(error: Exception, url: str, secrets: tuple[str, ...]) -> S
     if isinstance(error, httpx.HTTPError):
         # The reply arrived but could not be read: a bad Content-Encoding, redirects (only
         # an injected client follows them)...
-        return ProtocolError(message)
+        return ProtocolError(f"{type(error).__name__}: {detail}", url=url)
     # Not httpx's own: when it struck is unknown, so the request may have gone out.
     return TransportError(message, request_sent=True)
 
@@ -855,8 +883,11 @@ class BatchClient(_Client[httpx.Client]):
             ) as response:
                 # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
                 body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
-                for chunk in response.iter_raw():
-                    body.feed(chunk)
+                if response.is_stream_consumed:
+                    body.take_decoded(response.content)
+                else:
+                    for chunk in response.iter_raw():
+                        body.feed(chunk)
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
@@ -1086,8 +1117,11 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
             ) as response:
                 # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
                 body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
-                async for chunk in response.aiter_raw():
-                    body.feed(chunk)
+                if response.is_stream_consumed:
+                    body.take_decoded(response.content)
+                else:
+                    async for chunk in response.aiter_raw():
+                        body.feed(chunk)
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error

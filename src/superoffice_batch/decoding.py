@@ -130,6 +130,13 @@ class CappedBody:
                 f"reply body is not valid {self._coding}: {error}", status_code=self._status_code
             ) from None
 
+    def take_decoded(self, content: bytes) -> None:
+        """Take a body that was already read and decoded into memory (a reply an
+        ``httpx.MockTransport`` or an event hook made): only its size is left to check."""
+        if len(content) > self._limit:
+            raise self._oversized(len(content))
+        self._body = bytearray(content)
+
     def content(self) -> bytes:
         """The whole decoded body."""
         return bytes(self._body)

@@ -202,14 +202,42 @@ class TransportError(SuperOfficeError):
         self.request_sent = request_sent
 
 
-class HttpError(SuperOfficeError):
+class _ReplyError(SuperOfficeError):
+    """An error about one reply: ``str()`` names the URL called and what to check.
+
+    The parsers do not know the URL; the client sets :attr:`url` and :attr:`hint`.
+    """
+
+    url: str | None
+    """The endpoint that was called, when known."""
+    hint: str | None
+    """What to check, when the reply says (a 404 names ``base_url``)."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.url:
+            text += f" (POST {self.url})"
+        return f"{text}; {self.hint}" if self.hint else text
+
+
+class HttpError(_ReplyError):
     """A non-2xx HTTP status that carries no SOAP fault and no business error.
 
     Typically an HTML error page from a proxy or IIS; also an over-sized body (not read)
     and a normal envelope sent with an error status.
     """
 
-    def __init__(self, status_code: int, excerpt: str, content_type: str | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        excerpt: str,
+        content_type: str | None = None,
+        *,
+        url: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.url = url
+        self.hint = hint
         self.status_code = status_code
         self.excerpt = excerpt
         self.content_type = content_type
@@ -218,10 +246,20 @@ class HttpError(SuperOfficeError):
         super().__init__(f"HTTP {status_code}{kind}{body}")
 
 
-class ProtocolError(SuperOfficeError):
+class ProtocolError(_ReplyError):
     """A reply the library cannot make sense of: not XML, not SOAP, a missing or bad value."""
 
-    def __init__(self, reason: str, *, status_code: int | None = None, excerpt: str = "") -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int | None = None,
+        excerpt: str = "",
+        url: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.url = url
+        self.hint = hint
         self.reason = reason
         self.status_code = status_code
         self.excerpt = excerpt
@@ -230,7 +268,7 @@ class ProtocolError(SuperOfficeError):
         super().__init__(f"{reason}{status}{body}")
 
 
-class SoapFault(SuperOfficeError):
+class SoapFault(_ReplyError):
     """A SOAP Fault. ``code`` is the fault code as ``{namespace}Local`` (Clark notation).
 
     ``subcodes`` lists SOAP 1.2 subcodes, outermost first; ``detail`` is the redacted XML
@@ -245,7 +283,11 @@ class SoapFault(SuperOfficeError):
         subcodes: tuple[str, ...] = (),
         detail: str | None = None,
         status_code: int | None = None,
+        url: str | None = None,
+        hint: str | None = None,
     ) -> None:
+        self.url = url
+        self.hint = hint
         self.code = code
         self.subcodes = subcodes
         self.reason = reason

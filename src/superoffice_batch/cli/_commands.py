@@ -133,7 +133,10 @@ def start_job(
         return Outcome(ExitCode.OK)
     if not ctx.json:
         ctx.out.line(f"Started batch job {job_id}")
-    return follow(ctx, client, job_id, settings)
+    outcome = follow(ctx, client, job_id, settings)
+    if outcome.info is not None and not ctx.json:
+        ctx.out.line(f"Batch job {job_id} finished: {outcome.info.state}")
+    return outcome
 
 
 def cmd_start(ctx: Context) -> int:
@@ -186,11 +189,17 @@ def cmd_delete(ctx: Context) -> int:
     ids = list(dict.fromkeys(ctx.args.ids))  # once each, in the order given
     with _client(ctx) as client:
         if len(ids) == 1:
+            # DeleteBatchTask fails for an unknown id: no error means it was deleted.
             client.delete_batch_task(ids[0])
-        else:
-            client.delete_batch_tasks(ids)
-    noun = "job" if len(ids) == 1 else "jobs"
-    ctx.out.result({"deleted": ids}, f"Deleted batch {noun} {', '.join(str(job) for job in ids)}")
+            ctx.out.result({"deleted": ids}, f"Deleted batch job {ids[0]}")
+            return ExitCode.OK
+        client.delete_batch_tasks(ids)
+    # DeleteBatchTasks answers nothing, whether the ids existed or not.
+    listed = ", ".join(str(job) for job in ids)
+    ctx.out.result(
+        {"requested": ids},
+        f"Asked NetServer to delete batch jobs {listed} (it does not say which existed)",
+    )
     return ExitCode.OK
 
 

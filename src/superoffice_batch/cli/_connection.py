@@ -23,6 +23,7 @@ __all__ = [
     "ENV_URL",
     "ENV_USERNAME",
     "Connection",
+    "in_cli_terms",
     "known_secrets",
     "login_settings",
     "open_client",
@@ -45,6 +46,20 @@ _SECRET_SETTINGS = (
 )
 CONNECTION_DESTS = ("url", "ticket", "app_token", "username", "password", "soap", "timeout")
 """The ``argparse`` destinations of the connection options."""
+
+# The library's messages name its arguments; here the same settings are options.
+_CLI_TERMS = (
+    ("soap_version=SoapVersion.SOAP11", "--soap 1.1"),
+    ("soap_version=SoapVersion.SOAP12", "--soap 1.2"),
+    ("base_url", f"{ENV_URL} (or --url)"),
+)
+
+
+def in_cli_terms(text: str) -> str:
+    """A library message or hint with its argument names replaced by the CLI's settings."""
+    for library, cli in _CLI_TERMS:
+        text = text.replace(library, cli)
+    return text
 
 
 @dataclass(frozen=True)
@@ -186,4 +201,4 @@ def open_client(connection: Connection, *, log_in: bool = True) -> BatchClient:
             timeout=connection.timeout,
         )
     except (TypeError, ValueError) as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(in_cli_terms(str(error))) from None

@@ -16,10 +16,11 @@ from ..errors import (
     BatchTaskTimeout,
     SuperOfficeError,
     TransportError,
+    _ReplyError,
     redact,
 )
 from ._base import Context, ExitCode, UsageError
-from ._connection import CONNECTION_DESTS, known_secrets
+from ._connection import CONNECTION_DESTS, in_cli_terms, known_secrets
 from ._output import Output
 from ._parser import build_parser
 
@@ -70,6 +71,8 @@ def _run(ctx: Context, debug: bool) -> int:
     except (TransportError, BatchTaskTimeout) as error:
         return _report(out, error, ExitCode.CONNECTION, debug)
     except SuperOfficeError as error:
+        if isinstance(error, _ReplyError) and error.hint:
+            error.hint = in_cli_terms(error.hint)
         return _report(out, error, ExitCode.SERVICE, debug)
     except Exception as error:
         return _report(out, error, ExitCode.JOB_FAILED, debug, unexpected=True)

@@ -55,7 +55,12 @@ exit codes:
 try it without a tenant: {PROG} demo
 """
 
+# The shared text lives in the top-level help only; each command's help points there.
+_SUBCOMMAND_EPILOG = f"environment variables and exit codes: {PROG} --help"
+
 _STATES = {state.value.lower(): state for state in BatchTaskState}
+# NetServer spells it Aquired; the dictionary spelling is accepted as well.
+_STATES["acquired"] = BatchTaskState.AQUIRED
 
 
 # -- single values --------------------------------------------------------------------------
@@ -103,7 +108,7 @@ def parameter(text: str) -> tuple[str, str]:
 
 
 def state(text: str) -> BatchTaskState:
-    """A state by its wire name, in any letter case."""
+    """A state by its wire name (or ``Acquired`` for ``Aquired``), in any letter case."""
     try:
         return _STATES[text.lower()]
     except KeyError:
@@ -259,7 +264,7 @@ class _Commands:
             name,
             help=summary,
             description=summary,
-            epilog=_EPILOG,
+            epilog=_SUBCOMMAND_EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
             allow_abbrev=False,
         )
@@ -299,24 +304,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_follow_options(start)
 
     status = add("status", commands.cmd_status, "show a job's state and progress")
-    status.add_argument("id", type=job_id, metavar="ID")
+    status.add_argument("id", type=job_id, metavar="ID", help="the job to show")
 
     wait = add("wait", commands.cmd_wait, "follow a job to its end, showing progress")
-    wait.add_argument("id", type=job_id, metavar="ID")
+    wait.add_argument("id", type=job_id, metavar="ID", help="the job to follow")
     _add_follow_options(wait)
 
     stop = add("stop", commands.cmd_stop, "ask a running job to stop")
-    stop.add_argument("id", type=job_id, metavar="ID")
+    stop.add_argument("id", type=job_id, metavar="ID", help="the job to stop")
 
     delete = add("delete", commands.cmd_delete, "delete jobs")
-    delete.add_argument("ids", type=job_id, nargs="+", metavar="ID")
+    delete.add_argument(
+        "ids", type=job_id, nargs="+", metavar="ID", help="the jobs to delete (one or more)"
+    )
 
     listing = add("list", commands.cmd_list, "list jobs (system and user)")
     listing.add_argument(
         "--state",
         type=state,
         metavar="STATE",
-        help="only jobs in this state: New, Started, Succeeded, Failed... (any case)",
+        help="only jobs in this state: New, Aquired (or Acquired), Started, Succeeded, Failed... "
+        "(any case)",
     )
     listing.add_argument("--name", dest="task_name", metavar="NAME", help="only this task")
 

@@ -188,7 +188,4 @@ def cmd_demo(ctx: Context) -> int:
         if not ctx.json:
             ctx.out.line(f"NetServer simulator running at {simulator.base_url}")
             ctx.out.line(f"Logging in as demo/demo and starting {DEMO_TASK} with format=csv")
-        outcome = start_job(ctx, client, task, settings)
-    if outcome.info is not None and not ctx.json:
-        ctx.out.line(f"Batch job {outcome.info.id} finished: {outcome.info.state}")
-    return outcome.code
+        return start_job(ctx, client, task, settings).code

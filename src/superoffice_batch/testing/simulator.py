@@ -1,7 +1,8 @@
 """A local NetServer stand-in: ``Batch.svc`` and ``SoPrincipal.svc`` over real HTTP.
 
 :class:`NetServerSimulator` serves both services on loopback under any tenant prefix
-(``/<anything>/Remote/Services88/Batch.svc``, the path's case ignored), as NetServer
+(``/<prefix>/Remote/Services88/Batch.svc``, the path's case ignored, the prefix not
+itself holding ``/Remote/Services88/``), as NetServer
 behind WCF's ``BasicHttpBinding`` does (PROTOCOL.md sections 1-8):
 
 * SOAP version by Content-Type (:class:`SoapMode`): the other one gets HTTP 415 with an
@@ -72,6 +73,7 @@ _DISPATCHER = "http://schemas.microsoft.com/net/2005/12/windowscommunicationfoun
 _ROUTE = re.compile(
     r"(?P<prefix>/(?:.*/)?)remote/services88/(?P<service>batch|soprincipal)\.svc", re.IGNORECASE
 )
+_SERVICES_DIR = "/remote/services88/"
 _WSDL_QUERIES = ("wsdl", "singlewsdl")
 _MEDIA_TYPES = {"text/xml": SoapVersion.SOAP11, "application/soap+xml": SoapVersion.SOAP12}
 
@@ -305,7 +307,9 @@ class _Protocol:
         """The answer to one HTTP request (faults aside); ``host`` is ``host:port`` here."""
         url = urlsplit(target)
         route = _ROUTE.fullmatch(url.path)
-        if route is None:
+        # A prefix holding the service path too is a base URL that already ended in
+        # .../Batch.svc, with the service path appended again: IIS has no such file.
+        if route is None or _SERVICES_DIR in route["prefix"].lower():
             return _page(404)
         service = _SERVICES[route["service"].lower()]
         if method == "GET" and url.query.lower() in _WSDL_QUERIES:
