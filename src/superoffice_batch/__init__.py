@@ -24,6 +24,7 @@ from .errors import (
     TransportError,
 )
 from .models import (
+    SOPRINCIPAL_MODELS,
     BatchTaskCancellationBehaviour,
     BatchTaskInfo,
     BatchTaskState,
@@ -44,17 +45,8 @@ if TYPE_CHECKING:
         UserType,
     )
 
-_SOPRINCIPAL_NAMES = (
-    "Authentication",
-    "EjUserStatus",
-    "NetServerBuildType",
-    "Principal",
-    "RoleType",
-    "SystemInfo",
-    "UserType",
-)
 # SoPrincipal's models load on first use: see superoffice_batch.soprincipal.
-__getattr__ = lazy_names(__name__, "superoffice_batch.soprincipal", _SOPRINCIPAL_NAMES)
+__getattr__ = lazy_names(__name__, "superoffice_batch.soprincipal", SOPRINCIPAL_MODELS)
 
 __all__ = [
     "AccessToken",

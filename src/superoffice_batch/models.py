@@ -45,19 +45,17 @@ __all__ = [
     "TimeZone",
 ]
 
-__getattr__ = lazy_names(
-    __name__,
-    "superoffice_batch.soprincipal",
-    (
-        "Authentication",
-        "EjUserStatus",
-        "NetServerBuildType",
-        "Principal",
-        "RoleType",
-        "SystemInfo",
-        "UserType",
-    ),
+SOPRINCIPAL_MODELS = (
+    "Authentication",
+    "EjUserStatus",
+    "NetServerBuildType",
+    "Principal",
+    "RoleType",
+    "SystemInfo",
+    "UserType",
 )
+"""The names of SoPrincipal's models, offered here and by the package on first use."""
+__getattr__ = lazy_names(__name__, "superoffice_batch.soprincipal", SOPRINCIPAL_MODELS)
 
 
 class BatchTaskState(WireEnum):
