@@ -15,9 +15,12 @@ behind WCF's ``BasicHttpBinding`` does (PROTOCOL.md sections 1-8):
 * Batch calls need a valid ticket in ``Credentials/Ticket`` (or an ``8A:`` access
   token); online, every call needs the ``ApplicationToken``. Refusals, unknown task ids
   and bad arguments are NetServer business errors: HTTP 200, the reply header
-  ``Succeeded`` false and an ``ExceptionInfo``. Their texts are the simulator's own
-  (PROTOCOL.md section 10: the real ones are unknown); the ticket refusal says "ticket"
-  and "invalid", which is what the library recognises.
+  ``Succeeded`` false and an ``ExceptionInfo``. A missing, expired or unknown ticket is
+  refused as NetServer refuses credentials it cannot validate: a ``SoSessionException``
+  whose message starts "Failed to validate tokens: " (both documented by SuperOffice,
+  PROTOCOL.md section 7). The rest is the simulator's own: the namespace
+  ``SuperOffice.CRM.Security`` and the words after the colon; so are the types and texts
+  of the other refusals (PROTOCOL.md section 10: the real ones are unknown).
 * ``GET …/<Service>.svc?wsdl`` answers the published WSDL, its address pointing here;
   anything else answers an HTML 404 page.
 
@@ -267,11 +270,14 @@ class _BusinessError(Exception):
         )
 
 
+SESSION_EXCEPTION = "SuperOffice.CRM.Security.SoSessionException"
+"""The ``ExceptionType`` of a refused ticket: the class name is NetServer's (documented),
+the namespace the simulator's guess."""
+
+
 def _invalid_ticket() -> _BusinessError:
-    # is_ticket_rejection (superoffice_batch.auth) recognises the type: "Ticket" + "Invalid".
-    return _BusinessError(
-        "SuperOffice.Exceptions.InvalidTicketException", "The ticket is invalid or has expired"
-    )
+    # The documented prefix "Failed to validate tokens: ", then the simulator's own reason.
+    return _BusinessError(SESSION_EXCEPTION, "Failed to validate tokens: ticket expired or invalid")
 
 
 def _bad_application_token() -> _BusinessError:
