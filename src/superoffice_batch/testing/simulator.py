@@ -46,7 +46,7 @@ from email.message import Message
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import attrs
@@ -188,6 +188,7 @@ class _Answer:
 _STATUS_TEXTS = {
     400: "Bad Request",
     404: "File or directory not found.",
+    405: "HTTP verb used to access this page is not allowed.",
     411: "Length Required",
     413: "Request Entity Too Large",
     500: "Internal Server Error",
@@ -326,7 +327,7 @@ class _Protocol:
         version = _MEDIA_TYPES.get(headers.get_content_type())
         if version is None or not self.soap_mode.accepts(version):
             return _Answer(415)
-        tenant = route["prefix"].strip("/").partition("/")[0] or None
+        tenant = _tenant(route["prefix"])
         try:
             call = _dispatch(service, version, headers, body, tenant)
             return call if isinstance(call, _Answer) else self._answer_call(call)
@@ -372,6 +373,11 @@ class _Protocol:
             raise _BusinessError("System.ArgumentException", str(invalid)) from None
 
 
+def _tenant(prefix: str) -> str | None:
+    """The tenant a path prefix names: its first segment (``/Cust12345/`` -> ``Cust12345``)."""
+    return prefix.strip("/").partition("/")[0] or None
+
+
 @attrs.frozen
 class _Call:
     """A request that reached an operation: what its answer depends on."""
@@ -391,12 +397,9 @@ def _dispatch(
 ) -> _Call | _Answer:
     """The operation a request calls, with its arguments; or the fault WCF answers before
     any operation runs (unreadable envelope, wrong version, unknown action, bad body)."""
-    try:
-        incoming = soap.read_envelope(body, version)
-    except soap.Unreadable as error:
-        return _deserialization_failed(version, 400, str(error))
-    except soap.VersionMismatch as error:
-        return _fault(version, 500, "VersionMismatch", None, str(error))
+    incoming = _incoming(body, version)
+    if isinstance(incoming, _Answer):
+        return incoming
     action = _action_of(headers, version)
     endpoint = service.endpoints.get(action)
     if endpoint is None:
@@ -420,7 +423,25 @@ def _dispatch(
     return _Call(service, endpoint, incoming, args, tenant)
 
 
+def _incoming(body: bytes, version: SoapVersion) -> soap.Incoming | _Answer:
+    """The request envelope, or the fault WCF answers when there is none of ``version``."""
+    try:
+        return soap.read_envelope(body, version)
+    except soap.Unreadable as error:
+        return _deserialization_failed(version, 400, str(error))
+    except soap.VersionMismatch as error:
+        return _fault(version, 500, "VersionMismatch", None, str(error))
+
+
 # -- HTTP ---------------------------------------------------------------------------------
+
+
+class _Responder(Protocol):
+    """What answers a server's requests: :class:`_Protocol`, or another front (Online's)."""
+
+    def answer(
+        self, method: str, target: str, headers: Message, body: bytes, host: str
+    ) -> _Answer: ...
 
 
 class _Server(ThreadingHTTPServer):
@@ -431,7 +452,7 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops connections when many clients start at once.
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, protocol: _Protocol, faults: Faults) -> None:
+    def __init__(self, host: str, port: int, protocol: _Responder, faults: Faults) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.protocol = protocol
         self.faults = faults
@@ -470,6 +491,32 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a timeout, an injected drop) is routine here.
         pass
+
+    def serve_in_thread(self, name: str, exposes: str) -> threading.Thread:
+        """Serve in a started daemon thread; warn first when listening beyond loopback,
+        where anyone who can reach this machine could use what ``exposes`` says."""
+        if not is_loopback(self.server_name):
+            _logger.warning(
+                "the simulator listens on %s, beyond loopback: anyone who can reach this "
+                "machine can %s",
+                self.authority,
+                exposes,
+            )
+        thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
+        )
+        thread.start()
+        return thread
+
+    def stop(self, thread: threading.Thread) -> None:
+        """Stop serving and close every connection; safe to call more than once."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        self.shutdown()
+        self.close_connections()
+        self.server_close()
+        thread.join(timeout=5)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -630,31 +677,15 @@ class NetServerSimulator:
         if self._server is not None:
             raise RuntimeError("the simulator was already started")
         self._server = _Server(self.host, self._port, self._protocol, self.faults)
-        if not is_loopback(self.host):
-            _logger.warning(
-                "the simulator listens on %s, beyond loopback: anyone who can reach this "
-                "machine can log in as its users and read their tickets",
-                self._server.authority,
-            )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name=f"NetServerSimulator:{self.port}",
-            daemon=True,
+        self._thread = self._server.serve_in_thread(
+            f"NetServerSimulator:{self.port}", "log in as its users and read their tickets"
         )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close every connection; safe to call more than once."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None or server.stopping.is_set():
-            return
-        server.stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        thread.join(timeout=5)
+        if self._server is not None and self._thread is not None:
+            self._server.stop(self._thread)
 
     def __enter__(self) -> NetServerSimulator:
         return self.start() if self._server is None else self
