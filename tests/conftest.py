@@ -31,7 +31,7 @@ DOC_TICKET = "7T:1234abcxyzExample=="
 DOC_APP_TOKEN = "1234567-1234-9876"
 
 # Where the respx-mocked clients send.
-BASE_URL = "https://sod.superoffice.com/Cust12345"
+BASE_URL = "https://sod2.superoffice.com/Cust12345"
 BATCH_URL = f"{BASE_URL}/Remote/Services88/Batch.svc"
 PRINCIPAL_URL = f"{BASE_URL}/Remote/Services88/SoPrincipal.svc"
 APP_TOKEN = "app-secret-d41d8cd98f00"

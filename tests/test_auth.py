@@ -399,14 +399,15 @@ def test_bad_character_error_does_not_show_the_password() -> None:
 # (ExceptionType, Message): how NetServer might say the ticket or session is no good. Only
 # the type counts (PROTOCOL.md section 7); the messages are there to show they do not matter.
 REJECTING_TEXTS = [
+    # What NetServer throws when credentials fail validation (PROTOCOL.md section 7).
+    ("SoSessionException", "Failed to validate tokens: ticket expired"),
+    ("SuperOffice.CRM.Security.SoSessionException", "Failed to validate tokens: …"),
+    ("SuperOffice.Exceptions.SoSessionException", None),
     ("SuperOffice.Exceptions.InvalidTicketException", "The ticket is invalid or has expired"),
     ("InvalidTicketException", None),
     ("SessionExpiredException", "Authentication required"),
     ("SoTicketExpiredException", "Disk full"),
-    ("SoAuthenticationException", None),
-    ("SuperOffice.Exceptions.InvalidCredentialsException", "Login failed"),
     ("SoSessionNotValidException", ""),
-    ("Unauthorized_Access_Exception", None),
 ]
 # Errors whose message speaks of a bad ticket or session, and types that do not say so.
 NEAR_MISSES = [
@@ -423,6 +424,12 @@ NEAR_MISSES = [
     ("TicketNotFoundException", "Ticket booking not found"),
     ("SessionTableException", None),
     (None, None),
+    # .NET types that can come after the job was dispatched: a file's permissions, TLS.
+    ("System.UnauthorizedAccessException", "Access to the path is denied"),
+    ("System.Security.Authentication.AuthenticationException", "TLS handshake failed"),
+    ("SoAuthenticationException", None),
+    ("SuperOffice.Exceptions.InvalidCredentialsException", "Login failed"),
+    ("SoSessionExceptionHandler", None),
 ]
 
 
@@ -457,6 +464,13 @@ def _service(pair: tuple[str | None, str | None], **extra: Any) -> ServiceError:
         ),
         (
             _service(("SoException", "Could not start"), inner_exception=_service(NEAR_MISSES[0])),
+            False,
+        ),
+        (
+            _service(
+                ("SoException", "Could not start"),
+                inner_exception=_service(("System.UnauthorizedAccessException", "Denied")),
+            ),
             False,
         ),
     ],

@@ -815,7 +815,8 @@ def test_a_url_that_is_not_the_root_exits_3_naming_the_url_setting(
     assert f"(POST {wrong}Remote/Services88/SoPrincipal.svc)" in line
     assert line.endswith(
         "; SUPEROFFICE_URL (or --url) must be the installation root, the part before "
-        "/Remote/Services88/ (e.g. https://sod.superoffice.com/Cust12345)"
+        "/Remote/Services88/ (e.g. https://crm.example.com/SuperOffice, or an Online tenant's "
+        "endpoint such as https://sod2.superoffice.com/Cust12345)"
     )
 
 

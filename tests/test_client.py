@@ -41,9 +41,9 @@ from superoffice_batch import (
 from superoffice_batch.client import DEFAULT_TIMEOUT
 from superoffice_batch.operations import GetSystemInfo
 
-BASE_URL = "https://sod.superoffice.com/Cust12345"
-BATCH_URL = "https://sod.superoffice.com/Cust12345/Remote/Services88/Batch.svc"
-PRINCIPAL_URL = "https://sod.superoffice.com/Cust12345/Remote/Services88/SoPrincipal.svc"
+BASE_URL = "https://sod2.superoffice.com/Cust12345"
+BATCH_URL = "https://sod2.superoffice.com/Cust12345/Remote/Services88/Batch.svc"
+PRINCIPAL_URL = "https://sod2.superoffice.com/Cust12345/Remote/Services88/SoPrincipal.svc"
 ACTION = "http://www.superoffice.net/ws/crm/NetServer/Services88/Batch/StartBatchJob"
 TNS = "http://www.superoffice.net/ws/crm/NetServer/Services88"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
@@ -276,7 +276,7 @@ def test_issue_example_runs_as_written(router: respx.MockRouter) -> None:
     route = router.post(BATCH_URL).mock(return_value=ok(4711))
 
     with BatchClient(
-        "https://sod.superoffice.com/Cust12345", ticket="7T:...", application_token="secret"
+        "https://sod2.superoffice.com/Cust12345", ticket="7T:...", application_token="secret"
     ) as client:
         job_id = client.start_batch_job(BatchTaskInfo(name="ExportTask"))
 
@@ -288,7 +288,7 @@ def test_async_issue_example_runs_as_written(router: respx.MockRouter) -> None:
 
     async def main() -> None:
         async with AsyncBatchClient(
-            "https://sod.superoffice.com/Cust12345", ticket="7T:...", application_token="secret"
+            "https://sod2.superoffice.com/Cust12345", ticket="7T:...", application_token="secret"
         ) as client:
             job_id = await client.start_batch_job(BatchTaskInfo(name="ExportTask"))
 
@@ -313,8 +313,8 @@ def assert_issue_example_result(route: respx.Route, job_id: object) -> None:
 @pytest.mark.parametrize(
     ("base_url", "service_url"),
     [
-        ("https://sod.superoffice.com/Cust12345", BATCH_URL),
-        ("https://sod.superoffice.com/Cust12345/", BATCH_URL),
+        ("https://sod2.superoffice.com/Cust12345", BATCH_URL),
+        ("https://sod2.superoffice.com/Cust12345/", BATCH_URL),
         ("https://online.superoffice.com/Cust98765", "https://online.superoffice.com/Cust98765/Remote/Services88/Batch.svc"),
         ("http://crm.example.local/SuperOffice", "http://crm.example.local/SuperOffice/Remote/Services88/Batch.svc"),
         ("http://crm.example.local/SuperOffice/", "http://crm.example.local/SuperOffice/Remote/Services88/Batch.svc"),
@@ -992,13 +992,13 @@ def test_timeout_applies_to_an_injected_client_too(
 @pytest.mark.parametrize(
     "base_url",
     [
-        "ftp://sod.superoffice.com/Cust12345",
+        "ftp://sod2.superoffice.com/Cust12345",
         "file:///etc/passwd",
         "Cust12345",
         "/Cust12345",
-        "sod.superoffice.com/Cust12345",
-        "https://sod.superoffice.com/Cust12345?tenant=1",
-        "https://sod.superoffice.com/Cust12345#fragment",
+        "sod2.superoffice.com/Cust12345",
+        "https://sod2.superoffice.com/Cust12345?tenant=1",
+        "https://sod2.superoffice.com/Cust12345#fragment",
         "https:///Cust12345",
         "",
     ],
@@ -1026,10 +1026,15 @@ def test_base_url_naming_a_service_is_refused_showing_the_root(
     assert str(caught.value).endswith(f"use {root!r}")
 
 
-@pytest.mark.parametrize("base_url", [None, 12345, b"https://sod.superoffice.com/Cust12345"])
+@pytest.mark.parametrize("base_url", [12345, b"https://sod2.superoffice.com/Cust12345"])
 def test_base_url_of_wrong_type_is_type_error(flavor: SyncFlavor, base_url: object) -> None:
     with pytest.raises(TypeError, match="base_url"):
         flavor.make(base_url)
+
+
+def test_base_url_is_required_unless_a_system_user_finds_the_tenant(flavor: SyncFlavor) -> None:
+    with pytest.raises(ValueError, match="base_url is required, unless auth is a SystemUser"):
+        flavor.make(None, ticket="7T:abc")
 
 
 @pytest.mark.parametrize("soap_version", ["1.1", "SOAP12", 1.2, True])
@@ -1252,7 +1257,7 @@ def test_repr_and_str_hide_credentials(
 
     for text in (repr(client), str(client)):
         assert text.startswith(f"<{flavor.client_class.__name__} ")
-        assert "sod.superoffice.com/Cust12345" in text
+        assert "sod2.superoffice.com/Cust12345" in text
         for secret in secrets:
             assert secret not in text
 
@@ -1365,7 +1370,7 @@ def _shown_for_base_url_with_password(
     Refusing user info outright is as safe as hiding it, so both designs are accepted.
     """
     try:
-        client = flavor.make(f"https://svc-user:{URL_PASSWORD}@sod.superoffice.com/Cust12345")
+        client = flavor.make(f"https://svc-user:{URL_PASSWORD}@sod2.superoffice.com/Cust12345")
     except ValueError as refused:
         return [str(refused)]
     try:

@@ -21,7 +21,7 @@ from superoffice_batch import Credentials, SoapVersion
 from superoffice_batch.operations import Operation
 from test_operations import CASES, reply
 
-BASE_URL = "https://sod.superoffice.com/Cust12345"
+BASE_URL = "https://sod2.superoffice.com/Cust12345"
 BATCH_URL = f"{BASE_URL}/Remote/Services88/Batch.svc"
 TICKET = "7T:bWV0aG9kLXRpY2tldA=="
 TOKEN = "method-app-token"

@@ -9,7 +9,7 @@ The rule, per page, in the order the blocks appear:
 * Every other block is a script. The page's scripts run one after the other in one
   namespace, as a reader pasting them into one session would, from the repository root,
   against one simulator. Only two things are substituted: the documented hosts
-  (``https://sod.superoffice.com``, ``https://crm.example.com``) become the simulator's
+  (``https://sod2.superoffice.com``, ``https://crm.example.com``) become the simulator's
   ``http://127.0.0.1:<port>`` (the path is kept: the simulator serves any tenant prefix),
   and the placeholder ticket ``"7T:..."`` becomes one the simulator issued. The
   documented user ``jdoe``/``secret`` exists there, ``8A:…`` access tokens are accepted,
@@ -33,7 +33,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", *sorted(f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md"))]
-DOCUMENTED_HOSTS = ("https://sod.superoffice.com", "https://crm.example.com")
+DOCUMENTED_HOSTS = ("https://sod2.superoffice.com", "https://crm.example.com")
 PLACEHOLDER_TICKET = '"7T:..."'
 USERS = {"jdoe": "secret", "demo": "demo"}
 

@@ -27,6 +27,7 @@ from superoffice_batch import (
     ServiceError,
     SoapFault,
     SuperOfficeError,
+    TenantUnavailable,
     TransportError,
     errors,
 )
@@ -65,6 +66,7 @@ SAMPLES: dict[type[SuperOfficeError], SuperOfficeError] = {
     AuthenticationError: AuthenticationError(
         "authentication failed", principal=Principal(associate="demo", associate_id=7)
     ),
+    TenantUnavailable: TenantUnavailable("Cust12345", "OfflineMaintenance"),
     BatchTaskFailed: BatchTaskFailed("batch task 42 failed: disk full", TASK),
     BatchTaskTimeout: BatchTaskTimeout("batch task 42 still InProgress after 5 s", TASK),
 }
@@ -119,6 +121,7 @@ def test_every_constructor_argument_is_kept_as_an_attribute() -> None:
             "status_code",
         },
         AuthenticationError: {"principal"},
+        TenantUnavailable: {"context_identifier", "state"},
         BatchTaskFailed: {"info"},
         BatchTaskTimeout: {"info"},
     }

@@ -273,8 +273,8 @@ def test_user_agent_set_on_an_injected_client_later_is_respected(
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("https://sod.superoffice.com/Cust12345", "https://sod.superoffice.com/Cust12345/"),
-        ("https://sod.superoffice.com/Cust12345/", "https://sod.superoffice.com/Cust12345/"),
+        ("https://sod2.superoffice.com/Cust12345", "https://sod2.superoffice.com/Cust12345/"),
+        ("https://sod2.superoffice.com/Cust12345/", "https://sod2.superoffice.com/Cust12345/"),
         (
             httpx.URL("http://crm.example.com:8080/SuperOffice"),
             "http://crm.example.com:8080/SuperOffice/",

@@ -21,6 +21,7 @@ from .errors import (
     ServiceError,
     SoapFault,
     SuperOfficeError,
+    TenantUnavailable,
     TransportError,
 )
 from .models import (
@@ -35,6 +36,7 @@ from .models import (
 from .operations import Reply
 
 if TYPE_CHECKING:
+    from .online import SystemUser, TenantState
     from .soprincipal import (
         Authentication,
         EjUserStatus,
@@ -45,8 +47,13 @@ if TYPE_CHECKING:
         UserType,
     )
 
-# SoPrincipal's models load on first use: see superoffice_batch.soprincipal.
-__getattr__ = lazy_names(__name__, "superoffice_batch.soprincipal", SOPRINCIPAL_MODELS)
+# SoPrincipal's models and the Online system user load on first use.
+__getattr__ = lazy_names(
+    __name__,
+    "superoffice_batch.soprincipal",
+    SOPRINCIPAL_MODELS,
+    ("superoffice_batch.online", ("SystemUser", "TenantState")),
+)
 
 __all__ = [
     "AccessToken",
@@ -73,6 +80,9 @@ __all__ = [
     "SoapVersion",
     "SuperOfficeError",
     "SystemInfo",
+    "SystemUser",
+    "TenantState",
+    "TenantUnavailable",
     "TimeZone",
     "TransportError",
     "UserType",

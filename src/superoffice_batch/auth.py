@@ -5,7 +5,13 @@ A client is given one *ticket source* through its ``auth=`` option:
 * a fixed ticket string (the ``ticket=`` shorthand): used as is, never refreshed;
 * :class:`UsernamePassword`: logs in with SoPrincipal's AuthenticateUsernamePassword;
 * :class:`AccessToken`: exchanges an OAuth access token with AuthenticateWithAccessToken;
+* :class:`~superoffice_batch.online.SystemUser`: SuperOffice CRM Online's system-user flow;
 * any callable returning a ticket (for the async client it may return an awaitable).
+
+The three classes log in through a *login flow*, in the manner of httpx's
+``Auth.auth_flow``: a generator that yields requests (through :class:`LoginSession`) and
+receives their responses, doing no I/O itself, so the sync and async clients drive the
+same flow through the same capped, bounded reading as every other reply.
 
 :class:`TicketKeeper` holds the current ticket and decides, without I/O, whether a caller
 must log in. Clients serialise that decision behind one lock, so concurrent callers share
@@ -14,20 +20,48 @@ one login and, after a rejection, one refresh.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
 from .errors import HttpError, ServiceError, SoapFault, SuperOfficeError
+from .messages import HttpRequest, RawResponse
 from .models import Credentials
 from .operations import Operation
 from .xmlvalues import check_text
 
 if TYPE_CHECKING:
-    from .soprincipal import Authentication
+    from .online import SystemUser, TenantState
 
-__all__ = ["AccessToken", "TicketKeeper", "TicketSource", "UsernamePassword", "is_ticket_rejection"]
+__all__ = [
+    "AccessToken",
+    "FlowSource",
+    "LoginSession",
+    "TicketCache",
+    "TicketKeeper",
+    "TicketSource",
+    "UsernamePassword",
+    "is_ticket_rejection",
+]
+
+T = TypeVar("T")
+Flow = Generator[Any, Any, T]
+"""A sans-I/O flow: yields what the client must do (send, wait), returns a ``T``."""
+
+
+class LoginSession(Protocol):
+    """What a login flow may ask of the client driving it."""
+
+    def call(self, operation: Operation[T]) -> Flow[T]:
+        """Call a NetServer operation (SoPrincipal's, for a ticket) and return its result."""
+        ...
+
+    def send(self, request: HttpRequest, *, read_only: bool) -> Flow[RawResponse]:
+        """Send one HTTP request; re-sent after a connect failure, and after any transport
+        failure when ``read_only``."""
+        ...
 
 
 def _mask(value: str) -> str:
@@ -55,11 +89,14 @@ class UsernamePassword:
         """What to mask in errors and logs."""
         return (self.password,)
 
-    def login_operation(self) -> Operation[Authentication]:
-        """The SoPrincipal call that issues a ticket for these credentials."""
+    def login_flow(self, session: LoginSession) -> Flow[str]:
+        """Log in with SoPrincipal's AuthenticateUsernamePassword; returns the ticket."""
         from .soprincipal import AuthenticateUsernamePassword  # loaded at the first login
 
-        return AuthenticateUsernamePassword(self.username, self.password)
+        authentication = yield from session.call(
+            AuthenticateUsernamePassword(self.username, self.password)
+        )
+        return str(authentication.ticket)
 
 
 @attrs.frozen
@@ -77,81 +114,134 @@ class AccessToken:
         """What to mask in errors and logs."""
         return (self.token,)
 
-    def login_operation(self) -> Operation[Authentication]:
-        """The SoPrincipal call that issues a ticket for this token."""
+    def login_flow(self, session: LoginSession) -> Flow[str]:
+        """Exchange the token with SoPrincipal's AuthenticateWithAccessToken; the ticket."""
         from .soprincipal import AuthenticateWithAccessToken  # loaded at the first login
 
-        return AuthenticateWithAccessToken(self.token)
+        authentication = yield from session.call(AuthenticateWithAccessToken(self.token))
+        return str(authentication.ticket)
 
 
-TicketSource = str | UsernamePassword | AccessToken | Callable[[], str | Awaitable[str]]
+class FlowSource(Protocol):
+    """A ticket source that logs in through a login flow: :class:`UsernamePassword`,
+    :class:`AccessToken`, :class:`~superoffice_batch.online.SystemUser`, or your own."""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What to mask in errors and logs."""
+        ...
+
+    def login_flow(self, session: LoginSession) -> Flow[str]:
+        """Obtain a ticket through ``session``; return it."""
+        ...
+
+
+TicketSource = str | FlowSource | Callable[[], str | Awaitable[str]]
 """Anything the ``auth=`` option accepts."""
 
 
-# What an ExceptionType must say to count as a refused ticket (an assumption, PROTOCOL.md §7):
-# an authentication failure outright, or a ticket or session that is no good.
-_AUTHENTICATION_FAILURES = ("authentication", "credential", "unauthori", "notauthenticated")
+_REJECTING_STATUS = frozenset({401, 403})
+# NetServer's own type for credentials that fail validation (PROTOCOL.md section 7).
+_SESSION_EXCEPTION = "sosessionexception"
+# Otherwise a ticket or session that is no good, by name (an assumption, PROTOCOL.md §7).
+# Never "authentication" or "unauthorized" alone: .NET's UnauthorizedAccessException (a
+# file's permissions) and AuthenticationException (TLS) can come after the job started.
 _SUBJECTS = ("ticket", "session")
 _FAILURES = ("invalid", "expired", "notvalid", "rejected")
-_REJECTING_STATUS = frozenset({401, 403})
 
 
 def is_ticket_rejection(error: SuperOfficeError, *, reply_succeeded: bool = False) -> bool:
     """Whether NetServer refused the call's ticket, so the operation did not run.
 
-    PROTOCOL.md section 7 leaves the exact types open until a real tenant shows them; the
+    PROTOCOL.md section 7 leaves most exact types open until a real tenant shows them; the
     rule therefore lives here alone. A rejection is:
 
     * a reply with HTTP status 401 or 403 (an HTML page, a fault or a business error
       alike) whose body is not the operation's successful reply: ``reply_succeeded``
       says whether it was, read as if the status were 200 (then the call ran);
     * a :class:`ServiceError` (or one of its inner exceptions) whose ``exception_type``
-      names an authentication or credential failure, or a ticket or session that is
-      invalid, expired, not valid or rejected. The free-text message never counts: the
-      Service module has "support tickets", and any text may mention a session.
+      is NetServer's ``SoSessionException`` (in any namespace), or names a ticket or
+      session that is invalid, expired, not valid or rejected. The free-text message never
+      counts: the Service module has "support tickets", and any text may mention a session.
     """
     status = error.status_code if isinstance(error, (HttpError, SoapFault, ServiceError)) else None
     if status in _REJECTING_STATUS:
         return not reply_succeeded
     current: ServiceError | None = error if isinstance(error, ServiceError) else None
     while current is not None:
-        if _names_authentication_failure(current.exception_type):
+        if _names_ticket_failure(current.exception_type):
             return True
         current = current.inner_exception
     return False
 
 
-def _names_authentication_failure(exception_type: str | None) -> bool:
-    # "SuperOffice.Exceptions.InvalidTicketException" -> "invalidticketexception"
+def _names_ticket_failure(exception_type: str | None) -> bool:
+    # "SuperOffice.CRM.Security.SoSessionException" -> "sosessionexception"
     name = "".join(ch for ch in (exception_type or "").rpartition(".")[2].lower() if ch.isalnum())
-    if any(word in name for word in _AUTHENTICATION_FAILURES):
+    if name == _SESSION_EXCEPTION:
         return True
     return any(word in name for word in _SUBJECTS) and any(word in name for word in _FAILURES)
 
 
-class TicketKeeper:
-    """The current credentials of a client and the rule for logging in (no I/O).
+class TicketCache:
+    """A ticket and when it was last used: kept by a source, shared by its clients.
 
-    Callers ask :meth:`needs_login` under the client's lock; if it says yes they log in
-    and :meth:`store` the ticket. ``stale`` is the ticket a caller saw rejected: only
-    the first caller with that ticket logs in again, the others get the fresh one.
+    ``idle_limit`` is how long the ticket may go unused before it is no good (NetServer
+    forgets a ticket after six idle hours); None when the source does not say.
+    """
+
+    __slots__ = ("idle_limit", "last_used", "ticket")
+
+    def __init__(self, idle_limit: float | None = None) -> None:
+        self.idle_limit = idle_limit
+        self.ticket: str | None = None
+        self.last_used = 0.0
+
+    def idle(self) -> bool:
+        """Whether the ticket has gone unused for longer than the idle limit."""
+        limit = self.idle_limit
+        return limit is not None and time.monotonic() - self.last_used > limit
+
+
+class TicketKeeper:
+    """The current credentials of a client and the rules for logging in (no I/O).
+
+    Callers ask :meth:`needs_login` under the client's lock; if it says yes they run the
+    source's :meth:`login_flow` (or call it) and :meth:`store` the ticket. ``stale`` is the
+    ticket a caller saw rejected: only the first caller with that ticket logs in again,
+    the others get the fresh one. An Online source also says where the tenant is
+    (:meth:`needs_tenant`, :meth:`store_tenant`).
     """
 
     def __init__(self, source: object, application_token: str | None) -> None:
-        known = (str, UsernamePassword, AccessToken, type(None))
-        if not isinstance(source, known) and not callable(source):
+        if not (source is None or isinstance(source, str) or callable(source)) and not hasattr(
+            source, "login_flow"
+        ):
             raise TypeError(
-                "auth must be a ticket string, UsernamePassword, AccessToken or a callable "
-                f"returning a ticket, not {type(source).__name__}"
+                "auth must be a ticket string, UsernamePassword, AccessToken, SystemUser or a "
+                f"callable returning a ticket, not {type(source).__name__}"
+            )
+        own_token = getattr(source, "application_token", None)
+        if own_token is not None and application_token not in (None, own_token):
+            raise ValueError(
+                "application_token differs from the SystemUser's: pass it to one of them only"
             )
         self.source: Any = source
-        self.application_token = application_token
+        self.application_token = application_token or own_token
+        self.locates_tenant = hasattr(source, "tenant_flow")
+        """Whether the source finds the tenant's endpoint (SuperOffice CRM Online)."""
+        self.cache: TicketCache = getattr(source, "ticket_cache", None) or TicketCache()
         self._ticket: str | None = None
-        self._credentials = Credentials(application_token=application_token)
-        self.secrets = self._secrets()
-        """Every secret this keeper knows, the current ticket included: what to mask."""
+        self._credentials = Credentials(application_token=self.application_token)
+        self._secrets = self._credentials.secrets + tuple(getattr(source, "secrets", ()))
         if isinstance(source, str):
             self.store(source)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret this keeper knows, the current ticket included: what to mask."""
+        self._follow_cache()
+        return self._secrets
 
     @property
     def refreshable(self) -> bool:
@@ -162,7 +252,8 @@ class TicketKeeper:
         """Whether the caller must obtain a ticket now."""
         if not self.refreshable:
             return False
-        return self._ticket is None or (stale is not None and stale == self._ticket)
+        ticket = self.cache.ticket
+        return ticket is None or (stale is not None and stale == ticket) or self.cache.idle()
 
     def store(self, ticket: object) -> None:
         """Keep a ticket obtained by logging in (or from the callable)."""
@@ -171,21 +262,57 @@ class TicketKeeper:
         if not ticket:
             raise ValueError("the ticket source returned an empty ticket")
         # Checks the text before it can reach an envelope.
-        self._credentials = Credentials(ticket=ticket, application_token=self.application_token)
-        self._ticket = ticket
-        self.secrets = self._secrets()
+        Credentials(ticket=ticket, application_token=self.application_token)
+        self.cache.ticket = ticket
+        self.cache.last_used = time.monotonic()
+        self._follow_cache()
 
     def credentials(self, stale: str | None) -> Credentials | None:
         """The credentials to send; None when ``stale`` was rejected and cannot be replaced."""
+        self._follow_cache()
         if stale is not None and stale == self._ticket:
             return None
+        if self.cache.idle_limit is not None:
+            self.cache.last_used = time.monotonic()
         return self._credentials
 
-    def login_operation(self) -> Operation[Authentication] | None:
-        """The SoPrincipal call that issues a ticket, or None when the source is a callable."""
-        if isinstance(self.source, (UsernamePassword, AccessToken)):
-            return self.source.login_operation()
-        return None
+    def login_flow(self, session: LoginSession) -> Flow[str] | None:
+        """The source's login flow, or None when the source is a callable."""
+        flow = getattr(self.source, "login_flow", None)
+        return None if flow is None else flow(session)
 
-    def _secrets(self) -> tuple[str, ...]:
-        return self._credentials.secrets + tuple(getattr(self.source, "secrets", ()))
+    def _follow_cache(self) -> None:
+        """Take up a ticket stored in the shared cache, by this client or another."""
+        ticket = self.cache.ticket
+        if ticket is not self._ticket:
+            self._credentials = Credentials(ticket=ticket, application_token=self.application_token)
+            self._ticket = ticket
+            self._secrets = self._credentials.secrets + tuple(getattr(self.source, "secrets", ()))
+
+    # -- the tenant (SuperOffice CRM Online) -----------------------------------------
+
+    def needs_tenant(self, stale: str | None) -> bool:
+        """Whether the tenant's state must be read now: none yet, past its ``ValidUntil``,
+        or ``stale`` (an endpoint that answered 421) is still the one on record."""
+        source: SystemUser = self.source  # locates_tenant: an Online source
+        tenant = source.tenant
+        return (
+            tenant is None
+            or time.time() >= source.tenant_expires
+            or (stale is not None and stale == tenant.endpoint)
+        )
+
+    def tenant(self) -> TenantState:
+        """The tenant state on record (after :meth:`needs_tenant` said no)."""
+        tenant = self.source.tenant
+        assert tenant is not None
+        return tenant  # type: ignore[no-any-return]
+
+    def store_tenant(self, tenant: TenantState) -> None:
+        """Keep a tenant state until its ``ValidUntil``."""
+        self.source.tenant_expires = tenant.expires_at()
+        self.source.tenant = tenant
+
+    def tenant_flow(self, session: LoginSession) -> Flow[TenantState]:
+        """The source's flow that reads the tenant state."""
+        return self.source.tenant_flow(session)  # type: ignore[no-any-return]

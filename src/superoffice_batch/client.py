@@ -3,8 +3,9 @@
 :class:`_CallPolicy` decides, without doing any I/O, what to send and what each reply or
 failure means: SOAP version negotiation, the few safe re-sends, logging in again after a
 rejected ticket, retries of read-only calls, polling a job to its end. Its plans are
-generators that yield *steps* (a :class:`~superoffice_batch.operations.Request` to send,
-seconds to wait, :class:`NeedCredentials`, progress to report) and receive their outcome.
+generators that yield *steps* (an :class:`~superoffice_batch.messages.HttpRequest` to send,
+seconds to wait, :class:`NeedCredentials` or :class:`NeedTenant`, progress to report) and
+receive their outcome; a ticket source's login flow is driven the same way.
 :class:`BatchClient` performs the steps with ``httpx.Client``, :class:`AsyncBatchClient`
 with ``httpx.AsyncClient`` (and awaits an async progress callback); each client method
 hands its operation, or a plan, to the policy in a line or two.
@@ -32,6 +33,8 @@ import httpx
 if TYPE_CHECKING:
     import asyncio
 
+    from .online import TenantState
+
 from ._version import __version__
 from .auth import TicketKeeper, TicketSource, is_ticket_rejection
 from .decoding import ACCEPT_ENCODING, CappedBody
@@ -44,11 +47,13 @@ from .errors import (
     ServiceError,
     SoapFault,
     SuperOfficeError,
+    TenantUnavailable,
     TransportError,
     _ReplyError,
     redact,
 )
 from .hosts import is_loopback
+from .messages import HttpRequest, RawResponse
 from .models import BatchTaskInfo, BatchTaskState, Credentials, TimeZone
 from .operations import (
     DeleteBatchTask,
@@ -65,7 +70,6 @@ from .operations import (
     GetSystemBatchTaskInfosByNameAndState,
     Operation,
     Reply,
-    Request,
     StartBatchJob,
     StopBatchJob,
     UpdateBatchTask,
@@ -80,6 +84,7 @@ __all__ = [
     "AsyncProgressCallback",
     "BatchClient",
     "NeedCredentials",
+    "NeedTenant",
     "ProgressCallback",
     "RawResponse",
 ]
@@ -104,7 +109,14 @@ _MAX_POLL_INTERVAL = 30.0
 _TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 _WRONG_URL_HINT = (
     "base_url must be the installation root, the part before /Remote/Services88/ "
-    "(e.g. https://sod.superoffice.com/Cust12345)"
+    "(e.g. https://crm.example.com/SuperOffice, or an Online tenant's endpoint such as "
+    "https://sod2.superoffice.com/Cust12345)"
+)
+_MISDIRECTED_HINT = (
+    "421 Misdirected Request: this host does not serve the tenant (SuperOffice CRM Online "
+    "moves tenants between hosts, and sod., qaonline. and online.superoffice.com serve "
+    "authentication only); leave out base_url and pass auth=SystemUser(...) to let the "
+    "client find the tenant's endpoint"
 )
 # A base_url that already names a service: the client would append the path a second time.
 _SERVICE_PATH = re.compile(r"/Remote/Services88/[^/]*\.svc/?\Z", re.IGNORECASE)
@@ -116,16 +128,15 @@ AsyncProgressCallback = Callable[[BatchTaskInfo], Awaitable[object] | object]
 """A :data:`ProgressCallback`, or a coroutine function that the async client awaits."""
 
 
-class RawResponse(NamedTuple):
-    """The parts of an HTTP reply the operations read."""
-
-    status_code: int
-    content_type: str | None
-    content: bytes
-
-
 class NeedCredentials(NamedTuple):
     """A step: the plan needs credentials; ``stale`` is a ticket the server just rejected."""
+
+    stale: str | None
+
+
+class NeedTenant(NamedTuple):
+    """A step: the plan needs the Online tenant's state; ``stale`` is an endpoint that just
+    answered 421 Misdirected Request."""
 
     stale: str | None
 
@@ -139,7 +150,7 @@ class _Progress(NamedTuple):
 
 # What a plan asks of its driver: send a request, wait some seconds, get credentials, or
 # report progress.
-_Step = Request | float | NeedCredentials | _Progress
+_Step = HttpRequest | float | NeedCredentials | NeedTenant | _Progress
 _Plan = Generator[_Step, Any, T]
 
 
@@ -148,6 +159,11 @@ def _is_version_refusal(error: Exception) -> bool:
     if isinstance(error, HttpError):
         return error.status_code == 415
     return isinstance(error, SoapFault) and error.code in _VERSION_MISMATCH
+
+
+def _is_misdirected(error: Exception) -> bool:
+    """421: the host did not process the request (an Online tenant lives elsewhere)."""
+    return isinstance(error, HttpError) and error.status_code == 421
 
 
 def _is_transient(error: SuperOfficeError) -> bool:
@@ -276,6 +292,15 @@ def _log_envelope(kind: str, name: str, content: bytes, secrets: tuple[str, ...]
         logger.debug("%s %s envelope: %s", name, kind, text)
 
 
+class _Target:
+    """Where a call was last sent: for its log line and its error."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
 class _Attempts:
     """Re-sends made so far for one call, by reason."""
 
@@ -304,11 +329,20 @@ class _CallPolicy:
     ) -> None:
         if soap_version is not None and not isinstance(soap_version, SoapVersion):
             raise TypeError(f"soap_version must be a SoapVersion or None, not {soap_version!r}")
-        self.base_url = _check_base_url(base_url)
         self.keeper = TicketKeeper(auth, application_token)
-        _warn_if_plain_http(self.base_url, auth is not None or application_token is not None)
+        self.base_url: httpx.URL | None = None
+        """The fixed installation root; None when the tenant state says where it is."""
+        if base_url is not None or not self.keeper.locates_tenant:
+            if base_url is None:
+                raise ValueError(
+                    "base_url is required, unless auth is a SystemUser (which finds the "
+                    "Online tenant's endpoint)"
+                )
+            self.base_url = _check_base_url(base_url)
+            sends_credentials = auth is not None or application_token is not None
+            _warn_if_plain_http(self.base_url, sends_credentials)
         # SoPrincipal calls carry the application token only: they are how tickets start.
-        self.anonymous = Credentials(application_token=application_token)
+        self.anonymous = Credentials(application_token=self.keeper.application_token)
         self.pinned_version = soap_version
         self.negotiated_version: SoapVersion | None = None
         self.timeout = _check_timeout(timeout)
@@ -318,19 +352,29 @@ class _CallPolicy:
         if time_zone is not None and not isinstance(time_zone, TimeZone):
             raise TypeError(f"time_zone must be a TimeZone, not {type(time_zone).__name__}")
         self.time_zone = time_zone
-        self._urls: dict[str, str] = {}
+        self._root = None if self.base_url is None else str(self.base_url)
+        self._urls: dict[tuple[str, str], str] = {}
 
     @property
     def soap_version(self) -> SoapVersion | None:
         """The version in use: pinned, or settled by negotiation; None until then."""
         return self.pinned_version or self.negotiated_version
 
-    def url(self, path: str) -> str:
-        """The absolute URL of a service path, computed once per service."""
-        url = self._urls.get(path)
+    def url(self, root: str, path: str) -> str:
+        """The absolute URL of a service path below ``root``, computed once per pair."""
+        url = self._urls.get((root, path))
         if url is None:
-            url = self._urls[path] = str(self.base_url.join(path))
+            base = httpx.URL(root if root.endswith("/") else root + "/")
+            url = self._urls[root, path] = str(base.join(path))
         return url
+
+    @property
+    def current_root(self) -> str | None:
+        """The installation root in use: fixed, or the tenant's endpoint once known."""
+        if self._root is not None:
+            return self._root
+        tenant = self.keeper.source.tenant
+        return None if tenant is None else tenant.endpoint + "/"
 
     def plan(self, operation: Operation[T]) -> _Plan[T]:
         """Send ``operation`` and return its result.
@@ -346,22 +390,24 @@ class _CallPolicy:
     def _logged(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[R]:
         started = time.perf_counter()
         name = type(operation).__name__
-        url = self.url(operation.SERVICE.path)
+        target = _Target(operation.SERVICE.path)
         try:
-            result, status = yield from self._exchange(operation, parse)
+            result, status = yield from self._exchange(operation, parse, target)
         except SuperOfficeError as error:
-            _log_call(name, url, f"failed: {type(error).__name__}: {error}", started)
+            _log_call(name, target.url, f"failed: {type(error).__name__}: {error}", started)
             if isinstance(error, _ReplyError) and error.url is None:
-                error.url = url
+                error.url = target.url
                 error.hint = self._hint(error)
             raise
-        _log_call(name, url, f"HTTP {status}", started)
+        _log_call(name, target.url, f"HTTP {status}", started)
         return result
 
     def _hint(self, error: _ReplyError) -> str | None:
         """What to check after ``error``, in the client's own terms (the CLI has its own)."""
         if isinstance(error, HttpError) and error.status_code == 404:
             return _WRONG_URL_HINT
+        if _is_misdirected(error) and self._root is not None:
+            return _MISDIRECTED_HINT
         pinned = self.pinned_version
         if pinned is not None and _is_version_refusal(error):
             other = SoapVersion.SOAP11 if pinned is SoapVersion.SOAP12 else SoapVersion.SOAP12
@@ -369,33 +415,35 @@ class _CallPolicy:
             return f"{refused}: try soap_version=SoapVersion.{other.name}"
         return error.hint
 
-    def _exchange(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[tuple[R, int]]:
+    def _exchange(
+        self, operation: Operation[Any], parse: Callable[..., R], target: _Target
+    ) -> _Plan[tuple[R, int]]:
         # Re-sends only what certainly did not run, or what is safe to repeat:
         # * a connect failure (nothing was written);
         # * once as SOAP 1.1, when negotiating and the endpoint refused SOAP 1.2;
+        # * once to the tenant's endpoint read anew, when a host answered 421 (Online);
         # * once with a fresh ticket, when the ticket was rejected (the call never ran);
         # * read-only calls after a transient failure, with backoff.
+        root = self._root if self._root is not None else (yield from self._tenant_root(None))
         takes_ticket = operation.SERVICE.takes_ticket
         credentials = (yield NeedCredentials(None)) if takes_ticket else self.anonymous
         negotiating = self.soap_version is None
         version = self.soap_version or SoapVersion.SOAP12
         attempts = _Attempts()
-        reauthenticated = False
+        reauthenticated = relocated = False
         name = type(operation).__name__
         own_secrets = operation.secrets  # a password or token passed to a login call
         while True:
             secrets = self.keeper.secrets + own_secrets
             request = operation.to_request(credentials, version, time_zone=self.time_zone)
+            target.url = url = self.url(root, request.path)
             _log_envelope("request", name, request.content, secrets)
-            try:
-                response = yield request
-            except TransportError as error:
-                delay = self._transport_retry(error, operation, attempts)
-                if delay is None:
-                    raise
-                logger.info("%s: %s; re-sending in %.1f s", name, error, delay)
-                yield delay
-                continue
+            response = yield from self.send(
+                HttpRequest("POST", url, request.headers, request.content),
+                read_only=operation.READ_ONLY,
+                attempts=attempts,
+                label=name,
+            )
             _log_envelope("reply", name, response.content, secrets)
             try:
                 result = parse(
@@ -416,6 +464,15 @@ class _CallPolicy:
                 negotiating = False
                 version = self.negotiated_version = SoapVersion.SOAP11
                 logger.info("%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1", name, failure)
+            elif (
+                self._root is None
+                and not relocated
+                and _is_misdirected(failure)
+                and not self._reads_as_success(parse, response, secrets)
+            ):
+                relocated = True
+                logger.info("%s: %s answered 421; reading the tenant's endpoint anew", name, url)
+                root = yield from self._tenant_root(root)
             elif (
                 takes_ticket
                 and not reauthenticated
@@ -454,13 +511,51 @@ class _CallPolicy:
             return False
         return True
 
+    def send(
+        self,
+        request: HttpRequest,
+        *,
+        read_only: bool,
+        attempts: _Attempts | None = None,
+        label: str | None = None,
+    ) -> _Plan[RawResponse]:
+        """Send ``request``; re-sent after a connect failure (nothing was written), and
+        after any transport failure when ``read_only``. (The login flows' session.)
+
+        ``label`` names the call in log lines (the operation; the method by default).
+        """
+        attempts = attempts or _Attempts()
+        while True:
+            try:
+                response: RawResponse = yield request
+            except TransportError as error:
+                delay = self._transport_retry(error, read_only, attempts)
+                if delay is None:
+                    raise
+                logger.info("%s: %s; re-sending in %.1f s", label or request.method, error, delay)
+                yield delay
+                continue
+            return response
+
+    def call(self, operation: Operation[T]) -> _Plan[T]:
+        """Call ``operation`` (the login flows' session: SoPrincipal's calls)."""
+        return self.plan(operation)
+
+    def _tenant_root(self, stale: str | None) -> _Plan[str]:
+        """The Online tenant's endpoint, read anew when ``stale`` is the one on record;
+        ``TenantUnavailable`` when the tenant's API does not answer now."""
+        tenant = yield NeedTenant(stale)
+        if not tenant.api_available:
+            raise TenantUnavailable(tenant.context_identifier, tenant.state)
+        return str(tenant.endpoint)
+
     def _transport_retry(
-        self, error: TransportError, operation: Operation[Any], attempts: _Attempts
+        self, error: TransportError, read_only: bool, attempts: _Attempts
     ) -> float | None:
         if not error.request_sent and attempts.connect < self.connect_retries:
             attempts.connect += 1
             return _backoff(attempts.connect, 0.1)
-        if operation.READ_ONLY:
+        if read_only:
             return self._read_retry(attempts)
         return None
 
@@ -469,17 +564,6 @@ class _CallPolicy:
             return None
         attempts.read += 1
         return _backoff(attempts.read, 0.5)
-
-    def login_plan(self) -> _Plan[str] | None:
-        """Log in through SoPrincipal; None when the ticket source is a callable."""
-        operation = self.keeper.login_operation()
-        if operation is None:
-            return None
-        return self._ticket_of(operation)
-
-    def _ticket_of(self, operation: Operation[Any]) -> _Plan[str]:
-        authentication = yield from self.plan(operation)
-        return str(authentication.ticket)
 
     def wait_plan(self, job_id: object, wait: WaitSettings) -> _Plan[BatchTaskInfo]:
         """Poll GetBatchTaskInfo until the job reaches a terminal state.
@@ -571,9 +655,12 @@ _HTTPX_FAILURES = (
 )
 
 
-def _wrap_httpx_error(error: Exception, url: str, secrets: tuple[str, ...]) -> SuperOfficeError:
+def _wrap_httpx_error(
+    error: Exception, request: HttpRequest, secrets: tuple[str, ...]
+) -> SuperOfficeError:
+    url = request.url
     detail = redact(str(error), secrets) or "no detail"
-    message = f"{type(error).__name__} on POST {url}: {detail}"
+    message = f"{type(error).__name__} on {request.method} {url}: {detail}"
     if isinstance(error, httpx.TransportError):
         # Connect failures and pool timeouts happen before a byte of the request is written.
         sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
@@ -581,7 +668,9 @@ def _wrap_httpx_error(error: Exception, url: str, secrets: tuple[str, ...]) -> S
     if isinstance(error, httpx.HTTPError):
         # The reply arrived but could not be read: a bad Content-Encoding, redirects (only
         # an injected client follows them)...
-        return ProtocolError(f"{type(error).__name__}: {detail}", url=url)
+        failure = ProtocolError(f"{type(error).__name__}: {detail}", url=url)
+        failure.method = request.method
+        return failure
     # Not httpx's own: when it struck is unknown, so the request may have gone out.
     return TransportError(message, request_sent=True)
 
@@ -593,17 +682,21 @@ def _ticket_source(ticket: str | None, auth: TicketSource | None) -> object:
 
 
 _CLIENT_OPTIONS = """
-    ``base_url`` is the installation root: an on-site site URL or an Online tenant URL
-    such as ``https://sod.superoffice.com/Cust12345``. The client appends
-    ``Remote/Services88/<Service>.svc``.
+    ``base_url`` is the installation root: an on-site site URL such as
+    ``https://crm.example.com/SuperOffice``, or an Online tenant's endpoint. The client
+    appends ``Remote/Services88/<Service>.svc``. Leave it out with ``auth=SystemUser(...)``:
+    the client then asks SuperOffice's tenant state API where the tenant is, keeps that
+    until the state's ``ValidUntil``, and follows a move (HTTP 421) by asking again.
 
     Options:
 
     * ``ticket``: a fixed ticket (``7T:…``; an ``8A:…`` access token works too).
     * ``auth``: instead of ``ticket``, where tickets come from: ``UsernamePassword``,
-      ``AccessToken`` or a callable returning a ticket. The client logs in on first use
-      and once more, re-sending the call, when NetServer rejects the ticket.
-    * ``application_token``: the app's client secret (required by Online).
+      ``AccessToken``, ``SystemUser`` (Online) or a callable returning a ticket. The
+      client logs in on first use and once more, re-sending the call, when NetServer
+      rejects the ticket.
+    * ``application_token``: the app's client secret (required by Online; a
+      ``SystemUser`` brings its own).
     * ``soap_version``: ``None`` (default) negotiates: SOAP 1.2 first, SOAP 1.1 from the
       first refusal on. Pin :attr:`SoapVersion.SOAP11` for a stock WCF endpoint.
     * ``timeout``: seconds (or an ``httpx.Timeout``) for every request, injected client
@@ -627,7 +720,7 @@ class _Client(Generic[H]):
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None = None,
         *,
         ticket: str | None = None,
         auth: TicketSource | None = None,
@@ -670,16 +763,17 @@ class _Client(Generic[H]):
         return f"<{type(self).__name__} {self.base_url!r} soap={version}>"
 
     @property
-    def base_url(self) -> str:
-        """The installation root the services are found below, ending in ``/``."""
-        return str(self._policy.base_url)
+    def base_url(self) -> str | None:
+        """The installation root the services are found below, ending in ``/``: the one
+        given, or the Online tenant's endpoint once known (None before that)."""
+        return self._policy.current_root
 
     @property
     def soap_version(self) -> SoapVersion | None:
         """The SOAP version in use: pinned, or settled by negotiation; None before that."""
         return self._policy.soap_version
 
-    def _headers(self, request: Request) -> dict[str, str]:
+    def _headers(self, request: HttpRequest) -> dict[str, str]:
         """The request's headers, naming this library unless the httpx client names another."""
         # Only the codings CappedBody can decode: httpx would offer br or zstd when installed.
         headers = {**request.headers, "Accept-Encoding": ACCEPT_ENCODING}
@@ -844,10 +938,12 @@ class BatchClient(_Client[httpx.Client]):
                 return done.value  # type: ignore[no-any-return]
 
     def _perform(self, step: _Step) -> object:
-        if isinstance(step, Request):
+        if isinstance(step, HttpRequest):
             return self._send(step)
         if isinstance(step, NeedCredentials):
             return self._credentials(step.stale)
+        if isinstance(step, NeedTenant):
+            return self._tenant(step.stale)
         if isinstance(step, _Progress):
             reported = step.callback(step.info)
             if inspect.iscoroutine(reported):
@@ -866,18 +962,26 @@ class BatchClient(_Client[httpx.Client]):
             return keeper.credentials(stale)
         with self._auth_lock:
             if keeper.needs_login(stale):
-                login = self._policy.login_plan()
+                login = keeper.login_flow(self._policy)
                 keeper.store(self._drive(login) if login is not None else keeper.source())
             return keeper.credentials(stale)
 
-    def _send(self, request: Request) -> RawResponse:
+    def _tenant(self, stale: str | None) -> TenantState:
+        keeper = self._policy.keeper
+        if not keeper.needs_tenant(stale):  # the common case needs no lock
+            return keeper.tenant()
+        with self._auth_lock:
+            if keeper.needs_tenant(stale):
+                keeper.store_tenant(self._drive(keeper.tenant_flow(self._policy)))
+            return keeper.tenant()
+
+    def _send(self, request: HttpRequest) -> RawResponse:
         policy = self._policy
-        url = policy.url(request.path)
         try:
             with self._http.stream(
-                "POST",
-                url,
-                content=request.content,
+                request.method,
+                request.url,
+                content=request.content or None,
                 headers=self._headers(request),
                 timeout=policy.timeout,
             ) as response:
@@ -890,7 +994,7 @@ class BatchClient(_Client[httpx.Client]):
                         body.feed(chunk)
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
-            raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
+            raise _wrap_httpx_error(error, request, policy.keeper.secrets) from error
 
     # -- lifetime ------------------------------------------------------------------
 
@@ -1074,10 +1178,12 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 return done.value  # type: ignore[no-any-return]
 
     async def _perform(self, step: _Step) -> object:
-        if isinstance(step, Request):
+        if isinstance(step, HttpRequest):
             return await self._send(step)
         if isinstance(step, NeedCredentials):
             return await self._credentials(step.stale)
+        if isinstance(step, NeedTenant):
+            return await self._tenant(step.stale)
         if isinstance(step, _Progress):
             reported = step.callback(step.info)
             if inspect.isawaitable(reported):
@@ -1094,7 +1200,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
             return keeper.credentials(stale)
         async with self._auth_lock:
             if keeper.needs_login(stale):
-                login = self._policy.login_plan()
+                login = keeper.login_flow(self._policy)
                 if login is not None:
                     ticket = await self._drive(login)
                 else:
@@ -1104,14 +1210,22 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 keeper.store(ticket)
             return keeper.credentials(stale)
 
-    async def _send(self, request: Request) -> RawResponse:
+    async def _tenant(self, stale: str | None) -> TenantState:
+        keeper = self._policy.keeper
+        if not keeper.needs_tenant(stale):  # the common case needs no lock
+            return keeper.tenant()
+        async with self._auth_lock:
+            if keeper.needs_tenant(stale):
+                keeper.store_tenant(await self._drive(keeper.tenant_flow(self._policy)))
+            return keeper.tenant()
+
+    async def _send(self, request: HttpRequest) -> RawResponse:
         policy = self._policy
-        url = policy.url(request.path)
         try:
             async with self._http.stream(
-                "POST",
-                url,
-                content=request.content,
+                request.method,
+                request.url,
+                content=request.content or None,
                 headers=self._headers(request),
                 timeout=policy.timeout,
             ) as response:
@@ -1124,7 +1238,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                         body.feed(chunk)
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
-            raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
+            raise _wrap_httpx_error(error, request, policy.keeper.secrets) from error
 
     # -- lifetime ------------------------------------------------------------------
 

@@ -8,7 +8,9 @@
     ├── SoapFault        the service answered with a SOAP Fault (either SOAP version)
     ├── ServiceError     NetServer reported a business error (Succeeded=false / ExceptionInfo)
     ├── ProtocolError    a reply the library cannot read (not XML, no envelope, bad value…)
-    ├── AuthenticationError  SoPrincipal did not issue a ticket
+    ├── AuthenticationError  no ticket: SoPrincipal or the system-user exchange refused, or
+    │                        the JWT from SuperOffice failed validation
+    ├── TenantUnavailable    the Online tenant's state says its API is not available
     ├── BatchTaskFailed  a waited-for job ended Failed (only with raise_on_failure=True)
     └── BatchTaskTimeout a waited-for job was still running at the deadline
 
@@ -33,6 +35,7 @@ __all__ = [
     "ServiceError",
     "SoapFault",
     "SuperOfficeError",
+    "TenantUnavailable",
     "TransportError",
     "redact",
 ]
@@ -56,7 +59,8 @@ _TICKET_AT_CUT = re.compile(r"\b([0-9][A-Za-z]:)[A-Za-z0-9+/=_.\-]{0,2}\Z")
 # text and CDATA sections up to the next markup, or up to the end of the text (a cut).
 # Attributes stop at the next "<", so an unterminated tag costs only its own length.
 _SECRET_ELEMENT = re.compile(
-    r"(<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken)(?:\s[^<>]*)?(?<!/)>)"
+    r"(<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken|SignedSystemToken|Token)"
+    r"(?:\s[^<>]*)?(?<!/)>)"
     r"(?:[^<]+|<!\[CDATA\[(?:[^\]]+|\](?!\]>))*(?:\]\]>|\Z))*"
 )
 # How servers quote text they echo: XML text, XML attributes, html.escape, numeric.
@@ -212,11 +216,13 @@ class _ReplyError(SuperOfficeError):
     """The endpoint that was called, when known."""
     hint: str | None
     """What to check, when the reply says (a 404 names ``base_url``)."""
+    method: str = "POST"
+    """The HTTP method of the request (GET for Online's JSON services)."""
 
     def __str__(self) -> str:
         text = super().__str__()
         if self.url:
-            text += f" (POST {self.url})"
+            text += f" ({self.method} {self.url})"
         return f"{text}; {self.hint}" if self.hint else text
 
 
@@ -352,14 +358,32 @@ class ServiceError(SuperOfficeError):
 
 
 class AuthenticationError(SuperOfficeError):
-    """SoPrincipal did not authenticate: ``AuthenticationSucceeded`` false or no ticket.
+    """No ticket could be had: SoPrincipal did not authenticate (``AuthenticationSucceeded``
+    false or no ticket), SuperOffice refused a system-user token (``IsSuccessful`` false),
+    or the JWT it returned failed validation. The message says which, and why.
 
-    Never carries the password, the access token or the ticket.
+    Never carries the password, the access token, the key, the JWT or the ticket.
     """
 
     def __init__(self, message: str, *, principal: object | None = None) -> None:
         self.principal = principal
         super().__init__(message)
+
+
+class TenantUnavailable(SuperOfficeError):
+    """The Online tenant's state says its API does not answer now: nothing was sent.
+
+    ``state`` is what the tenant state API said (``OfflineMaintenance``, ``Suspended``, …);
+    OfflineMaintenance usually lasts minutes.
+    """
+
+    def __init__(self, context_identifier: str, state: str) -> None:
+        self.context_identifier = context_identifier
+        self.state = state
+        super().__init__(
+            f"tenant {context_identifier} is {state[:40]}: its API is not available, "
+            "so nothing was sent"
+        )
 
 
 class _BatchTaskOutcome(SuperOfficeError):

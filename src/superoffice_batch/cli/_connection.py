@@ -101,7 +101,7 @@ def _url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     if url is None:
         raise UsageError(
             f"no NetServer URL: pass --url or set {ENV_URL} "
-            "(the installation root, e.g. https://sod.superoffice.com/Cust12345)"
+            "(the installation root, e.g. https://sod2.superoffice.com/Cust12345)"
         )
     return url
 

@@ -36,7 +36,7 @@ Command = Callable[[Context], int]
 
 _EPILOG = f"""\
 connection settings (an option beats its environment variable):
-  {ENV_URL:<22} --url        installation root, e.g. https://sod.superoffice.com/Cust1
+  {ENV_URL:<22} --url        installation root, e.g. https://sod2.superoffice.com/Cust1
   {ENV_TICKET:<22} --ticket     a NetServer ticket (7T:...) or access token (8A:...)
   {ENV_USERNAME:<22} --username   log in with a username ...
   {ENV_PASSWORD:<22} --password   ... and password

@@ -1,0 +1,590 @@
+"""SuperOffice CRM Online: system-user tickets and the tenant's own endpoint (PROTOCOL.md §11).
+
+A server-side app has no user to log in. It signs the tenant's *system-user token* with its
+RSA key, exchanges it at SuperOffice's PartnerSystemUserService for a JWT, validates the JWT
+against the environment's published keys and takes the NetServer ticket from its claims.
+The tenant's API root is not a fixed URL either: the tenant state API names it, and it moves.
+
+:class:`SystemUser` does both as sans-I/O flows (:meth:`SystemUser.login_flow`,
+:meth:`SystemUser.tenant_flow`) that the clients drive; this module sends nothing itself.
+PyJWT and cryptography (the ``[online]`` extra) are imported when a :class:`SystemUser` is
+made, never by ``import superoffice_batch``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from collections.abc import Generator, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import httpx
+from lxml import etree
+
+from .envelope import hardened_parser, open_reply, serialize
+from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError, excerpt, redact
+from .messages import HttpRequest, RawResponse
+from .xmlvalues import check_text, parse_datetime
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+    from .auth import LoginSession, TicketCache
+
+__all__ = [
+    "API_STATES",
+    "ENVIRONMENTS",
+    "ISSUER",
+    "TICKET_CLAIM",
+    "SystemUser",
+    "TenantState",
+]
+
+ENVIRONMENTS = ("sod", "qaonline", "online")
+"""SuperOffice's environments: development, stage, production (``https://{env}.superoffice.com``)."""
+ISSUER = "SuperOffice AS"
+"""The ``iss`` every SuperOffice JWT carries (not the OpenID configuration's ``issuer``)."""
+CLAIMS = "http://schemes.superoffice.net/identity/"
+TICKET_CLAIM = CLAIMS + "ticket"
+SERIAL_CLAIM = CLAIMS + "serial"
+API_STATES = frozenset({"Running", "OnlineMaintenance"})
+"""Tenant states in which the API answers; in any other the clients send nothing."""
+PSU = "http://www.superoffice.com/superid/partnersystemuser/0.1"
+EXCHANGE_PATH = "/Login/Services/PartnerSystemUserService.svc"
+JWKS_PATH = "/login/.well-known/jwks"
+STATE_PATH = "/api/state/"
+TICKET_IDLE_LIMIT = 6 * 3600.0
+"""Seconds a ticket may go unused before NetServer forgets it (each use extends it)."""
+LEEWAY = 60.0
+"""Seconds of clock difference allowed when checking a JWT's ``exp`` and ``nbf``."""
+STATE_FLOOR = 30.0
+"""Seconds a tenant state is kept at least, so a clock ahead of SuperOffice's cannot make
+every call ask for it again."""
+
+_SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+_EXCHANGE_HEADERS = {
+    "Content-Type": "text/xml; charset=utf-8",
+    "SOAPAction": f'"{PSU}/IPartnerSystemUserService/Authenticate"',
+}
+_JSON_HEADERS = {"Accept": "application/json"}
+_RESPONSE = f"{{{PSU}}}AuthenticationResponse"
+_RESPONSE_FIELDS = ("ErrorMessage", "IsSuccessful", "Token")
+_RSAXML_FIELDS = ("Modulus", "Exponent", "P", "Q", "DP", "DQ", "InverseQ", "D")
+_MAX_KEY_FILE_BYTES = 1024 * 1024
+# A JWKS holds a handful of keys; building thousands from a hostile reply costs real time.
+_MAX_JWKS_KEYS = 64
+_EXTRA_HINT = "pip install 'superoffice-batch[online]'"
+
+
+def require_online_extra() -> None:
+    """Raise ``ImportError`` naming the ``[online]`` extra unless PyJWT and cryptography load."""
+    try:
+        import cryptography  # noqa: F401
+        import jwt  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            f"SystemUser needs PyJWT and cryptography, the 'online' extra: {_EXTRA_HINT}",
+            name=error.name,
+        ) from error
+
+
+# -- settings --------------------------------------------------------------------------
+
+
+def environment_root(environment: object) -> str:
+    """``sod``/``qaonline``/``online``, or an ``http(s)://host[:port]`` URL standing in for
+    one, as the root URL without a trailing slash."""
+    if not isinstance(environment, str):
+        raise TypeError(f"environment must be a str, not {type(environment).__name__}")
+    if environment in ENVIRONMENTS:
+        return f"https://{environment}.superoffice.com"
+    url = _checked_url("environment", environment, expected=", or one of sod, qaonline, online")
+    if url.path not in ("", "/"):
+        raise ValueError("environment must be a root URL (http(s)://host[:port]), without a path")
+    return str(url.copy_with(path="/")).rstrip("/")
+
+
+def _checked_url(name: str, value: str, *, expected: str = "") -> httpx.URL:
+    """``value`` as an absolute http(s) URL with a host, a valid port and no user info."""
+    try:
+        url = httpx.URL(value)
+        port = url.port
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        raise ValueError(f"{name} must be an http:// or https:// URL{expected}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"{name} must be an http:// or https:// URL{expected}")
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"{name} has a port outside 1-65535: {port}")
+    if url.userinfo or url.query or url.fragment:
+        raise ValueError(f"{name} must not carry user info, a query or a fragment")
+    return url
+
+
+def _check_context_identifier(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"context_identifier must be a str, not {type(value).__name__}")
+    digits = value[4:]
+    if not (value.startswith("Cust") and digits.isascii() and digits.isdigit()):
+        raise ValueError(
+            f"context_identifier must be Cust followed by digits (e.g. Cust12345), got {value!r}"
+        )
+    return value
+
+
+def _check_secret(name: str, value: object) -> str:
+    text = check_text(name, value, secret=True)
+    if not text:
+        raise ValueError(f"{name} must not be empty")
+    return text
+
+
+# -- the private key -----------------------------------------------------------------------
+
+
+KeyInput = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+"""A private key: PEM (PKCS#1 or PKCS#8) or .NET RSAXML, as text, bytes or a file's path."""
+
+
+def load_private_key(value: object) -> tuple[RSAPrivateKey, str]:
+    """The RSA private key in ``value``, and its text (to mask); errors never show the key."""
+    if isinstance(value, os.PathLike):
+        data = _read_key_file(value)
+    elif isinstance(value, (str, bytes)):
+        data = value.encode("utf-8") if isinstance(value, str) else value
+    else:
+        raise TypeError(
+            f"private_key must be PEM or RSAXML text (str or bytes) or a path (os.PathLike), "
+            f"not {type(value).__name__}"
+        )
+    data = data.strip()
+    if data.startswith(b"<"):
+        key = _rsaxml_key(data)
+    elif data.startswith(b"-----BEGIN "):
+        key = _pem_key(data)
+    else:
+        raise ValueError(
+            "private_key is neither PEM (-----BEGIN …) nor RSAXML (<RSAKeyValue>); "
+            "pass a path as a pathlib.Path"
+        )
+    return key, data.decode("utf-8", errors="replace")
+
+
+def _read_key_file(path: os.PathLike[str] | os.PathLike[bytes]) -> bytes:
+    shown = os.fsdecode(os.fspath(path))
+    try:
+        with open(path, "rb") as file:
+            data = file.read(_MAX_KEY_FILE_BYTES + 1)
+    except OSError as error:
+        raise ValueError(f"private_key: cannot read {shown!r}: {error.strerror}") from None
+    if len(data) > _MAX_KEY_FILE_BYTES:
+        raise ValueError(f"private_key: {shown!r} is over 1 MiB, too large for a key file")
+    return data
+
+
+def _pem_key(data: bytes) -> RSAPrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):  # cryptography's messages may quote the input
+        raise ValueError(
+            "private_key is not a readable, unencrypted PEM private key (PKCS#1 or PKCS#8)"
+        ) from None
+    except Exception:  # any parser failure is a bad key, never a crash
+        raise ValueError("private_key is not a readable PEM private key") from None
+    if not isinstance(key, RSAPrivateKey):
+        raise ValueError(f"private_key must be an RSA key, not {type(key).__name__}")
+    return key
+
+
+def _rsaxml_key(data: bytes) -> RSAPrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        root = etree.fromstring(data, hardened_parser())
+    except etree.XMLSyntaxError:
+        raise ValueError("private_key looks like RSAXML but is not well-formed XML") from None
+    if root.tag != "RSAKeyValue":
+        raise ValueError("private_key is XML but not an RSAKeyValue")
+    numbers = {child.tag: child.text or "" for child in root if isinstance(child.tag, str)}
+    missing = [name for name in _RSAXML_FIELDS if not numbers.get(name, "").strip()]
+    if missing:
+        raise ValueError(f"private_key (RSAXML) lacks {', '.join(missing)}: not a private key")
+    try:
+        n, e, p, q, dp, dq, iqmp, d = (_base64_int(numbers[name]) for name in _RSAXML_FIELDS)
+        key = rsa.RSAPrivateNumbers(p, q, d, dp, dq, iqmp, rsa.RSAPublicNumbers(e, n))
+        return key.private_key()
+    except (ValueError, TypeError):
+        raise ValueError("private_key (RSAXML) does not hold a consistent RSA key") from None
+
+
+def _base64_int(text: str) -> int:
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except binascii.Error:
+        raise ValueError("not base64") from None
+    return int.from_bytes(raw, "big")
+
+
+def signed_system_token(token: str, key: RSAPrivateKey, now: datetime) -> str:
+    """``{token}.{yyyyMMddHHmm}.{base64 RSA-SHA256 signature}``, as SuperOffice expects."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signed = f"{token}.{now.astimezone(timezone.utc):%Y%m%d%H%M}"
+    signature = key.sign(signed.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signed}.{base64.b64encode(signature).decode('ascii')}"
+
+
+# -- the tenant ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class TenantState:
+    """What the tenant state API says of a tenant: where its API is, and whether it answers."""
+
+    context_identifier: str
+    endpoint: str
+    """The tenant's root for API calls, e.g. ``https://sod2.superoffice.com/Cust12345``."""
+    state: str
+    """``Running``, ``OnlineMaintenance``, ``OfflineMaintenance``, ``Suspended``, …"""
+    is_running: bool
+    valid_until: datetime
+    """When to ask again (UTC)."""
+    api: str | None = None
+
+    @property
+    def api_available(self) -> bool:
+        """Whether calls may be sent: the state is Running or OnlineMaintenance."""
+        return self.state in API_STATES
+
+    def expires_at(self) -> float:
+        """``valid_until`` as a ``time.time()`` value (at least :data:`STATE_FLOOR` ahead)."""
+        return max(self.valid_until.timestamp(), time.time() + STATE_FLOOR)
+
+
+def read_tenant_state(response: RawResponse, url: str, root: str) -> TenantState:
+    """The tenant state API's JSON reply, checked; a ``ProtocolError`` when it is not one."""
+    data = read_json(response, url, "GET")
+    problem = None
+    values = {name: data.get(name) for name in ("ContextIdentifier", "Endpoint", "State")}
+    if not all(isinstance(value, str) and value for value in values.values()):
+        problem = "lacks ContextIdentifier, Endpoint or State"
+    elif not isinstance(data.get("IsRunning"), bool):
+        problem = "has no boolean IsRunning"
+    if problem is not None:
+        raise _protocol_error(f"the tenant state {problem}", response, url, "GET")
+    try:
+        valid_until = parse_datetime(str(data.get("ValidUntil", "")))
+    except (ValueError, OverflowError):
+        valid_until = None
+    if valid_until is None or valid_until.tzinfo is None:
+        raise _protocol_error("the tenant state has no UTC ValidUntil", response, url, "GET")
+    endpoint = _checked_endpoint(str(values["Endpoint"]), root, response, url)
+    api = data.get("Api")
+    return TenantState(
+        context_identifier=str(values["ContextIdentifier"]),
+        endpoint=endpoint,
+        state=str(values["State"]),
+        is_running=bool(data["IsRunning"]),
+        valid_until=valid_until,
+        api=api if isinstance(api, str) else None,
+    )
+
+
+def _checked_endpoint(endpoint: str, root: str, response: RawResponse, url: str) -> str:
+    try:
+        checked = _checked_url("Endpoint", endpoint)
+    except ValueError as error:
+        raise _protocol_error(f"the tenant state's {error}", response, url, "GET") from None
+    # The ticket goes wherever Endpoint points: never from https down to plain http.
+    if root.startswith("https:") and checked.scheme != "https":
+        raise _protocol_error("the tenant state's Endpoint is not https", response, url, "GET")
+    return endpoint.rstrip("/")
+
+
+# -- replies ---------------------------------------------------------------------------
+
+
+def read_json(response: RawResponse, url: str, method: str) -> dict[str, Any]:
+    """A 200 reply's JSON object; an ``HttpError``/``ProtocolError`` otherwise."""
+    if response.status_code != 200:
+        error = HttpError(
+            response.status_code, excerpt(response.content), response.content_type, url=url
+        )
+        error.method = method
+        raise error
+    try:
+        data = json.loads(response.content)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
+        data = None
+    if not isinstance(data, dict):
+        raise _protocol_error("the reply is not a JSON object", response, url, method)
+    return data
+
+
+def _protocol_error(reason: str, response: RawResponse, url: str, method: str) -> ProtocolError:
+    error = ProtocolError(
+        reason, status_code=response.status_code, excerpt=excerpt(response.content), url=url
+    )
+    error.method = method
+    return error
+
+
+def exchange_request(
+    root: str, application_token: str, context_identifier: str, signed_token: str
+) -> HttpRequest:
+    """The SOAP 1.1 ``Authenticate`` call of PartnerSystemUserService."""
+    envelope = etree.Element(f"{{{_SOAP11}}}Envelope", nsmap={"s": _SOAP11, "psu": PSU})
+    header = etree.SubElement(envelope, f"{{{_SOAP11}}}Header")
+    etree.SubElement(header, f"{{{PSU}}}ApplicationToken").text = application_token
+    etree.SubElement(header, f"{{{PSU}}}ContextIdentifier").text = context_identifier
+    body = etree.SubElement(envelope, f"{{{_SOAP11}}}Body")
+    request = etree.SubElement(body, f"{{{PSU}}}AuthenticationRequest")
+    etree.SubElement(request, f"{{{PSU}}}SignedSystemToken").text = signed_token
+    etree.SubElement(request, f"{{{PSU}}}ReturnTokenType").text = "Jwt"
+    return HttpRequest("POST", root + EXCHANGE_PATH, _EXCHANGE_HEADERS, serialize(envelope))
+
+
+def read_exchange_reply(response: RawResponse, url: str, secrets: tuple[str, ...]) -> str:
+    """The JWT of a successful exchange; ``AuthenticationError`` when it was refused."""
+    try:
+        payload, _ = open_reply(
+            response.content,
+            status_code=response.status_code,
+            content_type=response.content_type,
+            secrets=secrets,
+        )
+    except _ReplyError as error:
+        error.url = url
+        raise
+    fields = _response_fields(payload, response, url, secrets)
+    successful = (fields.get("IsSuccessful") or "").strip()
+    if successful not in ("true", "1"):
+        reason = " ".join((fields.get("ErrorMessage") or "").split()) or "no reason given"
+        raise AuthenticationError(
+            f"SuperOffice refused the system-user token: {redact(reason[:200], secrets)}"
+        )
+    token = (fields.get("Token") or "").strip()
+    if not token:
+        raise AuthenticationError("SuperOffice accepted the system-user token but sent no JWT")
+    return token
+
+
+def _response_fields(
+    payload: etree._Element, response: RawResponse, url: str, secrets: tuple[str, ...]
+) -> dict[str, str | None]:
+    if payload.tag != _RESPONSE:
+        raise ProtocolError(
+            f"expected an AuthenticationResponse, found {etree.QName(payload).localname}",
+            status_code=response.status_code,
+            excerpt=excerpt(response.content, secrets),
+            url=url,
+        )
+    fields: dict[str, str | None] = {}
+    for child in payload:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child)
+        # WCF writes the members in the contract's namespace [inferred]; unqualified too.
+        if name.namespace in (PSU, None) and name.localname in _RESPONSE_FIELDS:
+            if name.localname in fields:
+                raise ProtocolError(
+                    f"the AuthenticationResponse has two {name.localname} elements", url=url
+                )
+            fields[name.localname] = child.text
+    return fields
+
+
+# -- the JWT ---------------------------------------------------------------------------
+
+
+def _refused(reason: str) -> AuthenticationError:
+    return AuthenticationError(f"the JWT from SuperOffice failed validation: {reason}")
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The JWT's header, read without checking anything."""
+    import jwt
+
+    try:
+        return jwt.get_unverified_header(token)
+    except Exception:  # whatever a malformed token makes PyJWT raise
+        raise _refused("it is not a well-formed JWT") from None
+
+
+def keys_of(jwks: Mapping[str, Any], url: str) -> dict[str | None, RSAPublicKey]:
+    """The RSA signing keys of a JWKS, by ``kid``."""
+    import jwt
+
+    entries = jwks.get("keys")
+    if not isinstance(entries, list) or len(entries) > _MAX_JWKS_KEYS:
+        raise ProtocolError(f"the JWKS has no list of at most {_MAX_JWKS_KEYS} keys", url=url)
+    keys: dict[str | None, RSAPublicKey] = {}
+    for entry in entries:
+        if not (isinstance(entry, dict) and entry.get("kty") == "RSA"):
+            continue
+        if entry.get("use", "sig") != "sig":
+            continue
+        try:
+            key = jwt.PyJWK(entry, algorithm="RS256").key
+        except Exception:  # a key PyJWT cannot use is no signing key
+            continue
+        kid = entry.get("kid")
+        keys[kid if isinstance(kid, str) else None] = key
+    if not keys:
+        raise ProtocolError("the JWKS holds no RSA signing key", url=url)
+    return keys
+
+
+def pick_key(keys: Mapping[str | None, RSAPublicKey], kid: object) -> RSAPublicKey | None:
+    """The key a JWT names; a token without ``kid`` may use the only key there is."""
+    if isinstance(kid, str):
+        return keys.get(kid)
+    if kid is None and len(keys) == 1:
+        return next(iter(keys.values()))
+    return None
+
+
+def validated_claims(token: str, key: RSAPublicKey, *, now: float | None = None) -> dict[str, Any]:
+    """The claims of an RS256 JWT from SuperOffice, every documented check passed."""
+    import jwt
+
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=["RS256"],
+            issuer=ISSUER,
+            leeway=LEEWAY,
+            options={"require": ["exp", "iss", "aud"], "verify_aud": False},
+        )
+    except jwt.InvalidTokenError as error:
+        raise _refused(_token_problem(error)) from None
+    except Exception:  # PyJWT may raise plain errors on odd input
+        raise _refused("it could not be verified") from None
+    serial = claims.get(SERIAL_CLAIM)
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if not isinstance(serial, str) or f"spn:{serial}" not in audiences:
+        raise _refused("its audience is not spn: followed by its serial claim")
+    ticket = claims.get(TICKET_CLAIM)
+    if not isinstance(ticket, str) or not ticket.strip():
+        raise _refused("it carries no ticket claim")
+    return claims
+
+
+def _token_problem(error: Exception) -> str:
+    import jwt
+
+    problems: tuple[tuple[type[Exception], str], ...] = (
+        (jwt.InvalidSignatureError, "its signature does not verify"),
+        (jwt.ExpiredSignatureError, "it has expired (exp)"),
+        (jwt.ImmatureSignatureError, "it is not valid yet (nbf)"),
+        (jwt.InvalidIssuerError, f"its issuer is not {ISSUER!r}"),
+        (jwt.MissingRequiredClaimError, "it lacks exp, iss or aud"),
+        (jwt.InvalidAlgorithmError, "it is not signed with RS256"),
+    )
+    for kind, text in problems:
+        if isinstance(error, kind):
+            return text
+    return "it is malformed"
+
+
+# -- the ticket source -----------------------------------------------------------------
+
+
+Flow = Generator[Any, Any, Any]
+
+
+class SystemUser:
+    """A SuperOffice CRM Online system user: tickets for a server-side app, no user needed.
+
+    ``system_user_token`` comes from the tenant's consent (the app's callback),
+    ``private_key`` is the app's RSA key as issued by SuperOffice (PEM, PKCS#1 or PKCS#8,
+    or .NET RSAXML; as ``str``, ``bytes`` or a path), ``application_token`` the app's client
+    secret (also sent as the ``ApplicationToken`` of every Batch call),
+    ``context_identifier`` the tenant (``Cust12345``) and ``environment`` one of ``sod``,
+    ``qaonline``, ``online`` (or an ``http(s)://host[:port]`` URL standing in for one).
+
+    Give it to a client as ``auth=`` and leave out ``base_url``: the client finds the
+    tenant's endpoint through the state API. The ticket, the endpoint and the
+    environment's keys are cached in this object, so clients sharing it share them; every
+    exchange creates a credentials record on the tenant, so one is made only on first use,
+    after NetServer rejects the ticket, or when the ticket has been idle for six hours.
+    """
+
+    def __init__(
+        self,
+        *,
+        system_user_token: str,
+        private_key: KeyInput,
+        application_token: str,
+        context_identifier: str,
+        environment: str,
+    ) -> None:
+        from .auth import TicketCache
+
+        self._system_user_token = _check_secret("system_user_token", system_user_token)
+        self.application_token = _check_secret("application_token", application_token)
+        """The app's client secret (read by the clients; never shown)."""
+        self.context_identifier = _check_context_identifier(context_identifier)
+        self.environment = environment_root(environment)
+        """The environment's root URL, e.g. ``https://sod.superoffice.com``."""
+        require_online_extra()
+        self._key, key_text = load_private_key(private_key)
+        self.secrets: tuple[str, ...] = (self._system_user_token, self.application_token, key_text)
+        """What to mask in errors and logs (the clients add the ticket)."""
+        self.ticket_cache: TicketCache = TicketCache(idle_limit=TICKET_IDLE_LIMIT)
+        """The ticket, shared by every client given this source."""
+        self.tenant: TenantState | None = None
+        """The tenant state last read, shared likewise."""
+        self.tenant_expires = 0.0
+        """When to read it again, as a ``time.time()`` value."""
+        self._keys: dict[str | None, RSAPublicKey] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SystemUser(context_identifier={self.context_identifier!r}, "
+            f"environment={self.environment!r}, system_user_token='***', private_key='***', "
+            "application_token='***')"
+        )
+
+    def login_flow(self, session: LoginSession) -> Flow:
+        """Exchange a freshly signed system-user token for a validated JWT; its ticket."""
+        signed = signed_system_token(self._system_user_token, self._key, datetime.now(timezone.utc))
+        request = exchange_request(
+            self.environment, self.application_token, self.context_identifier, signed
+        )
+        response = yield from session.send(request, read_only=False)
+        token = read_exchange_reply(response, request.url, (*self.secrets, signed))
+        header = unverified_header(token)
+        if header.get("alg") != "RS256":
+            # Checked before PyJWT sees it: HS256 "signed" with the public key, or none.
+            raise _refused(f"it is signed with {str(header.get('alg'))[:20]!r}, not RS256")
+        kid = header.get("kid")
+        key = None if self._keys is None else pick_key(self._keys, kid)
+        if key is None:  # first use, or a key rotated in since: fetch the keys once
+            self._keys = yield from self._fetch_keys(session)
+            key = pick_key(self._keys, kid)
+        if key is None:
+            raise _refused("no key in the environment's JWKS has its kid")
+        ticket: str = validated_claims(token, key)[TICKET_CLAIM]
+        return ticket
+
+    def _fetch_keys(self, session: LoginSession) -> Flow:
+        url = self.environment + JWKS_PATH
+        response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
+        return keys_of(read_json(response, url, "GET"), url)
+
+    def tenant_flow(self, session: LoginSession) -> Flow:
+        """Ask the state API where the tenant's API is and whether it answers."""
+        url = f"{self.environment}{STATE_PATH}{self.context_identifier}"
+        response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
+        return read_tenant_state(response, url, self.environment)
