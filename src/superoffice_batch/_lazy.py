@@ -12,7 +12,7 @@ def lazy_names(
 ) -> Callable[[str], Any]:
     """A module ``__getattr__`` for ``module`` that takes ``names`` from module ``source``
     (and, for each further ``(source, names)`` pair, those names from that source)."""
-    sources = {name: source for name in names}
+    sources = dict.fromkeys(names, source)
     for other, other_names in more:
         sources.update(dict.fromkeys(other_names, other))
 

@@ -541,6 +541,15 @@ class _CallPolicy:
         """Call ``operation`` (the login flows' session: SoPrincipal's calls)."""
         return self.plan(operation)
 
+    def tenant_plan(self) -> _Plan[TenantState]:
+        """Read the tenant state anew, whatever it says."""
+        if not self.keeper.locates_tenant:
+            raise ValueError("tenant_state needs auth=SystemUser(...): only Online has tenants")
+        known = self.keeper.source.tenant
+        # Naming the endpoint on record as stale makes the driver read the state again.
+        tenant: TenantState = yield NeedTenant(None if known is None else known.endpoint)
+        return tenant
+
     def _tenant_root(self, stale: str | None) -> _Plan[str]:
         """The Online tenant's endpoint, read anew when ``stale`` is the one on record;
         ``TenantUnavailable`` when the tenant's API does not answer now."""
@@ -922,6 +931,15 @@ class BatchClient(_Client[httpx.Client]):
         wait = WaitSettings(poll_interval, timeout, on_progress, raise_on_failure, awaits=False)
         return self._drive(self._policy.run_plan(batch_task_info, wait))
 
+    def tenant_state(self) -> TenantState:
+        """Read the Online tenant's state anew: its endpoint, and whether its API answers.
+
+        The client does this by itself when it needs to; call it to show the state (the
+        CLI's ``tenant`` command does). Needs ``auth=SystemUser(...)``; a tenant whose API
+        is unavailable is returned, not raised.
+        """
+        return self._drive(self._policy.tenant_plan())
+
     # -- driving plans ---------------------------------------------------------------
 
     def _drive(self, plan: _Plan[T]) -> T:
@@ -1161,6 +1179,15 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
         """Start a batch job, then wait for it as :meth:`wait_for_batch_task` does."""
         wait = WaitSettings(poll_interval, timeout, on_progress, raise_on_failure, awaits=True)
         return await self._drive(self._policy.run_plan(batch_task_info, wait))
+
+    async def tenant_state(self) -> TenantState:
+        """Read the Online tenant's state anew: its endpoint, and whether its API answers.
+
+        The client does this by itself when it needs to; call it to show the state (the
+        CLI's ``tenant`` command does). Needs ``auth=SystemUser(...)``; a tenant whose API
+        is unavailable is returned, not raised.
+        """
+        return await self._drive(self._policy.tenant_plan())
 
     # -- driving plans ---------------------------------------------------------------
 
