@@ -17,11 +17,15 @@ library and lxml only; ``import superoffice_batch`` does not import this package
 
     pytest_plugins = ["superoffice_batch.testing"]
 
-This provides two fixtures:
+This provides four fixtures:
 
 * ``netserver``: a started simulator with the defaults, stopped after the test;
 * ``netserver_factory``: ``netserver_factory(**options)`` builds and starts a simulator
-  with :class:`NetServerSimulator`'s options; all of them are stopped after the test.
+  with :class:`NetServerSimulator`'s options; all of them are stopped after the test;
+* ``netserver_online`` and ``netserver_online_factory``: the same for
+  :class:`superoffice_batch.testing.online.OnlineSimulator`, SuperOffice CRM Online's
+  login host, state API and tenant hosts (it needs the ``[online]`` extra,
+  ``cryptography``, which is imported only when one is made).
 
 The fixtures are defined only when pytest is already running (it is, when it loads the
 plugin), so that importing this package never imports pytest. The marker
@@ -40,6 +44,11 @@ from .simulator import NetServerSimulator, SoapMode
 __all__ = ["Faults", "NetServerSimulator", "SoapMode"]
 
 if "pytest" in sys.modules:
-    from .fixtures import netserver, netserver_factory
+    from .fixtures import (
+        netserver,
+        netserver_factory,
+        netserver_online,
+        netserver_online_factory,
+    )
 
-    __all__ += ["netserver", "netserver_factory"]
+    __all__ += ["netserver", "netserver_factory", "netserver_online", "netserver_online_factory"]
