@@ -341,7 +341,7 @@ def exchange_request(
     root: str, application_token: str, context_identifier: str, signed_token: str
 ) -> HttpRequest:
     """The SOAP 1.1 ``Authenticate`` call of PartnerSystemUserService."""
-    envelope = etree.Element(f"{{{_SOAP11}}}Envelope", nsmap={"s": _SOAP11, "psu": PSU})
+    envelope = etree.Element(f"{{{_SOAP11}}}Envelope", nsmap={"SOAP-ENV": _SOAP11, "psu": PSU})
     header = etree.SubElement(envelope, f"{{{_SOAP11}}}Header")
     etree.SubElement(header, f"{{{PSU}}}ApplicationToken").text = application_token
     etree.SubElement(header, f"{{{PSU}}}ContextIdentifier").text = context_identifier

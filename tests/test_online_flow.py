@@ -1,0 +1,668 @@
+"""SystemUser without a network: its settings, keys, signed token, envelope and JWT checks.
+
+The JWTs here are made by hand, with ``cryptography`` and the standard library only (not
+PyJWT, which the library validates with), and the signed system token is verified with
+``cryptography`` directly: an independent check of both directions.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from lxml import etree
+
+from conftest import canonical, fixture_bytes
+from superoffice_batch import AuthenticationError, HttpError, ProtocolError, SoapFault
+from superoffice_batch.messages import RawResponse
+from superoffice_batch.online import (
+    ISSUER,
+    TICKET_CLAIM,
+    SystemUser,
+    environment_root,
+    exchange_request,
+    keys_of,
+    read_exchange_reply,
+    read_tenant_state,
+    signed_system_token,
+    validated_claims,
+)
+
+CLAIMS = "http://schemes.superoffice.net/identity/"
+SERIAL = "0c3a2f4e-1111-4222-8333-944445555666"
+TICKET = "7T:dGhlIHN5c3RlbSB1c2VyJ3MgdGlja2V0"
+APP_TOKEN = "app-client-secret-0123"
+SYSTEM_USER_TOKEN = "SystemUser-Cust12345-a.b.c"
+STATE_URL = "https://sod.superoffice.com/api/state/Cust12345"
+EXCHANGE_URL = "https://sod.superoffice.com/Login/Services/PartnerSystemUserService.svc"
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def other_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pem(key: rsa.RSAPrivateKey, form: serialization.PrivateFormat) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, form, serialization.NoEncryption())
+
+
+def rsaxml(key: rsa.RSAPrivateKey, *, leave_out: str = "") -> str:
+    """The key as .NET's RSA.ToXmlString(true) writes it: base64, big-endian."""
+    numbers = key.private_numbers()
+    values = {
+        "Modulus": numbers.public_numbers.n,
+        "Exponent": numbers.public_numbers.e,
+        "P": numbers.p,
+        "Q": numbers.q,
+        "DP": numbers.dmp1,
+        "DQ": numbers.dmq1,
+        "InverseQ": numbers.iqmp,
+        "D": numbers.d,
+    }
+    parts = []
+    for name, value in values.items():
+        if name != leave_out:
+            raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+            parts.append(f"<{name}>{base64.b64encode(raw).decode()}</{name}>")
+    return f"<RSAKeyValue>{''.join(parts)}</RSAKeyValue>"
+
+
+def system_user(private_key: object, **changes: Any) -> SystemUser:
+    settings: dict[str, Any] = {
+        "system_user_token": SYSTEM_USER_TOKEN,
+        "private_key": private_key,
+        "application_token": APP_TOKEN,
+        "context_identifier": "Cust12345",
+        "environment": "sod",
+    }
+    return SystemUser(**{**settings, **changes})
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environment", "root"),
+    [
+        ("sod", "https://sod.superoffice.com"),
+        ("qaonline", "https://qaonline.superoffice.com"),
+        ("online", "https://online.superoffice.com"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://login.example.test/", "https://login.example.test"),
+    ],
+)
+def test_environment_names_a_root(environment: str, root: str) -> None:
+    assert environment_root(environment) == root
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        "prod",
+        "SOD",
+        "",
+        "ftp://sod.superoffice.com",
+        "sod.superoffice.com",
+        "http://127.0.0.1:99999",
+        "https://user:pw@sod.superoffice.com",
+        "https://sod.superoffice.com/Cust12345",
+        "https://sod.superoffice.com/?x=1",
+        "http://\ud800.test",
+    ],
+)
+def test_a_bad_environment_is_a_value_error_naming_it(
+    key: rsa.RSAPrivateKey, environment: str
+) -> None:
+    with pytest.raises(ValueError, match="environment"):
+        system_user(pem(key, serialization.PrivateFormat.PKCS8), environment=environment)
+
+
+@pytest.mark.parametrize(
+    "context_identifier", ["12345", "cust12345", "Cust", "Cust12a", "Cust\uff11\uff12", " Cust1"]
+)
+def test_a_bad_context_identifier_is_a_value_error(
+    key: rsa.RSAPrivateKey, context_identifier: str
+) -> None:
+    with pytest.raises(ValueError, match="context_identifier"):
+        system_user(
+            pem(key, serialization.PrivateFormat.PKCS8), context_identifier=context_identifier
+        )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("system_user_token", "", ValueError),
+        ("application_token", "", ValueError),
+        ("system_user_token", None, TypeError),
+        ("application_token", 42, TypeError),
+        ("context_identifier", 12345, TypeError),
+        ("environment", None, TypeError),
+    ],
+)
+def test_bad_settings_name_their_field(
+    key: rsa.RSAPrivateKey, field: str, value: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match=field):
+        system_user(pem(key, serialization.PrivateFormat.PKCS8), **{field: value})
+
+
+# -- the private key -----------------------------------------------------------------------
+
+
+def key_inputs(key: rsa.RSAPrivateKey, tmp_path: Path) -> dict[str, object]:
+    pkcs8 = pem(key, serialization.PrivateFormat.PKCS8)
+    pkcs1 = pem(key, serialization.PrivateFormat.TraditionalOpenSSL)
+    xml = rsaxml(key)
+    (tmp_path / "key.pem").write_bytes(pkcs1)
+    (tmp_path / "key.xml").write_text(xml)
+    return {
+        "PKCS#8 str": pkcs8.decode(),
+        "PKCS#1 bytes": pkcs1,
+        "RSAXML str": xml,
+        "RSAXML bytes": xml.encode(),
+        "PEM path": tmp_path / "key.pem",
+        "RSAXML path": tmp_path / "key.xml",
+    }
+
+
+@pytest.mark.parametrize(
+    "form", ["PKCS#8 str", "PKCS#1 bytes", "RSAXML str", "RSAXML bytes", "PEM path", "RSAXML path"]
+)
+def test_every_key_form_signs_as_the_key_itself(
+    key: rsa.RSAPrivateKey, tmp_path: Path, form: str
+) -> None:
+    user = system_user(key_inputs(key, tmp_path)[form])
+    now = datetime(2026, 12, 4, 5, 31, 59, tzinfo=timezone.utc)
+
+    signed = signed_system_token(SYSTEM_USER_TOKEN, user._key, now)
+
+    token, stamp, signature = signed.rsplit(".", 2)
+    assert (token, stamp) == (SYSTEM_USER_TOKEN, "202612040531")
+    # Verified with cryptography directly, against the public half of the original key.
+    key.public_key().verify(
+        base64.b64decode(signature, validate=True),
+        f"{token}.{stamp}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+
+
+def test_the_time_stamp_is_utc_whatever_the_zone(key: rsa.RSAPrivateKey) -> None:
+    from datetime import timedelta
+
+    oslo = timezone(timedelta(hours=1))
+    signed = signed_system_token("t", key, datetime(2026, 12, 4, 6, 5, tzinfo=oslo))
+    assert signed.split(".")[1] == "202612040505"
+
+
+def test_a_signature_by_another_key_does_not_verify(
+    key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey
+) -> None:
+    from cryptography.exceptions import InvalidSignature
+
+    signed = signed_system_token("t", other_key, datetime.now(timezone.utc))
+    data, _, signature = signed.rpartition(".")
+    with pytest.raises(InvalidSignature):
+        key.public_key().verify(
+            base64.b64decode(signature), data.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+
+
+def bad_keys(key: rsa.RSAPrivateKey, tmp_path: Path) -> dict[str, tuple[object, type[Exception]]]:
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"passphrase"),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    inconsistent = rsaxml(key).replace("<Exponent>AQAB</Exponent>", "<Exponent>Aw==</Exponent>")
+    return {
+        "int": (42, TypeError),
+        "None": (None, TypeError),
+        "text": ("not a key at all", ValueError),
+        "a str path": (str(tmp_path / "key.pem"), ValueError),
+        "missing file": (tmp_path / "missing.pem", ValueError),
+        "EC key": (pem(ec_key, serialization.PrivateFormat.PKCS8), ValueError),  # type: ignore[arg-type]
+        "encrypted": (encrypted, ValueError),
+        "public key": (public, ValueError),
+        "truncated PEM": (pem(key, serialization.PrivateFormat.PKCS8)[:300], ValueError),
+        "RSAXML without D": (rsaxml(key, leave_out="D"), ValueError),
+        "RSAXML not XML": ("<RSAKeyValue><Modulus>", ValueError),
+        "RSAXML bad base64": (rsaxml(key).replace("<P>", "<P>!!"), ValueError),
+        "RSAXML inconsistent": (inconsistent, ValueError),
+        "other XML": ("<KeyValue/>", ValueError),
+    }
+
+
+BAD_KEYS = [
+    "int",
+    "None",
+    "text",
+    "a str path",
+    "missing file",
+    "EC key",
+    "encrypted",
+    "public key",
+    "truncated PEM",
+    "RSAXML without D",
+    "RSAXML not XML",
+    "RSAXML bad base64",
+    "RSAXML inconsistent",
+    "other XML",
+]
+
+
+@pytest.mark.parametrize("case", BAD_KEYS)
+def test_a_bad_private_key_is_refused_naming_the_field_not_the_key(
+    key: rsa.RSAPrivateKey, tmp_path: Path, case: str
+) -> None:
+    value, error = bad_keys(key, tmp_path)[case]
+
+    with pytest.raises(error, match="private_key") as raised:
+        system_user(value)
+
+    message = str(raised.value)
+    # No part of any key's base64 reaches the message.
+    body = "".join(pem(key, serialization.PrivateFormat.PKCS8).decode().splitlines()[1:-1])
+    assert not any(body[i : i + 12] in message for i in range(0, len(body) - 12, 12))
+    assert raised.value.__cause__ is None or "private_key" in str(raised.value.__cause__)
+    assert raised.value.__suppress_context__ or raised.value.__context__ is None
+
+
+def test_the_repr_masks_every_secret(key: rsa.RSAPrivateKey) -> None:
+    key_text = pem(key, serialization.PrivateFormat.PKCS8).decode()
+    user = system_user(key_text)
+
+    text = repr(user)
+
+    assert "Cust12345" in text
+    assert "https://sod.superoffice.com" in text
+    for secret in (SYSTEM_USER_TOKEN, APP_TOKEN, key_text.splitlines()[1]):
+        assert secret not in text
+    assert set(user.secrets) >= {SYSTEM_USER_TOKEN, APP_TOKEN, key_text.strip()}
+
+
+def test_without_the_online_extra_the_error_names_it(
+    key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "jwt", None)  # what an uninstalled module looks like
+
+    with pytest.raises(ImportError, match=r"superoffice-batch\[online\]"):
+        system_user(pem(key, serialization.PrivateFormat.PKCS8))
+
+
+@pytest.mark.slow
+def test_importing_the_package_loads_neither_jwt_nor_cryptography() -> None:
+    import subprocess
+
+    code = (
+        "import sys, superoffice_batch; from superoffice_batch import BatchClient; "
+        "print(sorted(m for m in ('jwt', 'cryptography') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- the exchange --------------------------------------------------------------------------
+
+
+def test_the_exchange_request_is_the_documented_envelope() -> None:
+    request = exchange_request(
+        "https://sod.superoffice.com", APP_TOKEN, "Cust12345", "token.202612040531.c2ln"
+    )
+
+    assert request.method == "POST"
+    assert request.url == EXCHANGE_URL
+    assert request.headers == {
+        "Content-Type": "text/xml; charset=utf-8",
+        "SOAPAction": '"http://www.superoffice.com/superid/partnersystemuser/0.1/'
+        'IPartnerSystemUserService/Authenticate"',
+    }
+    assert canonical(request.content) == canonical(
+        fixture_bytes("golden/PartnerSystemUserService-Authenticate.xml")
+    )
+    assert APP_TOKEN not in repr(request)
+
+
+def test_the_exchange_request_says_what_the_documented_one_says() -> None:
+    # Prefixes aside (the documentation binds one namespace to two of them).
+    def structure(xml: bytes) -> list[tuple[str, str]]:
+        root = etree.fromstring(xml)
+        return [(element.tag, (element.text or "").strip()) for element in root.iter(etree.Element)]
+
+    request = exchange_request(
+        "https://sod.superoffice.com", APP_TOKEN, "Cust12345", "token.202612040531.c2ln"
+    )
+    documented = fixture_bytes("documented/PartnerSystemUserService-Authenticate-request.xml")
+    assert structure(request.content) == structure(documented)
+
+
+def exchange_reply(fields: str, *, status: int = 200) -> RawResponse:
+    body = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header>'
+        '<ActivityId xmlns="http://schemas.microsoft.com/2004/09/ServiceModel/Diagnostics">'
+        "1b1f</ActivityId></s:Header><s:Body>"
+        '<AuthenticationResponse xmlns="http://www.superoffice.com/superid/partnersystemuser/0.1"'
+        ' xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
+        f"{fields}</AuthenticationResponse></s:Body></s:Envelope>"
+    )
+    return RawResponse(status, "text/xml; charset=utf-8", body.encode())
+
+
+def test_a_successful_exchange_gives_its_token() -> None:
+    reply = exchange_reply(
+        '<ErrorMessage i:nil="true"/><IsSuccessful>true</IsSuccessful><Token> a.b.c </Token>'
+    )
+    assert read_exchange_reply(reply, EXCHANGE_URL, ()) == "a.b.c"
+
+
+def test_a_refused_exchange_says_why_with_secrets_masked() -> None:
+    reply = exchange_reply(
+        f"<ErrorMessage>Unknown application token {APP_TOKEN}</ErrorMessage>"
+        '<IsSuccessful>false</IsSuccessful><Token i:nil="true"/>'
+    )
+
+    with pytest.raises(AuthenticationError, match="Unknown application token \\*\\*\\*") as raised:
+        read_exchange_reply(reply, EXCHANGE_URL, (APP_TOKEN,))
+
+    assert APP_TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (exchange_reply("<IsSuccessful>true</IsSuccessful><Token/>"), AuthenticationError),
+        (exchange_reply("<IsSuccessful>maybe</IsSuccessful><Token>a</Token>"), AuthenticationError),
+        (
+            exchange_reply("<IsSuccessful>true</IsSuccessful><Token>a</Token><Token>b</Token>"),
+            ProtocolError,
+        ),
+        (
+            RawResponse(
+                200, "text/xml", exchange_reply("").content.replace(b"Authentication", b"X")
+            ),
+            ProtocolError,
+        ),
+        (RawResponse(502, "text/html", b"<html>Bad gateway</html>"), HttpError),
+        (RawResponse(200, "text/html", b"<html>WAF</html>"), ProtocolError),
+        (
+            RawResponse(
+                500,
+                "text/xml",
+                b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+                b"<s:Fault><faultcode>s:Client</faultcode><faultstring>Bad</faultstring>"
+                b"</s:Fault></s:Body></s:Envelope>",
+            ),
+            SoapFault,
+        ),
+    ],
+    ids=["empty token", "not a boolean", "two tokens", "other payload", "502", "HTML", "fault"],
+)
+def test_an_unusable_exchange_reply_is_a_library_error_naming_the_url(
+    reply: RawResponse, error: type[Exception]
+) -> None:
+    with pytest.raises(error) as raised:
+        read_exchange_reply(reply, EXCHANGE_URL, ())
+    if not isinstance(raised.value, AuthenticationError):
+        assert EXCHANGE_URL in str(raised.value)
+
+
+# -- the JWT -------------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_jwt(
+    key: rsa.RSAPrivateKey | None, claims: dict[str, Any], header: dict[str, Any] | None = None
+) -> str:
+    """A JWT made with json, base64 and cryptography only."""
+    head = header or {"alg": "RS256", "typ": "JWT", "kid": "k1"}
+    signing_input = f"{b64url(json.dumps(head).encode())}.{b64url(json.dumps(claims).encode())}"
+    if key is None:
+        return signing_input + "."
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def good_claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": f"spn:{SERIAL}",
+        "exp": now + 300,
+        "nbf": now - 5,
+        "iat": now - 5,
+        CLAIMS + "serial": SERIAL,
+        CLAIMS + "ticket": TICKET,
+        CLAIMS + "ctx": "Cust12345",
+        CLAIMS + "netserver_url": "https://sod2.superoffice.com/Cust12345/Remote/Services88/",
+    }
+    claims.update(changes)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def test_a_hand_made_jwt_with_the_documented_claims_validates(key: rsa.RSAPrivateKey) -> None:
+    claims = validated_claims(make_jwt(key, good_claims()), key.public_key())
+    assert claims[TICKET_CLAIM] == TICKET
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        (good_claims(iss="https://sod.superoffice.com/login"), "issuer"),
+        (good_claims(iss=None), "lacks"),
+        (good_claims(aud="spn:someone-else"), "audience"),
+        (good_claims(aud=None), "lacks"),
+        (good_claims(**{CLAIMS + "serial": None}), "audience"),
+        (good_claims(exp=int(time.time()) - 120), "expired"),
+        (good_claims(exp=None), "lacks"),
+        (good_claims(nbf=int(time.time()) + 600), "not valid yet"),
+        (good_claims(**{CLAIMS + "ticket": None}), "no ticket"),
+        (good_claims(**{CLAIMS + "ticket": " "}), "no ticket"),
+    ],
+    ids=[
+        "discovery issuer",
+        "no issuer",
+        "other audience",
+        "no audience",
+        "no serial",
+        "expired",
+        "no exp",
+        "not yet valid",
+        "no ticket",
+        "blank ticket",
+    ],
+)
+def test_a_jwt_failing_a_check_is_an_authentication_error(
+    key: rsa.RSAPrivateKey, claims: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(AuthenticationError, match=reason) as raised:
+        validated_claims(make_jwt(key, claims), key.public_key())
+    assert TICKET not in str(raised.value)
+
+
+def test_the_leeway_is_a_minute(key: rsa.RSAPrivateKey) -> None:
+    recent = good_claims(exp=int(time.time()) - 30, nbf=int(time.time()) + 30)
+    assert validated_claims(make_jwt(key, recent), key.public_key())[TICKET_CLAIM] == TICKET
+
+
+def test_a_jwt_signed_by_another_key_is_refused(
+    key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey
+) -> None:
+    with pytest.raises(AuthenticationError, match="signature"):
+        validated_claims(make_jwt(other_key, good_claims()), key.public_key())
+
+
+def hs256_with_public_pem(key: rsa.RSAPrivateKey) -> str:
+    secret = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "k1"}).encode())
+    body = b64url(json.dumps(good_claims()).encode())
+    mac = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64url(mac)}"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda key: make_jwt(None, good_claims(), {"alg": "none", "typ": "JWT", "kid": "k1"}),
+        hs256_with_public_pem,
+        lambda key: "not-a-jwt",
+        lambda key: "a.b.c",
+        lambda key: make_jwt(key, good_claims())[:-20],
+        lambda key: "ä.ö.ü",
+    ],
+    ids=["none", "HS256 with the public key", "garbage", "three parts", "cut", "non-ASCII"],
+)
+def test_anything_but_a_valid_rs256_jwt_is_an_authentication_error(
+    key: rsa.RSAPrivateKey, make: Any
+) -> None:
+    with pytest.raises(AuthenticationError):
+        validated_claims(make(key), key.public_key())
+
+
+def test_the_jwks_gives_rsa_signing_keys_by_kid(
+    key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey
+) -> None:
+    def jwk(private: rsa.RSAPrivateKey, kid: str, **extra: str) -> dict[str, str]:
+        numbers = private.public_key().public_numbers()
+        size = (numbers.n.bit_length() + 7) // 8
+        return {
+            "kty": "RSA",
+            "kid": kid,
+            "n": b64url(numbers.n.to_bytes(size, "big")),
+            "e": b64url(numbers.e.to_bytes(3, "big")),
+            **extra,
+        }
+
+    keys = keys_of(
+        {
+            "keys": [
+                jwk(key, "k1", use="sig"),
+                jwk(other_key, "enc", use="enc"),
+                {"kty": "EC", "kid": "ec"},
+                "junk",
+                jwk(other_key, "k2"),
+            ]
+        },
+        "https://sod.superoffice.com/login/.well-known/jwks",
+    )
+
+    assert set(keys) == {"k1", "k2"}
+    assert keys["k1"].public_numbers() == key.public_key().public_numbers()
+
+
+@pytest.mark.parametrize(
+    "jwks", [{}, {"keys": "x"}, {"keys": []}, {"keys": [{"kty": "EC"}]}, {"keys": [{}] * 65}]
+)
+def test_a_jwks_without_usable_keys_is_a_protocol_error(jwks: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError, match="JWKS"):
+        keys_of(jwks, "https://sod.superoffice.com/login/.well-known/jwks")
+
+
+# -- the tenant state ----------------------------------------------------------------------
+
+
+def state_reply(**changes: Any) -> RawResponse:
+    state: dict[str, Any] = {
+        "ContextIdentifier": "Cust12345",
+        "Endpoint": "https://sod2.superoffice.com/Cust12345",
+        "State": "Running",
+        "IsRunning": True,
+        "ValidUntil": "2026-12-04T09:52:01.9342965Z",
+        "Api": "https://sod2.superoffice.com/Cust12345/api",
+    }
+    state.update(changes)
+    return RawResponse(200, "application/json; charset=utf-8", json.dumps(state).encode())
+
+
+def test_the_documented_state_reads_with_seven_fraction_digits() -> None:
+    tenant = read_tenant_state(state_reply(), STATE_URL, "https://sod.superoffice.com")
+
+    assert tenant.endpoint == "https://sod2.superoffice.com/Cust12345"
+    assert tenant.valid_until == datetime(2026, 12, 4, 9, 52, 1, 934296, tzinfo=timezone.utc)
+    assert tenant.api_available
+    assert tenant.api == "https://sod2.superoffice.com/Cust12345/api"
+
+
+@pytest.mark.parametrize(
+    ("state", "available"),
+    [
+        ("Running", True),
+        ("OnlineMaintenance", True),
+        ("OfflineMaintenance", False),
+        ("Suspended", False),
+        ("Provisioning", False),
+        ("Deleted", False),
+        ("SomethingNew", False),
+    ],
+)
+def test_only_running_and_online_maintenance_have_the_api(state: str, available: bool) -> None:
+    reply = state_reply(State=state, IsRunning=available)
+    assert (
+        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com").api_available
+        is available
+    )
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        state_reply(Endpoint=None),
+        state_reply(Endpoint="http://sod2.superoffice.com/Cust12345"),
+        state_reply(Endpoint="https://u:p@evil.test/Cust12345"),
+        state_reply(Endpoint="https://sod2.superoffice.com:99999/Cust12345"),
+        state_reply(State=None),
+        state_reply(IsRunning="yes"),
+        state_reply(ValidUntil="2026-12-04T09:52:01"),
+        state_reply(ValidUntil="99999999999999999999-12-04T09:52:01Z"),
+        RawResponse(200, "application/json", b"[1, 2]"),
+        RawResponse(200, "application/json", b"[" * 100_000),
+        RawResponse(200, "text/html", b"<html>maintenance</html>"),
+    ],
+    ids=[
+        "no endpoint",
+        "endpoint downgraded to http",
+        "endpoint with user info",
+        "endpoint port",
+        "no state",
+        "IsRunning not bool",
+        "ValidUntil without zone",
+        "ValidUntil out of range",
+        "array",
+        "deep nesting",
+        "HTML",
+    ],
+)
+def test_an_unusable_state_is_a_protocol_error_naming_the_get(reply: RawResponse) -> None:
+    with pytest.raises(ProtocolError) as raised:
+        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com")
+    assert f"(GET {STATE_URL})" in str(raised.value)
+
+
+def test_a_failed_state_request_is_an_http_error_naming_the_get() -> None:
+    reply = RawResponse(503, "text/html", b"<html>Service Unavailable</html>")
+    with pytest.raises(HttpError, match=f"HTTP 503.*\\(GET {STATE_URL}\\)"):
+        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com")
