@@ -860,8 +860,14 @@ class OnlineSimulator:
 
     def stop(self) -> None:
         """Stop every host and close every connection; safe to call more than once."""
-        for server, thread in self._servers:
-            server.stop(thread)
+        # Side by side: each server takes up to its poll interval to notice.
+        stopping = [
+            threading.Thread(target=server.stop, args=(thread,)) for server, thread in self._servers
+        ]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
 
     def __enter__(self) -> OnlineSimulator:
         return self if self._started else self.start()
