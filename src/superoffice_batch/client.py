@@ -374,7 +374,7 @@ class _CallPolicy:
         if self._root is not None:
             return self._root
         tenant = self.keeper.source.tenant
-        return None if tenant is None else tenant.endpoint + "/"
+        return None if tenant is None or tenant.endpoint is None else tenant.endpoint + "/"
 
     def plan(self, operation: Operation[T]) -> _Plan[T]:
         """Send ``operation`` and return its result.
@@ -553,10 +553,10 @@ class _CallPolicy:
     def _tenant_root(self, stale: str | None) -> _Plan[str]:
         """The Online tenant's endpoint, read anew when ``stale`` is the one on record;
         ``TenantUnavailable`` when the tenant's API does not answer now."""
-        tenant = yield NeedTenant(stale)
-        if not tenant.api_available:
+        tenant: TenantState = yield NeedTenant(stale)
+        if tenant.endpoint is None or not tenant.api_available:
             raise TenantUnavailable(tenant.context_identifier, tenant.state)
-        return str(tenant.endpoint)
+        return tenant.endpoint
 
     def _transport_retry(
         self, error: TransportError, read_only: bool, attempts: _Attempts

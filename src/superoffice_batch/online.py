@@ -250,8 +250,9 @@ class TenantState:
     """What the tenant state API says of a tenant: where its API is, and whether it answers."""
 
     context_identifier: str
-    endpoint: str
-    """The tenant's root for API calls, e.g. ``https://sod2.superoffice.com/Cust12345``."""
+    endpoint: str | None
+    """The tenant's root for API calls, e.g. ``https://sod2.superoffice.com/Cust12345``
+    (None only where the API is not available)."""
     state: str
     """``Running``, ``OnlineMaintenance``, ``OfflineMaintenance``, ``Suspended``, …"""
     is_running: bool
@@ -262,7 +263,7 @@ class TenantState:
     @property
     def api_available(self) -> bool:
         """Whether calls may be sent: the state is Running or OnlineMaintenance."""
-        return self.state in API_STATES
+        return self.state in API_STATES and self.endpoint is not None
 
     def expires_at(self) -> float:
         """``valid_until`` as a ``time.time()`` value (at least :data:`STATE_FLOOR` ahead)."""
@@ -270,14 +271,22 @@ class TenantState:
 
 
 def read_tenant_state(response: RawResponse, url: str, root: str) -> TenantState:
-    """The tenant state API's JSON reply, checked; a ``ProtocolError`` when it is not one."""
+    """The tenant state API's JSON reply, checked; a ``ProtocolError`` when it is not one.
+
+    ``Endpoint`` may be missing only where the API is not available anyway (an unknown
+    tenant's state is ``Unknown``).
+    """
     data = read_json(response, url, "GET")
+    context, state, endpoint = (
+        data.get(name) for name in ("ContextIdentifier", "State", "Endpoint")
+    )
     problem = None
-    values = {name: data.get(name) for name in ("ContextIdentifier", "Endpoint", "State")}
-    if not all(isinstance(value, str) and value for value in values.values()):
-        problem = "lacks ContextIdentifier, Endpoint or State"
+    if not (isinstance(context, str) and isinstance(state, str) and context and state):
+        problem = "lacks ContextIdentifier or State"
     elif not isinstance(data.get("IsRunning"), bool):
         problem = "has no boolean IsRunning"
+    elif state in API_STATES and not (isinstance(endpoint, str) and endpoint):
+        problem = f"says {state} but names no Endpoint"
     if problem is not None:
         raise _protocol_error(f"the tenant state {problem}", response, url, "GET")
     try:
@@ -286,12 +295,13 @@ def read_tenant_state(response: RawResponse, url: str, root: str) -> TenantState
         valid_until = None
     if valid_until is None or valid_until.tzinfo is None:
         raise _protocol_error("the tenant state has no UTC ValidUntil", response, url, "GET")
-    endpoint = _checked_endpoint(str(values["Endpoint"]), root, response, url)
+    if isinstance(endpoint, str) and endpoint:
+        endpoint = _checked_endpoint(endpoint, root, response, url)
     api = data.get("Api")
     return TenantState(
-        context_identifier=str(values["ContextIdentifier"]),
-        endpoint=endpoint,
-        state=str(values["State"]),
+        context_identifier=str(context),
+        endpoint=endpoint if isinstance(endpoint, str) and endpoint else None,
+        state=str(state),
         is_running=bool(data["IsRunning"]),
         valid_until=valid_until,
         api=api if isinstance(api, str) else None,
