@@ -51,6 +51,8 @@ SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 DISPATCHER = "http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher"
 ADDRESSING_NONE = "http://schemas.microsoft.com/ws/2005/05/addressing/none"
 SESSION_EXCEPTION = "SuperOffice.CRM.Security.SoSessionException"
+NOT_FOUND = "SuperOffice.Exceptions.SoDataNotFoundException"
+"""What a valid ticket gets for a task that does not exist: it passed the ticket check."""
 SEVEN_DIGITS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z")
 BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 FIRST, SECOND = "Cust12345", "Cust67890"
@@ -893,7 +895,7 @@ def test_an_expired_ticket_is_a_so_session_exception(
     ticket = ticket_of(http, simulator)
     task = GetBatchTaskInfo(1)
     known = call(http, simulator.endpoint(), task, ticket, simulator.application_token)
-    assert business_error(known)[0] == "SuperOffice.Exceptions.SoDataNotFoundException"
+    assert business_error(known)[0] == NOT_FOUND
     clock.advance(60.0)
     for _ in range(2):  # expired, then unknown: it cannot be renewed
         expired = call(http, simulator.endpoint(), task, ticket, simulator.application_token)
@@ -912,6 +914,21 @@ def test_expire_tickets_ends_every_ticket(
         http, simulator.endpoint(), GetBatchTaskInfo(1), ticket, simulator.application_token
     )
     assert business_error(response)[0] == SESSION_EXCEPTION
+
+
+def test_a_ticket_is_valid_for_its_own_tenant_only(
+    http: httpx.Client, simulate: Callable[..., OnlineSimulator]
+) -> None:
+    simulator = simulate(tenants=(FIRST, SECOND))
+    first = ticket_of(http, simulator, FIRST)
+    simulator.move(SECOND, host=0)  # both on one host: only the tenant differs
+    task = GetBatchTaskInfo(1)
+    for ctx, expected in ((SECOND, SESSION_EXCEPTION), (FIRST, NOT_FOUND)):
+        response = call(http, simulator.endpoint(ctx), task, first, simulator.application_token)
+        assert business_error(response)[0] == expected
+    lower = simulator.endpoint(FIRST).replace(FIRST, FIRST.lower())
+    response = call(http, lower, task, first, simulator.application_token)
+    assert business_error(response)[0] == NOT_FOUND
 
 
 @pytest.mark.parametrize("application_token", [None, "not-the-secret"], ids=["none", "wrong"])

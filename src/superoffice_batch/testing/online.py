@@ -58,7 +58,9 @@ unknown):
   HTTP 421 Misdirected Request and the text "Wrong subdomain used to access tenant" [C];
   a tenant whose state makes the API unavailable (not ``Running`` or
   ``OnlineMaintenance``) gets IIS's HTML 503 page [own]. Username/password logins are
-  refused (no users: Online has none [C]). A ticket is valid on every tenant [own].
+  refused (no users: Online has none [C]). A system user's ticket is valid for its own
+  tenant only, on whichever host that tenant lives (each tenant is its own NetServer
+  [I]); elsewhere it is refused like an expired one.
 * Anything else gets IIS's HTML 404 page, a known path with another method 405 [own].
 
 The simulator needs ``cryptography`` (the ``[online]`` extra): it is imported when an
@@ -453,6 +455,8 @@ class _Environment:
         self.application_token = application_token
         self.serial = str(uuid.uuid4()).upper()
         self.sessions = sessions
+        for tenant in self.tenants.values():
+            sessions.confine(tenant.user, tenant.context_identifier)
         self.clock = clock
         self.clock_skew = clock_skew
         self.token_lifetime = token_lifetime
@@ -1036,7 +1040,7 @@ class OnlineSimulator:
 
     @property
     def exchange_requests(self) -> int:
-        """Requests to the exchange endpoint so far, successful or not."""
+        """POST requests to the exchange endpoint so far, successful or not."""
         return self._count("exchange_requests")
 
     @property

@@ -3,6 +3,8 @@
 A ticket is ``7T:`` and random base64, like NetServer's. It expires once it has gone
 unused for the ticket lifetime; each use starts that period again (PROTOCOL.md section
 7). OAuth access tokens (``8A:…``) are accepted in a ticket's place, for the user "demo".
+A user may be confined to one tenant (Online's system users: each tenant is its own
+NetServer, which knows only its own tickets); the others' tickets work under any tenant.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Sessions:
         self._clock = clock
         self._last_used: dict[str, float] = {}
         self._owners: dict[str, str] = {}
+        self._confined: dict[str, str] = {}
+        """The tenant (casefolded) a confined user's tickets are valid for, by user."""
         self._lock = threading.Lock()
         self.logins = 0
         """Successful ``Authenticate…`` calls so far."""
@@ -90,8 +94,14 @@ class Sessions:
                 self.logins += 1
         return ticket
 
-    def user_of(self, ticket: str | None) -> str | None:
-        """The user a valid ticket belongs to (the use renews it); None if not valid."""
+    def confine(self, user: str, tenant: str) -> None:
+        """Make ``user``'s tickets valid only under ``tenant`` (any letter case)."""
+        with self._lock:
+            self._confined[user] = tenant.casefold()
+
+    def user_of(self, ticket: str | None, tenant: str | None = None) -> str | None:
+        """The user a ticket valid under ``tenant`` belongs to (the use renews it); None if
+        not valid there."""
         if ticket is None:
             return None
         if is_access_token(ticket):
@@ -101,6 +111,9 @@ class Sessions:
             user = self._owners.get(ticket)
             if user is None:
                 return None
+            confined = self._confined.get(user)
+            if confined is not None and confined != (tenant or "").casefold():
+                return None  # another tenant's NetServer has no such ticket
             if now - self._last_used[ticket] >= self._lifetime:
                 # Expired tickets cannot be renewed: forget them.
                 del self._owners[ticket], self._last_used[ticket]

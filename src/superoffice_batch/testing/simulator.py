@@ -357,7 +357,8 @@ class _Protocol:
         operation = call.endpoint.operation
         if not call.service.service.takes_ticket:
             return SOPRINCIPAL_HANDLERS[operation](self.sessions, call.caller(None, 0), call.args)
-        user = self.sessions.user_of(call.incoming.header_text("Credentials", "Ticket"))
+        ticket = call.incoming.header_text("Credentials", "Ticket")
+        user = self.sessions.user_of(ticket, call.tenant)
         if user is None:
             raise _invalid_ticket()
         caller = call.caller(user, self.sessions.associate_id(user))
