@@ -11,7 +11,10 @@
 
 See :class:`NetServerSimulator` for the options and what it serves, and
 :mod:`superoffice_batch.testing.faults` for fault injection (``sim.faults``). Standard
-library and lxml only; ``import superoffice_batch`` does not import this package.
+library, lxml and attrs only; ``import superoffice_batch`` does not import this package.
+:mod:`superoffice_batch.testing.online` simulates SuperOffice CRM Online (login host,
+tenant state, numbered tenant hosts); it needs ``cryptography`` (the ``[online]`` extra)
+once a simulator is made.
 
 **Pytest plugin** (opt-in). In a ``conftest.py``::
 
