@@ -54,11 +54,12 @@ unknown):
 * NetServer (``Batch.svc``, ``SoPrincipal.svc``, as :class:`NetServerSimulator` serves
   them, with ``online`` on: every call needs the ``ApplicationToken``) under
   ``/{ContextIdentifier}/Remote/Services88/`` on the tenant host the tenant lives on.
-  Another host, and the login host, answer any ``…/Remote/Services88/…`` request with
-  HTTP 421 Misdirected Request and the text "Wrong subdomain used to access tenant" [C];
-  a tenant whose state makes the API unavailable (not ``Running`` or
-  ``OnlineMaintenance``) gets IIS's HTML 503 page [own]. Username/password logins are
-  refused (no users: Online has none [C]). A system user's ticket is valid for its own
+  The login host answers any ``…/Remote/Services88/…`` request with HTTP 421 Misdirected
+  Request and the text "Wrong subdomain used to access tenant" [C], and so does a tenant
+  host the tenant does not live on [I]; a tenant whose state makes the API unavailable
+  (not ``Running`` or ``OnlineMaintenance``) gets IIS's HTML 503 page [own].
+  Username/password logins are refused: the simulator has no users, as Basic credentials
+  are not allowed Online [C]. A system user's ticket is valid for its own
   tenant only, on whichever host that tenant lives (each tenant is its own NetServer
   [I]); elsewhere it is refused like an expired one.
 * Anything else gets IIS's HTML 404 page, a known path with another method 405 [own].
