@@ -54,6 +54,10 @@ ENV_NAMES = (
     "SUPEROFFICE_APP_TOKEN",
     "SUPEROFFICE_USERNAME",
     "SUPEROFFICE_PASSWORD",
+    "SUPEROFFICE_CONTEXT_ID",
+    "SUPEROFFICE_ENVIRONMENT",
+    "SUPEROFFICE_SYSTEM_USER_TOKEN",
+    "SUPEROFFICE_PRIVATE_KEY_FILE",
 )
 
 # Secrets of the online simulator: distinctive, so that a leak cannot hide.
@@ -267,7 +271,18 @@ def error_lines(err: str) -> list[str]:
 # -- help, usage errors, imports ---------------------------------------------------------------
 
 
-COMMANDS = ("start", "status", "wait", "stop", "delete", "list", "login", "simulate", "demo")
+COMMANDS = (
+    "start",
+    "status",
+    "wait",
+    "stop",
+    "delete",
+    "list",
+    "login",
+    "tenant",
+    "simulate",
+    "demo",
+)
 
 
 def test_help_lists_every_command_and_the_exit_codes(cli: Callable[..., Run]) -> None:
@@ -283,7 +298,7 @@ def test_help_lists_every_command_and_the_exit_codes(cli: Callable[..., Run]) ->
         assert name in run.out
 
 
-CONNECTING = ("start", "status", "wait", "stop", "delete", "list", "login")
+CONNECTING = ("start", "status", "wait", "stop", "delete", "list", "login", "tenant")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

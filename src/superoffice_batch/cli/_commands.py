@@ -6,8 +6,9 @@ propagate to :func:`superoffice_batch.cli._main.main`, which turns them into exi
 
 from __future__ import annotations
 
+import argparse
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -16,7 +17,7 @@ from ..errors import BatchTaskTimeout, ProtocolError
 from ..models import BatchTaskInfo, BatchTaskState
 from ..soprincipal import AuthenticateUsernamePassword
 from ._base import PROG, Context, ExitCode, UsageError
-from ._connection import login_settings, open_client, resolve
+from ._connection import Connection, login_settings, open_client, resolve, tenant_settings
 from ._output import clean
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "cmd_start",
     "cmd_status",
     "cmd_stop",
+    "cmd_tenant",
     "cmd_wait",
     "follow",
     "make_task",
@@ -59,8 +61,13 @@ def _follow_settings(ctx: Context) -> FollowSettings:
     return FollowSettings(ctx.args.poll_interval, ctx.args.max_wait)
 
 
-def _client(ctx: Context) -> BatchClient:
-    return open_client(resolve(ctx.args, ctx.env))
+Settings = Callable[[argparse.Namespace, Mapping[str, str]], Connection]
+
+
+def _client(ctx: Context, settings: Settings = resolve) -> BatchClient:
+    connection = settings(ctx.args, ctx.env)
+    ctx.out.add_secrets(connection.secrets)  # the key's text, read from its file just now
+    return open_client(connection)
 
 
 def make_task(name: str, parameters: Sequence[tuple[str, str]] | None) -> BatchTaskInfo:
@@ -213,6 +220,24 @@ def cmd_list(ctx: Context) -> int:
         else:
             tasks = client.get_all_batch_task_infos_by_name_and_state(name, state)
     ctx.out.tasks(tasks)
+    return ExitCode.OK
+
+
+def cmd_tenant(ctx: Context) -> int:
+    """``tenant``: the Online tenant's state and endpoint, read anew from the state API.
+
+    A tenant whose API is unavailable is shown like any other (exit 0), with a notice
+    that the other commands would fail now.
+    """
+    with _client(ctx, tenant_settings) as client:
+        tenant = client.tenant_state()
+    ctx.out.tenant(tenant)
+    if not tenant.api_available:
+        state = ctx.out.mask(tenant.state)
+        ctx.out.notice(
+            f"the tenant's API is not available while it is {state}: "
+            "the other commands exit 3 without sending anything"
+        )
     return ExitCode.OK
 
 

@@ -2,7 +2,13 @@
 
 Each setting comes from its option or, when the option is not given, its environment
 variable; empty values count as not set. The secrets among them (ticket, password,
-application token) are never shown: :func:`known_secrets` lists them for masking.
+application token, system-user token) are never shown: :func:`known_secrets` lists them
+for masking.
+
+The system-user settings of SuperOffice CRM Online (:data:`SYSTEM_USER_ENV`) come from
+the environment only: the token is a secret, and the other three only make sense with
+it. With them, the URL is optional (the client finds the tenant) and a ticket, username
+or password is a usage error: one run has one credential.
 """
 
 from __future__ import annotations
@@ -10,24 +16,35 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..auth import UsernamePassword
 from ..client import BatchClient
 from ..envelope import SoapVersion
-from ._base import UsageError
+from ..online import SystemUser
+from ._base import PROG, UsageError
 
 __all__ = [
     "ENV_APP_TOKEN",
+    "ENV_CONTEXT_ID",
+    "ENV_ENVIRONMENT",
     "ENV_PASSWORD",
+    "ENV_PRIVATE_KEY_FILE",
+    "ENV_SYSTEM_USER_TOKEN",
     "ENV_TICKET",
     "ENV_URL",
     "ENV_USERNAME",
+    "SECRET_ENV",
+    "SYSTEM_USER_ENV",
     "Connection",
+    "authentication_hint",
     "in_cli_terms",
     "known_secrets",
     "login_settings",
+    "online_extra_missing",
     "open_client",
     "resolve",
+    "tenant_settings",
 ]
 
 ENV_URL = "SUPEROFFICE_URL"
@@ -35,24 +52,46 @@ ENV_TICKET = "SUPEROFFICE_TICKET"
 ENV_APP_TOKEN = "SUPEROFFICE_APP_TOKEN"
 ENV_USERNAME = "SUPEROFFICE_USERNAME"
 ENV_PASSWORD = "SUPEROFFICE_PASSWORD"
+ENV_CONTEXT_ID = "SUPEROFFICE_CONTEXT_ID"
+ENV_ENVIRONMENT = "SUPEROFFICE_ENVIRONMENT"
+ENV_SYSTEM_USER_TOKEN = "SUPEROFFICE_SYSTEM_USER_TOKEN"
+ENV_PRIVATE_KEY_FILE = "SUPEROFFICE_PRIVATE_KEY_FILE"
+
+SYSTEM_USER_ENV = (ENV_CONTEXT_ID, ENV_ENVIRONMENT, ENV_SYSTEM_USER_TOKEN, ENV_PRIVATE_KEY_FILE)
+"""The system-user settings; any one of them set asks for all (and the application token)."""
+SYSTEM_USER_SETTINGS = f"{', '.join(SYSTEM_USER_ENV)} and {ENV_APP_TOKEN}"
+"""The system-user settings as a message names them."""
 
 DEFAULT_TIMEOUT = 30.0
 
-# (option dest, environment variable) of every setting that is a secret.
-_SECRET_SETTINGS = (
-    ("ticket", ENV_TICKET),
-    ("password", ENV_PASSWORD),
-    ("app_token", ENV_APP_TOKEN),
-)
+# The option destinations and the environment variables whose values are secrets.
+_SECRET_DESTS = ("ticket", "password", "app_token")
+SECRET_ENV = (ENV_TICKET, ENV_PASSWORD, ENV_APP_TOKEN, ENV_SYSTEM_USER_TOKEN)
+"""The environment variables whose values are secrets (masked wherever text is shown)."""
 CONNECTION_DESTS = ("url", "ticket", "app_token", "username", "password", "soap", "timeout")
 """The ``argparse`` destinations of the connection options."""
 
-# The library's messages name its arguments; here the same settings are options.
+# The library's messages name its arguments; here the same settings are options or
+# variables. In order: the 421 hint's advice comes before base_url's general rewrite.
 _CLI_TERMS = (
     ("soap_version=SoapVersion.SOAP11", "--soap 1.1"),
     ("soap_version=SoapVersion.SOAP12", "--soap 1.2"),
+    ("leave out base_url", f"leave {ENV_URL} unset (and --url out)"),
+    ("pass auth=SystemUser(...)", f"set {SYSTEM_USER_SETTINGS}"),
     ("base_url", f"{ENV_URL} (or --url)"),
 )
+
+# SystemUser's errors start with the argument they are about (never with its value).
+_SYSTEM_USER_FIELDS = (
+    ("private_key:", f"{ENV_PRIVATE_KEY_FILE}:"),  # the file could not be read
+    ("private_key", f"the key in {ENV_PRIVATE_KEY_FILE}"),  # the file holds no usable key
+    ("system_user_token", ENV_SYSTEM_USER_TOKEN),
+    ("application_token", f"{ENV_APP_TOKEN} (or --app-token)"),
+    ("context_identifier", ENV_CONTEXT_ID),
+    ("environment", ENV_ENVIRONMENT),
+)
+# Advice for Python callers passing key text; the CLI always passes the file's path.
+_PATH_ADVICE = "; pass a path as a pathlib.Path"
 
 
 def in_cli_terms(text: str) -> str:
@@ -60,6 +99,20 @@ def in_cli_terms(text: str) -> str:
     for library, cli in _CLI_TERMS:
         text = text.replace(library, cli)
     return text
+
+
+def _system_user_terms(text: str) -> str:
+    """A ``SystemUser`` settings error with the argument it names as the CLI's setting."""
+    text = text.replace(_PATH_ADVICE, "")
+    for argument, setting in _SYSTEM_USER_FIELDS:
+        if text.startswith(argument):
+            return setting + text[len(argument) :]
+    return text
+
+
+def online_extra_missing(error: ImportError) -> UsageError:
+    """The usage error for a missing ``[online]`` extra (the library's message names it)."""
+    return UsageError(str(error))
 
 
 @dataclass(frozen=True)
@@ -79,21 +132,30 @@ def _setting(args: argparse.Namespace, dest: str, env: Mapping[str, str], name: 
 
 def known_secrets(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, ...]:
     """Every secret given as an option or in the environment: what output must mask."""
-    values = [getattr(args, dest, None) for dest, _ in _SECRET_SETTINGS]
-    values += [env.get(name) for _, name in _SECRET_SETTINGS]
+    values = [getattr(args, dest, None) for dest in _SECRET_DESTS]
+    values += [env.get(name) for name in SECRET_ENV]
     return tuple(value for value in values if value)
 
 
 @dataclass(frozen=True)
 class Connection:
-    """Everything needed to build a client; ``repr()`` shows no secret."""
+    """Everything needed to build a client; ``repr()`` shows no secret.
 
-    url: str
+    ``url`` is None only with a ``system_user``, whose client finds the tenant itself.
+    """
+
+    url: str | None
     ticket: str | None = field(default=None, repr=False)
     login: UsernamePassword | None = None  # masks its password itself
+    system_user: SystemUser | None = None  # masks its secrets itself
     application_token: str | None = field(default=None, repr=False)
     soap_version: SoapVersion | None = None
     timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Secrets learnt while resolving the settings (the private key's text)."""
+        return self.system_user.secrets if self.system_user is not None else ()
 
 
 def _url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
@@ -101,9 +163,68 @@ def _url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     if url is None:
         raise UsageError(
             f"no NetServer URL: pass --url or set {ENV_URL} "
-            "(the installation root, e.g. https://sod2.superoffice.com/Cust12345)"
+            "(the installation root, e.g. https://sod2.superoffice.com/Cust12345), "
+            f"or set the system-user settings ({SYSTEM_USER_SETTINGS}) for an Online tenant"
         )
     return url
+
+
+def _system_user_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The system-user settings that are set (empty values count as not set)."""
+    return {name: env[name] for name in SYSTEM_USER_ENV if env.get(name)}
+
+
+def authentication_hint(env: Mapping[str, str]) -> str:
+    """What to check after an ``AuthenticationError``: the credential this run used."""
+    if _system_user_env(env):
+        return f"check {ENV_SYSTEM_USER_TOKEN}, {ENV_PRIVATE_KEY_FILE} and {ENV_APP_TOKEN}"
+    return "check the username and password"
+
+
+def _refuse_other_credentials(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """With the system-user settings, a ticket, username or password is a contradiction."""
+    others = (
+        ("ticket", ENV_TICKET),
+        ("username", ENV_USERNAME),
+        ("password", ENV_PASSWORD),
+    )
+    given = [f"--{dest}/{name}" for dest, name in others if _setting(args, dest, env, name).value]
+    if given:
+        raise UsageError(
+            f"both the system-user settings and {', '.join(given)} are set; use one "
+            "credential (the system user logs in by itself)"
+        )
+
+
+def _system_user(args: argparse.Namespace, env: Mapping[str, str]) -> SystemUser | None:
+    """The system user the environment describes; None when no system-user setting is set.
+
+    Partial settings, another credential alongside, or a value ``SystemUser`` refuses (an
+    unreadable key file…) are usage errors that name the settings, never their values.
+    """
+    settings = _system_user_env(env)
+    if not settings:
+        return None
+    application_token = _setting(args, "app_token", env, ENV_APP_TOKEN).value or ""
+    missing = [name for name in SYSTEM_USER_ENV if name not in settings]
+    if not application_token:
+        missing.append(f"{ENV_APP_TOKEN} (or --app-token)")
+    if missing:
+        raise UsageError(f"incomplete system-user settings: set {', '.join(missing)}")
+    _refuse_other_credentials(args, env)
+    try:
+        return SystemUser(
+            system_user_token=settings[ENV_SYSTEM_USER_TOKEN],
+            # SystemUser reads the file itself; a Path (not text) says it is one.
+            private_key=Path(settings[ENV_PRIVATE_KEY_FILE]).expanduser(),
+            application_token=application_token,
+            context_identifier=settings[ENV_CONTEXT_ID],
+            environment=settings[ENV_ENVIRONMENT],
+        )
+    except (TypeError, ValueError) as error:
+        raise UsageError(_system_user_terms(str(error))) from None
+    except ImportError as error:
+        raise online_extra_missing(error) from None
 
 
 def _username_password(username: str, password: str) -> UsernamePassword:
@@ -130,13 +251,22 @@ def _connection(
     *,
     ticket: str | None = None,
     login: UsernamePassword | None = None,
+    system_user: SystemUser | None = None,
 ) -> Connection:
-    """A :class:`Connection` with the settings every command shares, and a credential."""
+    """A :class:`Connection` with the settings every command shares, and a credential.
+
+    The URL is required, except with a system user (then it is used as given, if set).
+    """
     soap = getattr(args, "soap", None)
+    if system_user is None:
+        url: str | None = _url(args, env)
+    else:
+        url = _setting(args, "url", env, ENV_URL).value
     return Connection(
-        url=_url(args, env),
+        url=url,
         ticket=ticket,
         login=login,
+        system_user=system_user,
         application_token=_setting(args, "app_token", env, ENV_APP_TOKEN).value,
         soap_version=SoapVersion(soap) if soap else None,
         timeout=getattr(args, "timeout", None) or DEFAULT_TIMEOUT,
@@ -147,8 +277,12 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str]) -> Connection:
     """The settings of a Batch call: a URL and either a ticket or a username and password.
 
     When both a ticket and a username are set, the one given as an option wins; if both
-    or neither came from options, that is a usage error.
+    or neither came from options, that is a usage error. The system-user settings, when
+    set, are the credential (see :func:`_system_user`).
     """
+    system_user = _system_user(args, env)
+    if system_user is not None:
+        return _connection(args, env, system_user=system_user)
     _url(args, env)  # a missing URL is reported first
     ticket = _setting(args, "ticket", env, ENV_TICKET)
     username = _setting(args, "username", env, ENV_USERNAME)
@@ -169,12 +303,29 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str]) -> Connection:
         raise UsageError(f"a password needs a username: pass --username or set {ENV_USERNAME}")
     raise UsageError(
         f"no credentials: set {ENV_TICKET} (or pass --ticket), or {ENV_USERNAME} and "
-        f"{ENV_PASSWORD} (or pass --username and --password)"
+        f"{ENV_PASSWORD} (or pass --username and --password), or the system-user "
+        f"settings ({SYSTEM_USER_SETTINGS})"
     )
 
 
+def tenant_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Connection:
+    """The settings of ``tenant``: the system user's (only Online has tenants)."""
+    system_user = _system_user(args, env)
+    if system_user is None:
+        raise UsageError(
+            f"{PROG} tenant needs the system-user settings: set {SYSTEM_USER_SETTINGS}"
+        )
+    return _connection(args, env, system_user=system_user)
+
+
 def login_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Connection:
-    """The settings of ``login``: a URL, a username and a password (a ticket is ignored)."""
+    """The settings of ``login``: a URL, a username and a password (a ticket is ignored).
+
+    The system-user settings alongside are refused, as for every command: a system user
+    gets its ticket by itself on each run.
+    """
+    if _system_user_env(env):
+        _refuse_other_credentials(args, env)
     _url(args, env)
     login = _login(args, env)
     if login is None:
@@ -191,11 +342,12 @@ def open_client(connection: Connection, *, log_in: bool = True) -> BatchClient:
     With ``log_in`` false the username and password are not used as a ticket source
     (``login`` sends its own SoPrincipal call).
     """
+    auth = connection.system_user or (connection.login if log_in else None)
     try:
         return BatchClient(
             connection.url,
             ticket=connection.ticket,
-            auth=connection.login if log_in else None,
+            auth=auth,
             application_token=connection.application_token,
             soap_version=connection.soap_version,
             timeout=connection.timeout,

@@ -15,12 +15,12 @@ from ..errors import (
     AuthenticationError,
     BatchTaskTimeout,
     SuperOfficeError,
+    TenantUnavailable,
     TransportError,
     _ReplyError,
-    redact,
 )
-from ._base import Context, ExitCode, UsageError
-from ._connection import CONNECTION_DESTS, in_cli_terms, known_secrets
+from ._base import PROG, Context, ExitCode, UsageError
+from ._connection import CONNECTION_DESTS, authentication_hint, in_cli_terms, known_secrets
 from ._output import Output
 from ._parser import build_parser
 
@@ -67,7 +67,11 @@ def _run(ctx: Context, debug: bool) -> int:
         _silence_stdout()  # the reader went away (`| head`): nothing more to say
         return ExitCode.JOB_FAILED
     except AuthenticationError as error:
-        return _report(out, error, ExitCode.SERVICE, debug, hint="check the username and password")
+        hint = authentication_hint(ctx.env)
+        return _report(out, error, ExitCode.SERVICE, debug, hint=hint)
+    except TenantUnavailable as error:
+        hint = f"try again later; {PROG} tenant shows its state"
+        return _report(out, error, ExitCode.SERVICE, debug, hint=hint)
     except (TransportError, BatchTaskTimeout) as error:
         return _report(out, error, ExitCode.CONNECTION, debug)
     except SuperOfficeError as error:
@@ -89,7 +93,7 @@ def _report(
 ) -> int:
     """One redacted error line (after the traceback with ``--debug``); returns ``code``."""
     if debug:
-        out.stderr.write(redact(traceback.format_exc(), out.secrets))
+        out.stderr.write(out.mask(traceback.format_exc()))
     elif unexpected:
         hint = "run with --debug for details"
     prefix = "unexpected error: " if unexpected else ""
@@ -127,16 +131,15 @@ class _RedactingFormatter(logging.Formatter):
     """Masks the secrets the command line knows, on top of the library's own masking.
 
     Only what a record quotes (its arguments, a traceback) is masked, not the format
-    text: that is the library's own words.
+    text: that is the library's own words. The secrets are read from ``out`` at each
+    record: a command may learn more while it runs (the private key's text).
     """
 
     def __init__(
-        self,
-        secrets: tuple[str, ...],
-        layout: str = "%(asctime)s %(name)s %(levelname)s: %(message)s",
+        self, out: Output, layout: str = "%(asctime)s %(name)s %(levelname)s: %(message)s"
     ) -> None:
         super().__init__(layout)
-        self._secrets = secrets
+        self._out = out
 
     def format(self, record: logging.LogRecord) -> str:
         masked = logging.makeLogRecord(record.__dict__)
@@ -148,10 +151,10 @@ class _RedactingFormatter(logging.Formatter):
         return super().format(masked)
 
     def formatException(self, ei: Any) -> str:
-        return redact(super().formatException(ei), self._secrets)
+        return self._out.mask(super().formatException(ei))
 
     def _mask(self, arg: object) -> object:
-        return arg if isinstance(arg, (int, float)) else redact(str(arg), self._secrets)
+        return arg if isinstance(arg, (int, float)) else self._out.mask(arg)
 
 
 class _CommandLineWarnings(logging.Handler):
@@ -159,7 +162,7 @@ class _CommandLineWarnings(logging.Handler):
 
     def __init__(self, out: Output) -> None:
         super().__init__(logging.WARNING)
-        self.setFormatter(_RedactingFormatter(out.secrets, "%(message)s"))
+        self.setFormatter(_RedactingFormatter(out, "%(message)s"))
         self._out = out
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -183,7 +186,7 @@ def _debug_logging(out: Output) -> Iterator[None]:
     """DEBUG logging of the library's logger to stderr, for this run only."""
     logger = logging.getLogger(_LOGGER)
     handler = logging.StreamHandler(out.stderr)
-    handler.setFormatter(_RedactingFormatter(out.secrets))
+    handler.setFormatter(_RedactingFormatter(out))
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

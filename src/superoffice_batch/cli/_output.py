@@ -12,17 +12,20 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 import attrs
 
 from ..errors import redact
 from ..models import BatchTaskInfo
+from ..online import TenantState
 
 PROG = "superoffice-batch"
 
 _BAR_WIDTH = 20
 _DEFAULT_COLUMNS = 80
+
+_Record = TypeVar("_Record", BatchTaskInfo, TenantState)
 
 
 def clean(text: object) -> str:
@@ -60,11 +63,20 @@ def json_value(value: object) -> object:
     return value
 
 
+def _fields_json(record: BatchTaskInfo | TenantState) -> dict[str, object]:
+    return {
+        field.name: json_value(getattr(record, field.name)) for field in attrs.fields(type(record))
+    }
+
+
 def task_json(info: BatchTaskInfo) -> dict[str, object]:
     """A task as a JSON object: every ``BatchTaskInfo`` field under its snake_case name."""
-    return {
-        field.name: json_value(getattr(info, field.name)) for field in attrs.fields(BatchTaskInfo)
-    }
+    return _fields_json(info)
+
+
+def tenant_json(tenant: TenantState) -> dict[str, object]:
+    """A tenant state as a JSON object: every ``TenantState`` field, and ``api_available``."""
+    return {**_fields_json(tenant), "api_available": tenant.api_available}
 
 
 def _when(value: datetime | None) -> str:
@@ -82,6 +94,12 @@ def _parameters_text(info: BatchTaskInfo) -> str:
     if not info.parameter_object:
         return ""
     return ", ".join(f"{key}={value}" for key, value in info.parameter_object.items())
+
+
+def _details(rows: Sequence[tuple[str, object]]) -> str:
+    """``Label: value`` lines, the values aligned, cleaned for a terminal."""
+    width = max(len(label) for label, _ in rows) + 1
+    return "\n".join(f"{label + ':':<{width}} {clean(value)}" for label, value in rows)
 
 
 def task_details(info: BatchTaskInfo) -> str:
@@ -102,8 +120,26 @@ def task_details(info: BatchTaskInfo) -> str:
         ("Start count", info.start_count or ""),
     ]
     rows += [(label, value) for label, value in optional if value]
-    width = max(len(label) for label, _ in rows) + 1
-    return "\n".join(f"{label + ':':<{width}} {clean(value)}" for label, value in rows)
+    return _details(rows)
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def tenant_details(tenant: TenantState) -> str:
+    """A tenant state as ``Label: value`` lines (``Web API`` only when the state names one)."""
+    rows: list[tuple[str, object]] = [
+        ("Context identifier", tenant.context_identifier),
+        ("Endpoint", tenant.endpoint),
+        ("State", tenant.state),
+        ("Is running", _yes_no(tenant.is_running)),
+        ("API available", _yes_no(tenant.api_available)),
+        ("Valid until", _when(tenant.valid_until)),
+    ]
+    if tenant.api:
+        rows.append(("Web API", tenant.api))
+    return _details(rows)
 
 
 _LIST_COLUMNS = ("ID", "NAME", "STATE", "PROGRESS", "LAST STARTED", "DESCRIPTION")
@@ -274,13 +310,17 @@ class Output:
         else:
             self.line(text)
 
-    def masked_task(self, info: BatchTaskInfo) -> BatchTaskInfo:
-        """``info`` with every known secret masked in its texts: the server wrote them."""
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Mask these too from now on (secrets a command learns while it runs)."""
+        self.secrets += tuple(secret for secret in secrets if secret and secret not in self.secrets)
+
+    def masked(self, record: _Record) -> _Record:
+        """``record`` with every known secret masked in its texts: the server wrote them."""
         if not self.secrets:
-            return info
+            return record
         changes: dict[str, Any] = {}
-        for field in attrs.fields(BatchTaskInfo):
-            value = getattr(info, field.name)
+        for field in attrs.fields(type(record)):
+            value = getattr(record, field.name)
             if isinstance(value, str) and not isinstance(value, enum.Enum):
                 changes[field.alias or field.name] = self.mask(value)
             elif isinstance(value, Mapping):
@@ -288,16 +328,21 @@ class Output:
                     self.mask(key): None if item is None else self.mask(item)
                     for key, item in value.items()
                 }
-        return attrs.evolve(info, **changes)
+        return attrs.evolve(record, **changes)
 
     def task(self, info: BatchTaskInfo) -> None:
         """One task: a JSON object, or ``Label: value`` lines."""
-        info = self.masked_task(info)
+        info = self.masked(info)
         self.result(task_json(info), task_details(info))
+
+    def tenant(self, tenant: TenantState) -> None:
+        """A tenant state: a JSON object, or ``Label: value`` lines."""
+        tenant = self.masked(tenant)
+        self.result(tenant_json(tenant), tenant_details(tenant))
 
     def tasks(self, infos: Sequence[BatchTaskInfo]) -> None:
         """Several tasks: one JSON object per task, or a table."""
-        infos = [self.masked_task(info) for info in infos]
+        infos = [self.masked(info) for info in infos]
         if self.json_mode:
             for info in infos:
                 self.json(task_json(info))
@@ -329,5 +374,5 @@ class Output:
     def progress(self, job_id: int) -> ProgressDisplay:
         """A progress display on stderr: a live bar on a terminal, else plain lines."""
         if is_terminal(self.stderr):
-            return BarProgress(self.stderr, job_id, mask=self.masked_task)
-        return LineProgress(self.stderr, job_id, mask=self.masked_task)
+            return BarProgress(self.stderr, job_id, mask=self.masked)
+        return LineProgress(self.stderr, job_id, mask=self.masked)

@@ -24,10 +24,15 @@ from ._base import PROG, Context, ExitCode
 from ._connection import (
     DEFAULT_TIMEOUT,
     ENV_APP_TOKEN,
+    ENV_CONTEXT_ID,
+    ENV_ENVIRONMENT,
     ENV_PASSWORD,
+    ENV_PRIVATE_KEY_FILE,
+    ENV_SYSTEM_USER_TOKEN,
     ENV_TICKET,
     ENV_URL,
     ENV_USERNAME,
+    SECRET_ENV,
 )
 
 __all__ = ["build_parser"]
@@ -44,15 +49,24 @@ connection settings (an option beats its environment variable):
   Prefer the environment for secrets: options are visible to other users of this machine.
   Secrets are never printed (only `login` prints the ticket it obtained).
 
+SuperOffice CRM Online system user (environment only; all four, with {ENV_APP_TOKEN}):
+  {ENV_CONTEXT_ID:<30} the tenant, e.g. Cust12345
+  {ENV_ENVIRONMENT:<30} sod, qaonline or online
+  {ENV_SYSTEM_USER_TOKEN:<30} the tenant's system-user token
+  {ENV_PRIVATE_KEY_FILE:<30} the app's RSA private key (PEM or RSAXML)
+  With these, {ENV_URL} is optional: the tenant's endpoint is looked up.
+  A ticket, username or password alongside them is a usage error.
+
 exit codes:
   {ExitCode.OK:<3} success
   {ExitCode.JOB_FAILED:<3} the job failed (or an unexpected internal error; --debug shows it)
-  {ExitCode.USAGE:<3} usage error: bad arguments, missing URL or credentials
-  {ExitCode.SERVICE:<3} service or authentication error: NetServer refused or failed the call
+  {ExitCode.USAGE:<3} usage error: bad arguments, missing URL or credentials, bad key file
+  {ExitCode.SERVICE:<3} service or authentication error: NetServer refused or failed the call,
+      or the Online tenant is unavailable
   {ExitCode.CONNECTION:<3} connection problem or timeout (no reply, or --max-wait passed)
   {ExitCode.INTERRUPTED:<3} interrupted (Ctrl-C); a job being waited for goes on running
 
-try it without a tenant: {PROG} demo
+try it without a tenant: {PROG} demo (or {PROG} demo --online)
 """
 
 # The shared text lives in the top-level help only; each command's help points there.
@@ -244,7 +258,7 @@ class _Parser(argparse.ArgumentParser):
         The message may quote the command line (``unrecognized arguments: …``): the values
         of secret options in it, and secrets from the environment, are masked.
         """
-        secrets = [os.environ.get(name, "") for name in (ENV_TICKET, ENV_PASSWORD, ENV_APP_TOKEN)]
+        secrets = [os.environ.get(name, "") for name in SECRET_ENV]
         secrets += secret_values(getattr(self, "_argv", ()))
         text = redact(message, secrets)
         self.exit(ExitCode.USAGE, f"{PROG}: error: {text} (see: {self.prog} --help)\n")
@@ -330,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("login", commands.cmd_login, "log in with username and password; print the ticket")
 
+    add(
+        "tenant",
+        commands.cmd_tenant,
+        "show the Online tenant's state and endpoint (needs the system-user settings)",
+    )
+
     simulate = add(
         "simulate",
         simulator.cmd_simulate,
@@ -376,10 +396,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how long each job runs (default {simulator.DEFAULT_JOB_SECONDS:g})",
     )
 
-    add(
+    demo = add(
         "demo",
         simulator.cmd_demo,
         "start a job on a throwaway local simulator and follow it (no setup needed)",
         connects=False,
+    )
+    demo.add_argument(
+        "--online",
+        action="store_true",
+        help="run the Online system-user flow instead: key pair, token exchange, tenant "
+        "endpoint (needs the [online] extra)",
     )
     return parser

@@ -1,7 +1,7 @@
-"""``simulate`` and ``demo``: the commands that run the bundled NetServer simulator.
+"""``simulate`` and ``demo``: the commands that run the bundled simulators.
 
-The simulator (``superoffice_batch.testing``) is imported inside these functions only,
-so that no other command pays for it.
+The simulators (``superoffice_batch.testing``) are imported inside these functions only,
+so that no other command pays for them.
 """
 
 from __future__ import annotations
@@ -17,12 +17,21 @@ import httpx
 
 from ..auth import UsernamePassword
 from ..client import BatchClient
+from ..models import BatchTaskInfo
+from ..online import SystemUser
 from ._base import PROG, Context, ExitCode, UsageError
 from ._commands import FollowSettings, make_task, start_job
-from ._connection import ENV_APP_TOKEN, ENV_PASSWORD, ENV_URL, ENV_USERNAME
+from ._connection import (
+    ENV_APP_TOKEN,
+    ENV_PASSWORD,
+    ENV_URL,
+    ENV_USERNAME,
+    online_extra_missing,
+)
 
 if TYPE_CHECKING:
     from ..testing import NetServerSimulator, SoapMode
+    from ..testing.online import OnlineSimulator
 
 __all__ = ["DEFAULT_JOB_SECONDS", "SOAP_MODES", "cmd_demo", "cmd_simulate"]
 
@@ -165,19 +174,26 @@ def cmd_simulate(ctx: Context) -> int:
     return ExitCode.OK
 
 
+def _loopback_http() -> httpx.Client:
+    """The demo's HTTP client: loopback only, so a proxy from the environment must not see
+    (or break) it."""
+    return httpx.Client(trust_env=False)
+
+
 def cmd_demo(ctx: Context) -> int:
     """``demo``: a job on a throwaway simulator on loopback, followed to its end."""
     from ..testing import NetServerSimulator
 
+    task = make_task(DEMO_TASK, DEMO_PARAMETERS)
+    settings = FollowSettings(DEMO_POLL_INTERVAL, DEMO_MAX_WAIT, job_outlives_us=False)
+    if ctx.args.online:
+        return _online_demo(ctx, task, settings)
     simulator = NetServerSimulator(
         host="127.0.0.1", port=0, users=dict(DEFAULT_USERS), job_duration=DEMO_JOB_SECONDS
     )
-    task = make_task(DEMO_TASK, DEMO_PARAMETERS)
-    settings = FollowSettings(DEMO_POLL_INTERVAL, DEMO_MAX_WAIT, job_outlives_us=False)
-    # Loopback only: a proxy from the environment must not see (or break) the demo.
     with (
         simulator,
-        httpx.Client(trust_env=False) as http,
+        _loopback_http() as http,
         BatchClient(
             simulator.base_url,
             auth=UsernamePassword("demo", "demo"),
@@ -189,3 +205,62 @@ def cmd_demo(ctx: Context) -> int:
             ctx.out.line(f"NetServer simulator running at {simulator.base_url}")
             ctx.out.line(f"Logging in as demo/demo and starting {DEMO_TASK} with format=csv")
         return start_job(ctx, client, task, settings).code
+
+
+def _online_simulator() -> OnlineSimulator:
+    """A throwaway Online on loopback; it makes the app's key pair, as SuperOffice would."""
+    try:
+        from ..testing.online import OnlineSimulator
+
+        return OnlineSimulator(host="127.0.0.1", job_duration=DEMO_JOB_SECONDS)
+    except ImportError as error:
+        raise online_extra_missing(error) from None
+
+
+def _system_user(online: OnlineSimulator) -> SystemUser:
+    """The system user a partner's app would configure, with what the simulator issued.
+
+    The key goes in as text, so nothing secret is written to disk.
+    """
+    try:
+        return SystemUser(
+            system_user_token=online.system_user_token,
+            private_key=online.private_key_pem,
+            application_token=online.application_token,
+            context_identifier=online.context_identifier,
+            environment=online.environment,
+        )
+    except ImportError as error:
+        raise online_extra_missing(error) from None
+
+
+def _online_demo(ctx: Context, task: BatchTaskInfo, settings: FollowSettings) -> int:
+    """``demo --online``: the system-user flow against a throwaway Online on loopback.
+
+    No base URL is given: the client reads the tenant's endpoint from the state API and
+    exchanges the signed system-user token for a ticket, once for the whole run.
+    """
+    with _online_simulator() as online, _loopback_http() as http:
+        system_user = _system_user(online)
+        ctx.out.add_secrets(system_user.secrets)  # made up, yet shown nowhere all the same
+        with BatchClient(auth=system_user, http_client=http, timeout=10.0) as client:
+            if not ctx.json:
+                ctx.out.line(
+                    f"SuperOffice Online simulator running at {online.environment} "
+                    f"with tenant {online.context_identifier}"
+                )
+                ctx.out.line(
+                    "Signing the tenant's system-user token with the app's new key and "
+                    f"starting {DEMO_TASK} with format=csv"
+                )
+            outcome = start_job(ctx, client, task, settings)
+            if not ctx.json:
+                exchanges = online.exchanges
+                endpoint = str(client.base_url).rstrip("/")
+                ctx.out.line(f"Tenant endpoint (from the tenant state API): {endpoint}")
+                ctx.out.line(
+                    f"System-user token exchanged for a ticket {exchanges} "
+                    f"time{'' if exchanges == 1 else 's'}, for {len(online.calls)} "
+                    "NetServer calls"
+                )
+            return outcome.code
