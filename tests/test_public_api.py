@@ -53,7 +53,7 @@ BATCH_OPERATIONS = {
     "get_system_batch_task_infos_by_name": ops.GetSystemBatchTaskInfosByName,
     "get_system_batch_task_infos_by_name_and_state": ops.GetSystemBatchTaskInfosByNameAndState,
 }
-HELPERS = ("wait_for_batch_task", "run_batch_job")
+HELPERS = ("wait_for_batch_task", "run_batch_job", "tenant_state")
 # The one method whose name differs: closing is awaited in the async client.
 CLOSE = {BatchClient: "close", AsyncBatchClient: "aclose"}
 CLIENTS = [BatchClient, AsyncBatchClient]

@@ -799,7 +799,8 @@ def test_batch_calls_without_a_valid_ticket_are_refused(
     operation = StartBatchJob(EXPORT)
     with pytest.raises(ServiceError) as caught:
         result_of(send(simulator, build(operation, ticket=ticket)), operation)
-    assert caught.value.exception_type == "SuperOffice.Exceptions.InvalidTicketException"
+    assert caught.value.exception_type == "SuperOffice.CRM.Security.SoSessionException"
+    assert caught.value.message.startswith("Failed to validate tokens: ")
     assert is_ticket_rejection(caught.value)
     assert simulator.jobs == []
 
