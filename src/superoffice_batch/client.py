@@ -677,9 +677,7 @@ def _wrap_httpx_error(
     if isinstance(error, httpx.HTTPError):
         # The reply arrived but could not be read: a bad Content-Encoding, redirects (only
         # an injected client follows them)...
-        failure = ProtocolError(f"{type(error).__name__}: {detail}", url=url)
-        failure.method = request.method
-        return failure
+        return ProtocolError(f"{type(error).__name__}: {detail}", url=url, method=request.method)
     # Not httpx's own: when it struck is unknown, so the request may have gone out.
     return TransportError(message, request_sent=True)
 

@@ -241,9 +241,11 @@ class HttpError(_ReplyError):
         *,
         url: str | None = None,
         hint: str | None = None,
+        method: str = "POST",
     ) -> None:
         self.url = url
         self.hint = hint
+        self.method = method
         self.status_code = status_code
         self.excerpt = excerpt
         self.content_type = content_type
@@ -263,9 +265,11 @@ class ProtocolError(_ReplyError):
         excerpt: str = "",
         url: str | None = None,
         hint: str | None = None,
+        method: str = "POST",
     ) -> None:
         self.url = url
         self.hint = hint
+        self.method = method
         self.reason = reason
         self.status_code = status_code
         self.excerpt = excerpt

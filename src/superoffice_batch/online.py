@@ -325,11 +325,13 @@ def _checked_endpoint(endpoint: str, root: str, response: RawResponse, url: str)
 def read_json(response: RawResponse, url: str, method: str) -> dict[str, Any]:
     """A 200 reply's JSON object; an ``HttpError``/``ProtocolError`` otherwise."""
     if response.status_code != 200:
-        error = HttpError(
-            response.status_code, excerpt(response.content), response.content_type, url=url
+        raise HttpError(
+            response.status_code,
+            excerpt(response.content),
+            response.content_type,
+            url=url,
+            method=method,
         )
-        error.method = method
-        raise error
     try:
         data = json.loads(response.content)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
@@ -340,11 +342,13 @@ def read_json(response: RawResponse, url: str, method: str) -> dict[str, Any]:
 
 
 def _protocol_error(reason: str, response: RawResponse, url: str, method: str) -> ProtocolError:
-    error = ProtocolError(
-        reason, status_code=response.status_code, excerpt=excerpt(response.content), url=url
+    return ProtocolError(
+        reason,
+        status_code=response.status_code,
+        excerpt=excerpt(response.content),
+        url=url,
+        method=method,
     )
-    error.method = method
-    return error
 
 
 def exchange_request(
