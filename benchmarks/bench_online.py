@@ -20,27 +20,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from superoffice_batch import BatchClient, BatchTaskInfo, SystemUser
+from superoffice_batch import BatchClient, BatchTaskInfo
 from superoffice_batch.testing.online import OnlineSimulator
 
 TASK = BatchTaskInfo(name="ExportTask")
-
-
-def system_user(online: OnlineSimulator) -> SystemUser:
-    return SystemUser(
-        system_user_token=online.system_user_token,
-        private_key=online.private_key_pem,
-        application_token=online.application_token,
-        context_identifier=online.context_identifier,
-        environment=online.environment,
-    )
 
 
 def threaded_calls(online: OnlineSimulator, threads: int, calls: int) -> tuple[int, int, float]:
     """Exchanges and state reads for ``calls`` calls spread over ``threads`` threads."""
     before = (online.exchanges, online.state_requests)
     per_thread = calls // threads
-    with BatchClient(auth=system_user(online)) as client:
+    with BatchClient(auth=online.system_user()) as client:
         started = time.perf_counter()
 
         def work() -> None:
@@ -101,7 +91,7 @@ def main() -> None:
             )
             for _ in range(runs)
         ]
-        flowed = [first_call(lambda: BatchClient(auth=system_user(online))) for _ in range(runs)]
+        flowed = [first_call(lambda: BatchClient(auth=online.system_user())) for _ in range(runs)]
     fixed_ms, flowed_ms = statistics.median(fixed) * 1000, statistics.median(flowed) * 1000
     print(f"first call, fixed ticket and base URL: {fixed_ms:.2f} ms (median of {runs})")
     print(f"first call, SystemUser (state, exchange, JWKS, validation): {flowed_ms:.2f} ms")

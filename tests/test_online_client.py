@@ -73,17 +73,6 @@ def online(keys: tuple[RsaKey, RsaKey], clock: list[float]) -> Iterator[OnlineSi
         yield simulator
 
 
-def system_user(online: OnlineSimulator, **changes: Any) -> SystemUser:
-    settings: dict[str, Any] = {
-        "system_user_token": online.system_user_token,
-        "private_key": online.private_key_pem,
-        "application_token": online.application_token,
-        "context_identifier": online.context_identifier,
-        "environment": online.environment,
-    }
-    return SystemUser(**{**settings, **changes})
-
-
 def secrets_of(online: OnlineSimulator, user: SystemUser) -> list[str]:
     ticket = user.ticket_cache.ticket
     return [
@@ -97,7 +86,7 @@ def secrets_of(online: OnlineSimulator, user: SystemUser) -> list[str]:
 def test_calls_need_no_base_url_the_client_finds_the_tenant(
     flavor: SyncFlavor, online: OnlineSimulator
 ) -> None:
-    client = flavor.make(None, auth=system_user(online))
+    client = flavor.make(None, auth=online.system_user())
     assert client.base_url is None
     try:
         job_id = flavor.start(client)
@@ -114,13 +103,13 @@ def test_calls_need_no_base_url_the_client_finds_the_tenant(
 
 
 def test_the_key_as_rsaxml_works_as_well(online: OnlineSimulator) -> None:
-    with BatchClient(auth=system_user(online, private_key=online.private_key_rsaxml)) as client:
+    with BatchClient(auth=online.system_user(private_key=online.private_key_rsaxml)) as client:
         assert client.start_batch_job(TASK) > 0
     assert online.exchanges == 1
 
 
 def test_many_threads_share_one_exchange_and_one_state_read(online: OnlineSimulator) -> None:
-    user = system_user(online)
+    user = online.system_user()
     errors: list[BaseException] = []
 
     with BatchClient(auth=user) as client:
@@ -145,7 +134,7 @@ def test_many_threads_share_one_exchange_and_one_state_read(online: OnlineSimula
 
 def test_many_tasks_share_one_exchange(online: OnlineSimulator) -> None:
     async def main() -> None:
-        async with AsyncBatchClient(auth=system_user(online)) as client:
+        async with AsyncBatchClient(auth=online.system_user()) as client:
             await asyncio.gather(
                 *(client.get_batch_task_infos_by_state("Started") for _ in range(64))
             )
@@ -157,7 +146,7 @@ def test_many_tasks_share_one_exchange(online: OnlineSimulator) -> None:
 
 
 def test_clients_sharing_a_system_user_share_its_ticket(online: OnlineSimulator) -> None:
-    user = system_user(online)
+    user = online.system_user()
     for _ in range(3):
         with BatchClient(auth=user) as client:
             client.start_batch_job(TASK)
@@ -167,7 +156,7 @@ def test_clients_sharing_a_system_user_share_its_ticket(online: OnlineSimulator)
 def test_a_moved_tenant_is_found_again_and_the_call_sent_once_more(
     flavor: SyncFlavor, online: OnlineSimulator
 ) -> None:
-    client = flavor.make(None, auth=system_user(online))
+    client = flavor.make(None, auth=online.system_user())
     try:
         flavor.start(client)
         online.move(host=1)
@@ -241,18 +230,28 @@ def misdirecting_client(flavor: SyncFlavor, front: _Misdirecting) -> Any:
     return httpx.AsyncClient(transport=Async())
 
 
-def test_a_second_421_is_raised(flavor: SyncFlavor, online: OnlineSimulator) -> None:
-    front = _Misdirecting()
+def start_through(flavor: SyncFlavor, online: OnlineSimulator, front: _Misdirecting) -> HttpError:
+    """Start a job through ``front``; the HttpError it ends in."""
     http = misdirecting_client(flavor, front)
-    client = flavor.make(None, auth=system_user(online), http_client=http)
+    # Pinned: the simulator's 415 to SOAP 1.2 would otherwise be a body passed on.
+    client = flavor.make(
+        None, auth=online.system_user(), http_client=http, soap_version=SoapVersion.SOAP11
+    )
     try:
         with pytest.raises(HttpError) as raised:
             flavor.start(client)
     finally:
         flavor.close(client)
         flavor.close_http(http)
+    return raised.value
 
-    assert raised.value.status_code == 421
+
+def test_a_second_421_is_raised(flavor: SyncFlavor, online: OnlineSimulator) -> None:
+    front = _Misdirecting()
+
+    error = start_through(flavor, online, front)
+
+    assert error.status_code == 421
     assert front.batch_posts == 2
     assert online.state_requests == 2
     assert online.jobs == []
@@ -262,19 +261,10 @@ def test_a_421_whose_body_is_a_successful_reply_is_not_sent_again(
     flavor: SyncFlavor, online: OnlineSimulator
 ) -> None:
     front = _Misdirecting(processed=True)
-    http = misdirecting_client(flavor, front)
-    # Pinned: the simulator's 415 to SOAP 1.2 would otherwise be the body passed on.
-    client = flavor.make(
-        None, auth=system_user(online), http_client=http, soap_version=SoapVersion.SOAP11
-    )
-    try:
-        with pytest.raises(HttpError) as raised:
-            flavor.start(client)
-    finally:
-        flavor.close(client)
-        flavor.close_http(http)
 
-    assert raised.value.status_code == 421
+    error = start_through(flavor, online, front)
+
+    assert error.status_code == 421
     assert front.batch_posts == 1
     assert len(online.jobs) == 1  # it ran: a second start would have made two
 
@@ -283,7 +273,7 @@ def test_with_a_fixed_base_url_a_421_is_raised_with_a_hint(online: OnlineSimulat
     # The login host serves authentication only, like sod.superoffice.com.
     with (
         BatchClient(
-            f"{online.environment}/{online.context_identifier}", auth=system_user(online)
+            f"{online.environment}/{online.context_identifier}", auth=online.system_user()
         ) as client,
         pytest.raises(HttpError) as raised,
     ):
@@ -300,7 +290,7 @@ def test_an_unavailable_tenant_sends_nothing(online: OnlineSimulator, state: str
     online.set_state(state=state)
 
     with (
-        BatchClient(auth=system_user(online)) as client,
+        BatchClient(auth=online.system_user()) as client,
         pytest.raises(TenantUnavailable) as raised,
     ):
         client.start_batch_job(TASK)
@@ -312,12 +302,12 @@ def test_an_unavailable_tenant_sends_nothing(online: OnlineSimulator, state: str
 
 def test_online_maintenance_leaves_the_api_available(online: OnlineSimulator) -> None:
     online.set_state(state="OnlineMaintenance")
-    with BatchClient(auth=system_user(online)) as client:
+    with BatchClient(auth=online.system_user()) as client:
         assert client.start_batch_job(TASK) > 0
 
 
 def test_an_unknown_tenant_is_unavailable(online: OnlineSimulator) -> None:
-    user = system_user(online, context_identifier="Cust99999")
+    user = online.system_user(context_identifier="Cust99999")
     with BatchClient(auth=user) as client, pytest.raises(TenantUnavailable, match="Unknown"):
         client.start_batch_job(TASK)
     assert online.calls == []
@@ -327,7 +317,7 @@ def test_an_unknown_tenant_is_unavailable(online: OnlineSimulator) -> None:
 def test_the_state_is_kept_until_valid_until_then_read_again(
     online: OnlineSimulator, clock: list[float]
 ) -> None:
-    with BatchClient(auth=system_user(online)) as client:
+    with BatchClient(auth=online.system_user()) as client:
         client.start_batch_job(TASK)
         clock[0] = 250.0
         client.start_batch_job(TASK)  # the state on record is valid for 300 s
@@ -348,7 +338,7 @@ def test_the_state_is_kept_until_valid_until_then_read_again(
 
 
 def test_tenant_state_reads_the_state_anew(flavor: SyncFlavor, online: OnlineSimulator) -> None:
-    client = flavor.make(None, auth=system_user(online))
+    client = flavor.make(None, auth=online.system_user())
     try:
         first = flavor.run(client.tenant_state())
         online.set_state(state="OfflineMaintenance")
@@ -372,7 +362,7 @@ def test_tenant_state_needs_a_system_user() -> None:
 def test_an_expired_ticket_is_exchanged_again_and_the_call_sent_once_more(
     flavor: SyncFlavor, online: OnlineSimulator
 ) -> None:
-    user = system_user(online)
+    user = online.system_user()
     client = flavor.make(None, auth=user)
     try:
         flavor.start(client)
@@ -389,7 +379,7 @@ def test_an_expired_ticket_is_exchanged_again_and_the_call_sent_once_more(
 
 
 def test_a_ticket_idle_for_six_hours_is_exchanged_again(online: OnlineSimulator) -> None:
-    user = system_user(online)
+    user = online.system_user()
     with BatchClient(auth=user) as client:
         client.start_batch_job(TASK)
         user.ticket_cache.last_used -= TICKET_IDLE_LIMIT + 1
@@ -401,7 +391,7 @@ def test_a_ticket_idle_for_six_hours_is_exchanged_again(online: OnlineSimulator)
 
 
 def test_a_rotated_signing_key_is_fetched_once(online: OnlineSimulator) -> None:
-    user = system_user(online)
+    user = online.system_user()
     with BatchClient(auth=user) as client:
         client.start_batch_job(TASK)
         online.rotate_signing_key()
@@ -415,7 +405,7 @@ def test_a_rotated_signing_key_is_fetched_once(online: OnlineSimulator) -> None:
 
 
 def test_an_unknown_kid_fetches_the_keys_once_then_fails(online: OnlineSimulator) -> None:
-    user = system_user(online)
+    user = online.system_user()
     with BatchClient(auth=user) as client:
         client.start_batch_job(TASK)
         online.expire_tickets()
@@ -446,7 +436,7 @@ def test_a_bad_token_is_an_authentication_error_before_any_batch_call(
     online: OnlineSimulator, tampering: dict[str, Any], reason: str
 ) -> None:
     online.tamper(**tampering)
-    user = system_user(online)
+    user = online.system_user()
 
     with (
         BatchClient(auth=user) as client,
@@ -464,7 +454,7 @@ def test_the_async_client_refuses_a_bad_token_too(online: OnlineSimulator) -> No
     online.tamper(algorithm="HS256")
 
     async def main() -> None:
-        async with AsyncBatchClient(auth=system_user(online)) as client:
+        async with AsyncBatchClient(auth=online.system_user()) as client:
             await client.start_batch_job(TASK)
 
     with pytest.raises(AuthenticationError, match="not RS256"):
@@ -474,13 +464,13 @@ def test_the_async_client_refuses_a_bad_token_too(online: OnlineSimulator) -> No
 
 def test_a_different_application_token_on_the_client_is_refused(online: OnlineSimulator) -> None:
     with pytest.raises(ValueError, match="application_token"):
-        BatchClient(auth=system_user(online), application_token="another-secret")
+        BatchClient(auth=online.system_user(), application_token="another-secret")
 
 
 def test_no_secret_reaches_a_log_line_or_an_error(
     online: OnlineSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    user = system_user(online)
+    user = online.system_user()
     caplog.set_level(logging.DEBUG, logger="superoffice_batch")
     errors: list[str] = []
     with BatchClient(auth=user) as client:

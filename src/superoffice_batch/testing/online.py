@@ -123,6 +123,8 @@ from .simulator import (
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+    from ..online import SystemUser
+
 __all__ = [
     "AUTHENTICATE_ACTION",
     "AVAILABLE_STATES",
@@ -933,6 +935,23 @@ class OnlineSimulator:
     def system_user_token(self) -> str:
         """The first tenant's system-user token."""
         return self.system_user_tokens[self.context_identifier]
+
+    def system_user(self, ctx: str | None = None, **changes: Any) -> SystemUser:
+        """The :class:`~superoffice_batch.SystemUser` a partner's app would make for tenant
+        ``ctx`` (None: the first) with what this simulator issued; ``changes`` replace any
+        of its settings (``private_key=online.private_key_rsaxml``, say). The key goes in
+        as text: nothing secret is written to disk."""
+        from ..online import SystemUser
+
+        tenant = self._tenant(ctx)
+        settings: dict[str, Any] = {
+            "system_user_token": tenant.system_user_token,
+            "private_key": self.private_key_pem,
+            "application_token": self.application_token,
+            "context_identifier": tenant.context_identifier,
+            "environment": self.environment,
+        }
+        return SystemUser(**{**settings, **changes})
 
     @property
     def private_key_pem(self) -> str:
