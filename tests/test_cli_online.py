@@ -10,6 +10,7 @@ change its tenant's state.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
@@ -20,7 +21,9 @@ from pathlib import Path
 import pytest
 
 import test_cli
+from superoffice_batch import TenantState
 from superoffice_batch.cli import _simulator as cli_simulator
+from superoffice_batch.cli._output import Output
 from superoffice_batch.testing.online import OnlineSimulator, RsaKey, generate_app_key
 from superoffice_batch.testing.sessions import Sessions
 from test_cli import JOB_SECONDS, POLL, Run, error_lines, run_process
@@ -70,6 +73,14 @@ def key_file(tmp_path: Path, online: OnlineSimulator) -> Path:
     path = tmp_path / "app-key.pem"
     path.write_text(online.private_key_pem, encoding="ascii")
     path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def other_key_file(tmp_path: Path) -> Path:
+    """A well-formed key, but not the one SuperOffice holds the public half of."""
+    path = tmp_path / "other-key.pem"
+    path.write_text(generate_app_key().pem, encoding="ascii")
     return path
 
 
@@ -451,6 +462,29 @@ def test_tenant_shows_an_unavailable_tenant_and_says_what_that_means(
     )
 
 
+def test_tenant_text_shows_each_field_as_sent_cleaned_and_masked() -> None:
+    # Running, yet an unlisted state: IsRunning and API available can disagree.
+    tenant = TenantState(
+        context_identifier="Cust12345",
+        endpoint=f"https://sod2.superoffice.com/{APP_TOKEN}",
+        state="Upgrading\x1b[2J\u202e",
+        is_running=True,
+        valid_until=datetime(2026, 12, 4, 6, 0, 30, 123456, tzinfo=timezone.utc),
+    )
+    out = Output(json_mode=False, stdout=io.StringIO(), stderr=io.StringIO(), secrets=[APP_TOKEN])
+
+    out.tenant(tenant)
+
+    assert out.stdout.getvalue().splitlines() == [
+        "Context identifier: Cust12345",
+        "Endpoint:           https://sod2.superoffice.com/***",
+        "State:              Upgrading [2J ",
+        "Is running:         yes",
+        "API available:      no",
+        "Valid until:        2026-12-04 06:00:30+00:00",
+    ]
+
+
 def test_tenant_needs_the_system_user_settings(
     cli: Callable[..., Run], clean_env: pytest.MonkeyPatch
 ) -> None:
@@ -493,12 +527,9 @@ def test_a_refused_exchange_exits_3_with_a_hint_about_the_system_user_settings(
     settings: dict[str, str],
     online: OnlineSimulator,
     clean_env: pytest.MonkeyPatch,
-    tmp_path: Path,
+    other_key_file: Path,
 ) -> None:
-    # A well-formed key, but not the one SuperOffice holds the public half of.
-    other_key = tmp_path / "other-key.pem"
-    other_key.write_text(generate_app_key().pem, encoding="ascii")
-    clean_env.setenv("SUPEROFFICE_PRIVATE_KEY_FILE", str(other_key))
+    clean_env.setenv("SUPEROFFICE_PRIVATE_KEY_FILE", str(other_key_file))
 
     refused = cli("list")
 
@@ -635,12 +666,9 @@ def test_no_secret_reaches_the_output_or_the_errors_even_with_debug(
     cli: Callable[..., Run],
     settings: dict[str, str],
     online: OnlineSimulator,
-    clean_env: pytest.MonkeyPatch,
-    tmp_path: Path,
+    other_key_file: Path,
     issued_tickets: list[str],
 ) -> None:
-    wrong_key = tmp_path / "wrong-key.pem"
-    wrong_key.write_text(generate_app_key().pem, encoding="ascii")
     shown = ""
 
     def run(*argv: str, expected: int, **environment: str) -> None:
@@ -656,7 +684,7 @@ def test_no_secret_reaches_the_output_or_the_errors_even_with_debug(
     run("tenant", "--debug", expected=0)
     run("list", "--json", "--debug", expected=0)
     run("list", "--debug", expected=3, SUPEROFFICE_SYSTEM_USER_TOKEN="SystemUser-Unknown-1")
-    run("list", "--debug", expected=3, SUPEROFFICE_PRIVATE_KEY_FILE=str(wrong_key))
+    run("list", "--debug", expected=3, SUPEROFFICE_PRIVATE_KEY_FILE=str(other_key_file))
     run("list", "--debug", expected=3, SUPEROFFICE_APP_TOKEN="client-Secret-Wrong-0816")
     run("list", "--debug", expected=2, SUPEROFFICE_TICKET=OTHER_TICKET)
     online.set_state(state="OfflineMaintenance")
@@ -669,7 +697,7 @@ def test_no_secret_reaches_the_output_or_the_errors_even_with_debug(
     assert len(issued_tickets) >= 3
     secrets = [SYSTEM_USER_TOKEN, APP_TOKEN, OTHER_TICKET, "client-Secret-Wrong-0816"]
     secrets += ["SystemUser-Unknown-1", *issued_tickets]
-    key_texts = online.private_key_pem + wrong_key.read_text(encoding="ascii")
+    key_texts = online.private_key_pem + other_key_file.read_text(encoding="ascii")
     assert_shows_no_secret(shown, secrets + key_lines(key_texts))
 
 
