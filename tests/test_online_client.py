@@ -153,6 +153,33 @@ def test_clients_sharing_a_system_user_share_its_ticket(online: OnlineSimulator)
     assert (online.exchanges, online.state_requests) == (1, 1)
 
 
+def test_sync_clients_sharing_a_system_user_share_one_exchange_at_once(
+    online: OnlineSimulator,
+) -> None:
+    user = online.system_user()
+    clients = [BatchClient(auth=user) for _ in range(4)]
+    barrier = threading.Barrier(len(clients) * 4)
+    errors: list[BaseException] = []
+
+    def first_call(client: BatchClient) -> None:
+        barrier.wait()
+        try:
+            client.get_batch_task_infos_by_state("Started")
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_call, args=(c,)) for c in clients * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for client in clients:
+        client.close()
+
+    assert errors == []
+    assert (online.exchanges, online.state_requests) == (1, 1)
+
+
 def test_a_moved_tenant_is_found_again_and_the_call_sent_once_more(
     flavor: SyncFlavor, online: OnlineSimulator
 ) -> None:

@@ -802,7 +802,10 @@ class BatchClient(_Client[httpx.Client]):
     _auth_lock: threading.Lock
 
     def _new_lock(self) -> threading.Lock:
-        return threading.Lock()
+        # A SystemUser's own lock: its clients share one exchange, each creating a
+        # credentials record on the tenant.
+        shared: threading.Lock | None = getattr(self._policy.keeper.source, "login_lock", None)
+        return shared or threading.Lock()
 
     # -- calls -----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import os
+import threading
 import time
 from collections.abc import Generator, Mapping
 from datetime import datetime, timezone
@@ -557,6 +558,9 @@ class SystemUser:
         """What to mask in errors and logs (the clients add the ticket)."""
         self.ticket_cache: TicketCache = TicketCache(idle_limit=TICKET_IDLE_LIMIT)
         """The ticket, shared by every client given this source."""
+        self.login_lock = threading.Lock()
+        """Held by the sync clients given this source while they exchange or read the
+        tenant state, so that they share one exchange (async clients lock per client)."""
         self.tenant: TenantState | None = None
         """The tenant state last read, shared likewise."""
         self.tenant_expires = 0.0
