@@ -58,14 +58,14 @@ ENV_SYSTEM_USER_TOKEN = "SUPEROFFICE_SYSTEM_USER_TOKEN"
 ENV_PRIVATE_KEY_FILE = "SUPEROFFICE_PRIVATE_KEY_FILE"
 
 
-def listed(names: Sequence[str]) -> str:
+def _listed(names: Sequence[str]) -> str:
     """``A``, ``A and B``, ``A, B and C``: names as a message lists them."""
     return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 SYSTEM_USER_ENV = (ENV_CONTEXT_ID, ENV_ENVIRONMENT, ENV_SYSTEM_USER_TOKEN, ENV_PRIVATE_KEY_FILE)
 """The system-user settings; any one of them set asks for all (and the application token)."""
-SYSTEM_USER_SETTINGS = listed((*SYSTEM_USER_ENV, ENV_APP_TOKEN))
+SYSTEM_USER_SETTINGS = _listed((*SYSTEM_USER_ENV, ENV_APP_TOKEN))
 """The system-user settings as a message names them."""
 
 DEFAULT_TIMEOUT = 30.0
@@ -197,7 +197,7 @@ def _refuse_other_credentials(args: argparse.Namespace, env: Mapping[str, str]) 
     given = [f"--{dest}/{name}" for dest, name in others if _setting(args, dest, env, name).value]
     if given:
         raise UsageError(
-            f"both the system-user settings and {listed(given)} are set; use one "
+            f"both the system-user settings and {_listed(given)} are set; use one "
             "credential (the system user logs in by itself)"
         )
 
@@ -216,7 +216,7 @@ def _system_user(args: argparse.Namespace, env: Mapping[str, str]) -> SystemUser
     if not application_token:
         missing.append(f"{ENV_APP_TOKEN} (or --app-token)")
     if missing:
-        raise UsageError(f"incomplete system-user settings: set {listed(missing)}")
+        raise UsageError(f"incomplete system-user settings: set {_listed(missing)}")
     _refuse_other_credentials(args, env)
     try:
         return SystemUser(
