@@ -218,18 +218,10 @@ def _online_simulator() -> OnlineSimulator:
 
 
 def _system_user(online: OnlineSimulator) -> SystemUser:
-    """The system user a partner's app would configure, with what the simulator issued.
-
-    The key goes in as text, so nothing secret is written to disk.
-    """
+    """The system user a partner's app would configure, with what the simulator issued
+    (the key goes in as text, so nothing secret is written to disk)."""
     try:
-        return SystemUser(
-            system_user_token=online.system_user_token,
-            private_key=online.private_key_pem,
-            application_token=online.application_token,
-            context_identifier=online.context_identifier,
-            environment=online.environment,
-        )
+        return online.system_user()
     except ImportError as error:
         raise online_extra_missing(error) from None
 
