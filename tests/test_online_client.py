@@ -327,6 +327,19 @@ def test_an_unavailable_tenant_sends_nothing(online: OnlineSimulator, state: str
     assert online.exchanges == 0
 
 
+def test_the_log_line_of_a_call_refused_before_sending_names_the_endpoint(
+    online: OnlineSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="superoffice_batch")
+    online.set_state(state="OfflineMaintenance")
+
+    with BatchClient(auth=online.system_user()) as client, pytest.raises(TenantUnavailable):
+        client.start_batch_job(TASK)
+
+    [line] = [r.getMessage() for r in caplog.records if "TenantUnavailable" in r.getMessage()]
+    assert line.startswith(f"StartBatchJob POST {online.endpoint()}/Remote/Services88/Batch.svc")
+
+
 def test_online_maintenance_leaves_the_api_available(online: OnlineSimulator) -> None:
     online.set_state(state="OnlineMaintenance")
     with BatchClient(auth=online.system_user()) as client:

@@ -394,6 +394,9 @@ class _CallPolicy:
         try:
             result, status = yield from self._exchange(operation, parse, target)
         except SuperOfficeError as error:
+            root = self.current_root
+            if target.url is operation.SERVICE.path and root is not None:
+                target.url = self.url(root, target.url)  # failed before sending: say where to
             _log_call(name, target.url, f"failed: {type(error).__name__}: {error}", started)
             if isinstance(error, _ReplyError) and error.url is None:
                 error.url = target.url

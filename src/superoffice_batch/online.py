@@ -168,9 +168,9 @@ def load_private_key(value: object) -> tuple[RSAPrivateKey, str]:
     elif data.startswith(b"-----BEGIN "):
         key = _pem_key(data)
     else:
+        hint = "" if isinstance(value, os.PathLike) else "; pass a path as a pathlib.Path"
         raise ValueError(
-            "private_key is neither PEM (-----BEGIN …) nor RSAXML (<RSAKeyValue>); "
-            "pass a path as a pathlib.Path"
+            f"private_key is neither PEM (-----BEGIN …) nor RSAXML (<RSAKeyValue>){hint}"
         )
     return key, data.decode("utf-8", errors="replace")
 

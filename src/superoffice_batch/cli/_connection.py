@@ -96,10 +96,6 @@ _SYSTEM_USER_FIELDS = (
     ("context_identifier", ENV_CONTEXT_ID),
     ("environment", ENV_ENVIRONMENT),
 )
-# Advice for Python callers passing key text; the CLI always passes the file's path.
-_PATH_ADVICE = "; pass a path as a pathlib.Path"
-
-
 def in_cli_terms(text: str) -> str:
     """A library message or hint with its argument names replaced by the CLI's settings."""
     for library, cli in _CLI_TERMS:
@@ -109,7 +105,6 @@ def in_cli_terms(text: str) -> str:
 
 def _system_user_terms(text: str) -> str:
     """A ``SystemUser`` settings error with the argument it names as the CLI's setting."""
-    text = text.replace(_PATH_ADVICE, "")
     for argument, setting in _SYSTEM_USER_FIELDS:
         if text.startswith(argument):
             return setting + text[len(argument) :]
