@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import re
 import threading
 import time
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 from ._version import __version__
 from .auth import TicketKeeper, TicketSource, is_ticket_rejection
 from .decoding import ACCEPT_ENCODING, CappedBody
-from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion
+from .envelope import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, SoapVersion
 from .errors import (
     BatchTaskFailed,
     BatchTaskTimeout,
@@ -70,11 +69,14 @@ from .operations import (
     StopBatchJob,
     UpdateBatchTask,
 )
+from .xmlvalues import number_text
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT_TIMEOUT",
+    "MAX_RETRIES",
+    "MAX_WAIT_TIMEOUT",
     "USER_AGENT",
     "AsyncBatchClient",
     "AsyncProgressCallback",
@@ -143,8 +145,15 @@ _Step = Request | float | NeedCredentials | _Progress
 _Plan = Generator[_Step, Any, T]
 
 
-def _is_version_refusal(error: Exception) -> bool:
-    """415 or a VersionMismatch fault: the endpoint refused the envelope before dispatch."""
+def _is_version_refusal(error: Exception, *, reply_succeeded: bool = False) -> bool:
+    """415 or a VersionMismatch fault: the endpoint refused the envelope before dispatch.
+
+    Like the 401 rule (:func:`~superoffice_batch.auth.is_ticket_rejection`), a refusal
+    whose body reads as the operation's successful reply (``reply_succeeded``) is none:
+    the call ran, and re-sending it would run it twice.
+    """
+    if reply_succeeded:
+        return False
     if isinstance(error, HttpError):
         return error.status_code == 415
     return isinstance(error, SoapFault) and error.code in _VERSION_MISMATCH
@@ -157,19 +166,32 @@ def _is_transient(error: SuperOfficeError) -> bool:
     return isinstance(error, HttpError) and error.status_code in _TRANSIENT_STATUS
 
 
+MAX_RETRIES = 10
+"""The most ``connect_retries`` and ``read_retries`` may be."""
+# No back-off sleep is longer: the doubling would reach years within a few dozen attempts.
+_MAX_BACKOFF = 30.0
+
+
 def _backoff(attempt: int, first: float) -> float:
-    return first * 2.0 ** (attempt - 1)
+    return min(first * 2.0 ** min(attempt - 1, 32), _MAX_BACKOFF)
 
 
 def _check_base_url(base_url: object) -> httpx.URL:
     if not isinstance(base_url, (str, httpx.URL)):
         raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
     try:
+        str(base_url).encode("utf-8")
+    except UnicodeError:
+        raise ValueError("base_url contains a lone surrogate, which no URL can carry") from None
+    try:
         url = httpx.URL(str(base_url))
     except httpx.InvalidURL as error:
         raise ValueError(f"base_url is not a valid URL: {error}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("base_url must be an absolute http:// or https:// URL")
+    if url.port is not None and not 0 < url.port <= 65535:
+        # A socket would take the port modulo 65536 and call another service.
+        raise ValueError(f"base_url has port {number_text(url.port)}: a port is 1 to 65535")
     if url.query or url.fragment:
         raise ValueError("base_url must not have a query or fragment")
     if url.userinfo:
@@ -204,21 +226,24 @@ def _warn_if_plain_http(url: httpx.URL, sends_credentials: bool) -> None:
 
 
 def _check_seconds(
-    name: str, value: object, *, optional: bool = False, at_most: float = math.inf
+    name: str, value: object, *, at_most: float, optional: bool = False
 ) -> float | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be finite and positive, got {value}")
+    # Compared before any conversion: float(10**400) overflows.
+    if value != value or value <= 0:
+        raise ValueError(f"{name} must be finite and positive, got {number_text(value)}")
     if value > at_most:
-        raise ValueError(f"{name} must be at most {at_most:g} seconds (a day), got {value}")
+        raise ValueError(f"{name} must be at most {at_most:g} seconds, got {number_text(value)}")
     return float(value)
 
 
 # Sockets and sleeps overflow on absurd values; nothing sane waits a day for one step.
 _MAX_STEP_SECONDS = 86400.0
+MAX_WAIT_TIMEOUT = 366 * 86400.0
+"""The longest ``timeout`` a wait accepts (a year); ``None`` waits without a limit."""
 
 
 def _check_timeout(timeout: object) -> httpx.Timeout:
@@ -238,11 +263,11 @@ def _check_timeout(timeout: object) -> httpx.Timeout:
     return httpx.Timeout(seconds)
 
 
-def _check_count(name: str, value: object, minimum: int) -> int:
+def _check_count(name: str, value: object, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be from {minimum} to {maximum}, got {number_text(value)}")
     return value
 
 
@@ -251,7 +276,9 @@ def _check_job_id(job_id: object) -> int:
         raise TypeError(f"job_id must be an int, not {type(job_id).__name__}")
     if job_id <= 0:
         # StartBatchJob answers 0 (the documented example does) when nothing was created.
-        raise ValueError(f"job_id must be positive, got {job_id}: no such job to wait for")
+        raise ValueError(
+            f"job_id must be positive, got {number_text(job_id)}: no such job to wait for"
+        )
     return job_id
 
 
@@ -312,9 +339,11 @@ class _CallPolicy:
         self.pinned_version = soap_version
         self.negotiated_version: SoapVersion | None = None
         self.timeout = _check_timeout(timeout)
-        self.max_response_bytes = _check_count("max_response_bytes", max_response_bytes, 1)
-        self.connect_retries = _check_count("connect_retries", connect_retries, 0)
-        self.read_retries = _check_count("read_retries", read_retries, 0)
+        self.max_response_bytes = _check_count(
+            "max_response_bytes", max_response_bytes, 1, MAX_RESPONSE_BYTES
+        )
+        self.connect_retries = _check_count("connect_retries", connect_retries, 0, MAX_RETRIES)
+        self.read_retries = _check_count("read_retries", read_retries, 0, MAX_RETRIES)
         if time_zone is not None and not isinstance(time_zone, TimeZone):
             raise TypeError(f"time_zone must be a TimeZone, not {type(time_zone).__name__}")
         self.time_zone = time_zone
@@ -412,7 +441,9 @@ class _CallPolicy:
                     self.negotiated_version = version
                 return result, response.status_code
             # Decided outside the except block, so that later errors do not chain to it.
-            if negotiating and _is_version_refusal(failure):
+            if negotiating and _is_version_refusal(
+                failure, reply_succeeded=self._reads_as_success(parse, response, secrets)
+            ):
                 negotiating = False
                 version = self.negotiated_version = SoapVersion.SOAP11
                 logger.info("%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1", name, failure)
@@ -539,7 +570,7 @@ class WaitSettings:
         interval = _check_seconds("poll_interval", poll_interval, at_most=_MAX_STEP_SECONDS)
         assert interval is not None
         self.poll_interval = interval
-        self.timeout = _check_seconds("timeout", timeout, optional=True)
+        self.timeout = _check_seconds("timeout", timeout, optional=True, at_most=MAX_WAIT_TIMEOUT)
         if on_progress is not None and not callable(on_progress):
             raise TypeError(f"on_progress must be callable, not {type(on_progress).__name__}")
         if not awaits and inspect.iscoroutinefunction(on_progress):
@@ -888,6 +919,7 @@ class BatchClient(_Client[httpx.Client]):
                 else:
                     for chunk in response.iter_raw():
                         body.feed(chunk)
+                    body.finish()
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error
@@ -1122,6 +1154,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 else:
                     async for chunk in response.aiter_raw():
                         body.feed(chunk)
+                    body.finish()
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, url, policy.keeper.secrets) from error

@@ -42,6 +42,14 @@ class _Deflate:
     def unconsumed_tail(self) -> bytes:
         return self._decoder.unconsumed_tail if self._decoder is not None else b""
 
+    @property
+    def eof(self) -> bool:
+        return self._decoder is not None and self._decoder.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._decoder.unused_data if self._decoder is not None else self._head
+
     def decompress(self, data: bytes, max_length: int) -> bytes:
         if self._decoder is None:
             self._head += data
@@ -126,9 +134,26 @@ class CappedBody:
                 if len(self._body) > self._limit:
                     raise self._oversized(None)
         except zlib.error as error:
-            raise ProtocolError(
-                f"reply body is not valid {self._coding}: {error}", status_code=self._status_code
-            ) from None
+            raise self._invalid(str(error)) from None
+
+    def _invalid(self, problem: str) -> ProtocolError:
+        return ProtocolError(
+            f"reply body is not valid {self._coding}: {problem}", status_code=self._status_code
+        )
+
+    def finish(self) -> None:
+        """Check, once the last chunk was fed, that every coding ended where the body did.
+
+        A stream cut short (no gzip trailer, so no checksum was checked) or followed by
+        bytes of no coding is refused, as it would be if it were not compressed at all.
+        """
+        if not self._received:
+            return  # an empty body, as some servers send with any Content-Encoding
+        for layer in self._layers:
+            if not layer.eof:
+                raise self._invalid("the compressed stream ends early")
+            if layer.unused_data:
+                raise self._invalid("bytes follow the end of the compressed stream")
 
     def take_decoded(self, content: bytes) -> None:
         """Take a body that was already read and decoded into memory (a reply an

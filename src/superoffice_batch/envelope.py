@@ -47,6 +47,7 @@ from .xmlvalues import (
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "MAX_RESPONSE_BYTES",
     "ReplyBlocks",
     "Service",
     "SoapVersion",
@@ -55,6 +56,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+MAX_RESPONSE_BYTES = 1024 * 1024 * 1024
+"""The largest ``max_response_bytes`` a client accepts (1 GiB): the body is held in memory."""
 
 
 class SoapVersion(enum.Enum):
@@ -506,8 +509,20 @@ def _read_header(
                 f"malformed Succeeded header: {problem}", status_code=status_code
             ) from None
     exception_info = found.get(_EXCEPTION_INFO)
-    if exception_info is not None and not is_nil(exception_info):
-        raise _service_error(exception_info, status_code, secrets)
+    if exception_info is not None:
+        try:
+            reported = (
+                None
+                if is_nil(exception_info)
+                else _service_error(exception_info, status_code, secrets)
+            )
+        except ValueError as problem:
+            # Nil yet holding an error, say: whether the call failed cannot be told.
+            raise ProtocolError(
+                f"malformed ExceptionInfo header: {problem}", status_code=status_code
+            ) from None
+        if reported is not None:
+            raise reported
     if not succeeded:
         raise ServiceError(status_code=status_code)
     return found

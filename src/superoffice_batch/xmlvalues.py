@@ -135,8 +135,13 @@ _TRUE = ("true", "1")
 
 
 def is_nil(element: etree._Element) -> bool:
-    """Whether the element is marked ``xsi:nil``."""
-    return element.get(XSI_NIL) in _TRUE
+    """Whether the element is marked ``xsi:nil`` (an xs:boolean: spaces around it count
+    for nothing); ``ValueError`` if it is and yet has content, which XSD forbids."""
+    if (element.get(XSI_NIL) or "").strip() not in _TRUE:
+        return False
+    if element.text or len(element):
+        raise ValueError("an element marked nil has content")
+    return True
 
 
 class Codec(Generic[T]):
@@ -216,24 +221,28 @@ class Scalar(Codec[T]):
         element.text = self.to_text(value)
 
     def read(self, element: etree._Element) -> T:
-        text = element.text
-        if text is None:
-            # Only an empty element can be nil: most values skip the attribute look-up.
-            if element.get(XSI_NIL) in _TRUE:
-                return self.default  # type: ignore[no-any-return]
-            text = ""
-        return self._from_text(text)
+        if is_nil(element):
+            return self.default  # type: ignore[no-any-return]
+        return self._from_text(element.text or "")
 
     def read_required(self, element: etree._Element) -> T:
-        text = element.text
-        if text is None:
-            if element.get(XSI_NIL) in _TRUE:
-                raise ValueError("nil where a value is required")
-            text = ""
-        return self._from_text(text)
+        if is_nil(element):
+            raise ValueError("nil where a value is required")
+        return self._from_text(element.text or "")
 
 
 # -- integers and booleans ---------------------------------------------------------
+
+# str() of an int beyond Python's digit limit (4300) raises a ValueError naming nothing.
+_SHOWN_DIGITS = 40
+
+
+def number_text(value: float) -> str:
+    """A number for an error message: digits if it has few, else its size in digits."""
+    if isinstance(value, int) and value.bit_length() > _SHOWN_DIGITS * 3:
+        digits = int(value.bit_length() * 0.30103) + 1
+        return f"{'a negative' if value < 0 else 'an'} integer of about {digits} digits"
+    return repr(value)
 
 
 def _int_checker(low: int, high: int, xsd_name: str) -> Callable[[str, object], None]:
@@ -241,7 +250,8 @@ def _int_checker(low: int, high: int, xsd_name: str) -> Callable[[str, object], 
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{field} must be an int, not {type(value).__name__}")
         if not low <= value <= high:
-            raise ValueError(f"{field} must be in {low}..{high} (xs:{xsd_name}), got {value}")
+            shown = number_text(value)
+            raise ValueError(f"{field} must be in {low}..{high} (xs:{xsd_name}), got {shown}")
 
     return check
 
@@ -475,12 +485,12 @@ class EnumCodec(Codec["E | str"]):
         element.text = str.__str__(value)
 
     def read(self, element: etree._Element) -> E | str:
+        if is_nil(element):
+            return self.default  # type: ignore[no-any-return]
         text = element.text
         member = self._members.get(text)  # type: ignore[arg-type]
         if member is not None:
             return member  # type: ignore[no-any-return]
-        if text is None and is_nil(element):
-            return self.default  # type: ignore[no-any-return]
         # An unknown name is kept only if the constructor would accept it: one token.
         words = (text or "").split()
         if len(words) != 1:
@@ -587,9 +597,7 @@ class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
                 if tag == key_tag:
                     key = part.text or ""
                 elif tag == value_tag:
-                    item = part.text
-                    if item is None and not is_nil(part):
-                        item = ""
+                    item = None if is_nil(part) else part.text or ""
             if key is None:
                 raise ValueError(f"{etree.QName(pair).localname} without a Key")
             result[key] = item
