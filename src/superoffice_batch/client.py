@@ -72,6 +72,7 @@ from .operations import (
 from .xmlvalues import number_text
 
 __all__ = [
+    "DEFAULT_CALL_DEADLINE",
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT_TIMEOUT",
@@ -94,6 +95,8 @@ logger = logging.getLogger("superoffice_batch")
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds allowed for each of connect, write, read and pool acquisition."""
+DEFAULT_CALL_DEADLINE = 120.0
+"""Seconds one HTTP exchange may take in all, from sending to the reply's last byte."""
 DEFAULT_POLL_INTERVAL = 1.0
 """Seconds between the first polls of a job; later polls back off."""
 DEFAULT_WAIT_TIMEOUT = 3600.0
@@ -176,6 +179,13 @@ def _backoff(attempt: int, first: float) -> float:
     return min(first * 2.0 ** min(attempt - 1, 32), _MAX_BACKOFF)
 
 
+def _within(delay: float | None, stop_by: float | None) -> float | None:
+    """``delay``, unless the re-send after it would start past ``stop_by``."""
+    if delay is None or stop_by is None or time.monotonic() + delay < stop_by:
+        return delay
+    return None
+
+
 def _check_base_url(base_url: object) -> httpx.URL:
     if not isinstance(base_url, (str, httpx.URL)):
         raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
@@ -225,11 +235,7 @@ def _warn_if_plain_http(url: httpx.URL, sends_credentials: bool) -> None:
         )
 
 
-def _check_seconds(
-    name: str, value: object, *, at_most: float, optional: bool = False
-) -> float | None:
-    if value is None and optional:
-        return None
+def _check_seconds(name: str, value: object, *, at_most: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     # Compared before any conversion: float(10**400) overflows.
@@ -324,6 +330,7 @@ class _CallPolicy:
         application_token: str | None,
         soap_version: SoapVersion | None,
         timeout: object,
+        call_deadline: object,
         max_response_bytes: object,
         connect_retries: object,
         read_retries: object,
@@ -339,6 +346,9 @@ class _CallPolicy:
         self.pinned_version = soap_version
         self.negotiated_version: SoapVersion | None = None
         self.timeout = _check_timeout(timeout)
+        self.call_deadline = _check_seconds(
+            "call_deadline", call_deadline, at_most=_MAX_STEP_SECONDS
+        )
         self.max_response_bytes = _check_count(
             "max_response_bytes", max_response_bytes, 1, MAX_RESPONSE_BYTES
         )
@@ -361,23 +371,26 @@ class _CallPolicy:
             url = self._urls[path] = str(self.base_url.join(path))
         return url
 
-    def plan(self, operation: Operation[T]) -> _Plan[T]:
+    def plan(self, operation: Operation[T], *, stop_by: float | None = None) -> _Plan[T]:
         """Send ``operation`` and return its result.
 
-        Logs one INFO line per call: operation, endpoint, outcome, duration.
+        Logs one INFO line per call: operation, endpoint, outcome, duration. No re-send
+        starts after ``stop_by`` (a ``time.monotonic()`` instant), a waiter's deadline.
         """
-        return (yield from self._logged(operation, operation.parse_response))
+        return (yield from self._logged(operation, operation.parse_response, stop_by))
 
     def reply_plan(self, operation: Operation[T]) -> _Plan[Reply[T]]:
         """Like :meth:`plan`, returning the result with the reply headers."""
-        return (yield from self._logged(operation, operation.parse_reply))
+        return (yield from self._logged(operation, operation.parse_reply, None))
 
-    def _logged(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[R]:
+    def _logged(
+        self, operation: Operation[Any], parse: Callable[..., R], stop_by: float | None
+    ) -> _Plan[R]:
         started = time.perf_counter()
         name = type(operation).__name__
         url = self.url(operation.SERVICE.path)
         try:
-            result, status = yield from self._exchange(operation, parse)
+            result, status = yield from self._exchange(operation, parse, stop_by)
         except SuperOfficeError as error:
             _log_call(name, url, f"failed: {type(error).__name__}: {error}", started)
             if isinstance(error, _ReplyError) and error.url is None:
@@ -398,7 +411,9 @@ class _CallPolicy:
             return f"{refused}: try soap_version=SoapVersion.{other.name}"
         return error.hint
 
-    def _exchange(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[tuple[R, int]]:
+    def _exchange(
+        self, operation: Operation[Any], parse: Callable[..., R], stop_by: float | None
+    ) -> _Plan[tuple[R, int]]:
         # Re-sends only what certainly did not run, or what is safe to repeat:
         # * a connect failure (nothing was written);
         # * once as SOAP 1.1, when negotiating and the endpoint refused SOAP 1.2;
@@ -419,7 +434,7 @@ class _CallPolicy:
             try:
                 response = yield request
             except TransportError as error:
-                delay = self._transport_retry(error, operation, attempts)
+                delay = _within(self._transport_retry(error, operation, attempts), stop_by)
                 if delay is None:
                     raise
                 logger.info("%s: %s; re-sending in %.1f s", name, error, delay)
@@ -461,7 +476,7 @@ class _CallPolicy:
                 logger.info("%s: ticket rejected; re-sending with a fresh one", name)
                 credentials = fresh
             elif operation.READ_ONLY and _is_transient(failure):
-                delay = self._read_retry(attempts)
+                delay = _within(self._read_retry(attempts), stop_by)
                 if delay is None:
                     raise failure
                 logger.info("%s: %s; re-sending in %.1f s", name, failure, delay)
@@ -516,15 +531,25 @@ class _CallPolicy:
         """Poll GetBatchTaskInfo until the job reaches a terminal state.
 
         The interval grows by half after each poll, up to 30 s (or ``poll_interval`` if
-        that is longer).
+        that is longer). Past the deadline no poll starts and no poll is re-sent, so the
+        wait ends within ``timeout`` plus one exchange's ``call_deadline``. Every error
+        raised carries the job's id as ``job_id``.
         """
         job = _check_job_id(job_id)
+        try:
+            return (yield from self._polls(job, wait))
+        except Exception as error:
+            # A started job must not be lost to the caller, whatever went wrong after.
+            setattr(error, "job_id", job)  # noqa: B010 - any exception, not only ours
+            raise
+
+    def _polls(self, job: int, wait: WaitSettings) -> _Plan[BatchTaskInfo]:
         interval = wait.poll_interval
         longest = max(interval, _MAX_POLL_INTERVAL)
         deadline = None if wait.timeout is None else time.monotonic() + wait.timeout
         seen: tuple[object, ...] | None = None
         while True:
-            info = yield from self.plan(GetBatchTaskInfo(job))
+            info = yield from self.plan(GetBatchTaskInfo(job), stop_by=deadline)
             if info is None:
                 raise ProtocolError(f"GetBatchTaskInfo({job}) returned no task: no such job")
             if wait.on_progress is not None and _progress(info) != seen:
@@ -567,10 +592,14 @@ class WaitSettings:
         *,
         awaits: bool,
     ) -> None:
-        interval = _check_seconds("poll_interval", poll_interval, at_most=_MAX_STEP_SECONDS)
-        assert interval is not None
-        self.poll_interval = interval
-        self.timeout = _check_seconds("timeout", timeout, optional=True, at_most=MAX_WAIT_TIMEOUT)
+        self.poll_interval = _check_seconds(
+            "poll_interval", poll_interval, at_most=_MAX_STEP_SECONDS
+        )
+        self.timeout = (
+            None
+            if timeout is None
+            else _check_seconds("timeout", timeout, at_most=MAX_WAIT_TIMEOUT)
+        )
         if on_progress is not None and not callable(on_progress):
             raise TypeError(f"on_progress must be callable, not {type(on_progress).__name__}")
         if not awaits and inspect.iscoroutinefunction(on_progress):
@@ -617,6 +646,14 @@ def _wrap_httpx_error(error: Exception, url: str, secrets: tuple[str, ...]) -> S
     return TransportError(message, request_sent=True)
 
 
+def _past_deadline(url: str, seconds: float) -> TransportError:
+    return TransportError(
+        f"ReplyDeadline on POST {url}: the reply was still arriving after call_deadline "
+        f"({seconds:g} s)",
+        request_sent=True,
+    )
+
+
 def _ticket_source(ticket: str | None, auth: TicketSource | None) -> object:
     if ticket is not None and auth is not None:
         raise ValueError("pass either ticket= or auth=, not both")
@@ -639,6 +676,8 @@ _CLIENT_OPTIONS = """
       first refusal on. Pin :attr:`SoapVersion.SOAP11` for a stock WCF endpoint.
     * ``timeout``: seconds (or an ``httpx.Timeout``) for every request, injected client
       or not; it must be finite.
+    * ``call_deadline``: seconds one HTTP exchange may take in all, however slowly the
+      reply trickles in (default 120); past it the call raises ``TransportError``.
     * ``http_client``: an httpx client to send with (proxies, TLS, limits); the library
       does not close it.
     * ``max_response_bytes``: replies above this size raise unread.
@@ -665,6 +704,7 @@ class _Client(Generic[H]):
         application_token: str | None = None,
         soap_version: SoapVersion | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        call_deadline: float = DEFAULT_CALL_DEADLINE,
         http_client: H | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         connect_retries: int = 2,
@@ -681,6 +721,7 @@ class _Client(Generic[H]):
             application_token=application_token,
             soap_version=soap_version,
             timeout=timeout,
+            call_deadline=call_deadline,
             max_response_bytes=max_response_bytes,
             connect_retries=connect_retries,
             read_retries=read_retries,
@@ -867,7 +908,7 @@ class BatchClient(_Client[httpx.Client]):
             try:
                 try:
                     outcome = self._perform(step)
-                except SuperOfficeError as error:
+                except Exception as error:  # thrown in, so a waiting plan can name its job
                     step = plan.throw(error)
                 else:
                     step = plan.send(outcome)
@@ -904,6 +945,7 @@ class BatchClient(_Client[httpx.Client]):
     def _send(self, request: Request) -> RawResponse:
         policy = self._policy
         url = policy.url(request.path)
+        deadline = time.monotonic() + policy.call_deadline
         try:
             with self._http.stream(
                 "POST",
@@ -919,6 +961,9 @@ class BatchClient(_Client[httpx.Client]):
                 else:
                     for chunk in response.iter_raw():
                         body.feed(chunk)
+                        # A chunk at a time: a server that drips never trips a read timeout.
+                        if time.monotonic() > deadline:
+                            raise _past_deadline(url, policy.call_deadline)
                     body.finish()
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
@@ -1098,7 +1143,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
             try:
                 try:
                     outcome = await self._perform(step)
-                except SuperOfficeError as error:
+                except Exception as error:  # thrown in, so a waiting plan can name its job
                     step = plan.throw(error)
                 else:
                     step = plan.send(outcome)
@@ -1139,6 +1184,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
     async def _send(self, request: Request) -> RawResponse:
         policy = self._policy
         url = policy.url(request.path)
+        deadline = time.monotonic() + policy.call_deadline
         try:
             async with self._http.stream(
                 "POST",
@@ -1154,6 +1200,9 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 else:
                     async for chunk in response.aiter_raw():
                         body.feed(chunk)
+                        # A chunk at a time: a server that drips never trips a read timeout.
+                        if time.monotonic() > deadline:
+                            raise _past_deadline(url, policy.call_deadline)
                     body.finish()
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:

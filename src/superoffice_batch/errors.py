@@ -179,6 +179,10 @@ class SuperOfficeError(Exception):
     and all its attributes.
     """
 
+    job_id: int | None = None
+    """The batch task a ``wait_for_batch_task`` or ``run_batch_job`` was following when
+    the error was raised (for ``run_batch_job``: once the job was started), else None."""
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception's own reduce calls type(*args): the constructors here take other
         # arguments. Rebuilt without __init__, from args and every attribute instead.

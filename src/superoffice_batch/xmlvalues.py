@@ -116,6 +116,10 @@ _MAX_OFFSET = timedelta(hours=14)
 _DOTNET_MIN_VALUE = "0001-01-01T00:00:00"
 
 
+MAX_SECRET_CHARS = 64 * 1024
+"""The longest ticket, token or password: masking costs time and memory per secret."""
+
+
 def check_text(field: str, value: object, *, secret: bool = False) -> str:
     """Return ``value`` if it is a string XML can carry, else raise naming ``field``.
 
@@ -124,6 +128,8 @@ def check_text(field: str, value: object, *, secret: bool = False) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"{field} must be a str, not {type(value).__name__}")
+    if secret and len(value) > MAX_SECRET_CHARS:
+        raise ValueError(f"{field} must be at most {MAX_SECRET_CHARS} characters")
     bad = _NOT_XML_CHAR.search(value)
     if bad is not None:
         where = "" if secret else f" U+{ord(bad.group()):04X} at index {bad.start()}"
@@ -872,8 +878,9 @@ class ModelCodec(Codec["M | None"]):
                 if reader is not None:
                     attr, read = reader
                     values[attr] = read(child)
-        except ValueError as error:
-            raise ValueError(f"{self._labels[attr]}: {error}") from None
+        except Exception as error:  # a reader's OverflowError too: name the field
+            kind = "" if type(error) is ValueError else f"{type(error).__name__}: "
+            raise ValueError(f"{self._labels[attr]}: {kind}{error}") from None
         return self.trusted(values)
 
     def trusted(self, values: dict[str, Any]) -> M:
