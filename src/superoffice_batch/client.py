@@ -69,6 +69,7 @@ from .operations import (
     StopBatchJob,
     UpdateBatchTask,
 )
+from .servertext import ServerText, reveal
 from .xmlvalues import number_text
 
 __all__ = [
@@ -305,8 +306,7 @@ def _log_call(name: str, url: str, outcome: str, started: float) -> None:
 
 def _log_envelope(kind: str, name: str, content: bytes, secrets: tuple[str, ...]) -> None:
     if logger.isEnabledFor(logging.DEBUG):
-        text = redact(content.decode("utf-8", errors="replace"), secrets)
-        logger.debug("%s %s envelope: %s", name, kind, text)
+        logger.debug("%s %s envelope: %s", name, kind, reveal(ServerText(content), secrets))
 
 
 class _Attempts:
@@ -955,7 +955,12 @@ class BatchClient(_Client[httpx.Client]):
                 timeout=policy.timeout,
             ) as response:
                 # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
-                body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
+                body = CappedBody(
+                    response.status_code,
+                    response.headers,
+                    policy.max_response_bytes,
+                    policy.keeper.secrets,
+                )
                 if response.is_stream_consumed:
                     body.take_decoded(response.content)
                 else:
@@ -1194,7 +1199,12 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 timeout=policy.timeout,
             ) as response:
                 # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
-                body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
+                body = CappedBody(
+                    response.status_code,
+                    response.headers,
+                    policy.max_response_bytes,
+                    policy.keeper.secrets,
+                )
                 if response.is_stream_consumed:
                     body.take_decoded(response.content)
                 else:

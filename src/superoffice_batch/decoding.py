@@ -15,6 +15,7 @@ from typing import TypeAlias
 
 from .envelope import oversized
 from .errors import HttpError, ProtocolError
+from .servertext import ServerText, reveal
 
 __all__ = ["ACCEPT_ENCODING", "MAX_CODINGS", "CappedBody"]
 
@@ -68,7 +69,7 @@ def _layer(coding: str) -> _Layer:
     return _Deflate() if coding == "deflate" else zlib.decompressobj(_GZIP)
 
 
-def _codings(content_encoding: str | None, status_code: int) -> list[str]:
+def _codings(content_encoding: str | None, status_code: int, secrets: tuple[str, ...]) -> list[str]:
     """The codings of a Content-Encoding header, in the order the server applied them."""
     codings = [token.strip().lower() for token in (content_encoding or "").split(",")]
     codings = [coding for coding in codings if coding and coding != "identity"]
@@ -79,9 +80,9 @@ def _codings(content_encoding: str | None, status_code: int) -> list[str]:
         )
     for coding in codings:
         if coding not in _DECODABLE:
+            shown = reveal(ServerText(coding), secrets, limit=40)
             raise ProtocolError(
-                f"reply has an unsupported Content-Encoding: {coding[:40]!r}",
-                status_code=status_code,
+                f"reply has an unsupported Content-Encoding: {shown!r}", status_code=status_code
             )
     return codings
 
@@ -109,14 +110,21 @@ class CappedBody:
     too, so neither a large compressed body nor a large plain one is ever held.
     """
 
-    def __init__(self, status_code: int, headers: Mapping[str, str], limit: int) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        limit: int,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
         self._status_code = status_code
         self._content_type = headers.get("content-type")
         self._limit = limit
+        self._secrets = secrets  # for the header values an error quotes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise self._oversized(int(declared))
-        codings = _codings(headers.get("content-encoding"), status_code)
+        codings = _codings(headers.get("content-encoding"), status_code, secrets)
         self._coding = ", ".join(codings)
         # Decoding undoes the last coding applied first.
         self._layers = [_layer(coding) for coding in reversed(codings)]
@@ -167,4 +175,4 @@ class CappedBody:
         return bytes(self._body)
 
     def _oversized(self, size: int | None) -> HttpError | ProtocolError:
-        return oversized(size, self._limit, self._status_code, self._content_type)
+        return oversized(size, self._limit, self._status_code, self._content_type, self._secrets)

@@ -337,7 +337,7 @@ class Operation(Checked, Generic[T]):
         if payload.tag != spec.response_tag:
             raise ProtocolError(
                 f"{spec.name}: expected {etree.QName(spec.response_tag).localname} in the "
-                f"SOAP Body, found {etree.QName(payload).text}",
+                f"SOAP Body, found {redact(etree.QName(payload).text, secrets)}",
                 status_code=status_code,
                 excerpt=excerpt(content, secrets),
             )
