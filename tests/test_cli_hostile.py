@@ -274,3 +274,79 @@ def test_ctrl_c_during_start_batch_job_says_the_job_may_have_started(
         "superoffice-batch: interrupted: the batch job may have started; "
         "to find it: superoffice-batch list --name 'Export Task'\n"
     )
+
+
+# -- round 3: no value in a usage error, nothing raw on the terminal with --debug -------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--tickt", "S3cr3tValue", "status", "5"],
+        ["--tickt=S3cr3tValue", "status", "5"],
+        ["status", "S3cr3tValue"],
+        ["status", "5", "S3cr3tValue"],
+        ["list", "--state", "S3cr3tValue"],
+        ["list", "--soap", "S3cr3tValue"],
+        ["simulate", "--port", "S3cr3tValue"],
+        ["start", "ExportTask", "-p", "S3cr3tValue"],
+        ["wait", "5", "--poll-interval", "S3cr3tValue"],
+        ["S3cr3tValue"],
+    ],
+)
+def test_a_usage_error_never_echoes_a_value(cli: Callable[..., Run], argv: list[str]) -> None:
+    run = cli(*argv)
+
+    assert run.code == 2
+    assert "error:" in run.err
+    assert "S3cr3t" not in run.out + run.err
+
+
+def test_a_usage_error_still_names_the_options_and_commands(cli: Callable[..., Run]) -> None:
+    run = cli("--tickt", "S3cr3tValue", "status", "5")
+
+    assert "--tickt" in run.err or "choose from" in run.err
+    assert "status" in run.err
+
+
+def _hostile_fault(text: str) -> httpx.Response:
+    body = (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault>'
+        "<s:Code><s:Value>s:Receiver</s:Value></s:Code>"
+        f'<s:Reason><s:Text xml:lang="en">{text}</s:Text></s:Reason>'
+        "</s:Fault></s:Body></s:Envelope>"
+    )
+    return httpx.Response(
+        500, content=body.encode(), headers={"Content-Type": "application/soap+xml"}
+    )
+
+
+TERMINAL_ATTACK = "boom&#x1b;]0;pwned&#x7;&#x1b;[2J\u202eevil\x9b31m &#55;T:abcdefgh"
+
+
+def test_debug_output_reaches_the_terminal_without_escapes_or_secrets(
+    cli: Callable[..., Run], router: respx.MockRouter
+) -> None:
+    router.post(BATCH_URL).mock(return_value=_hostile_fault(TERMINAL_ATTACK))
+
+    run = cli("status", "4711", "--debug", *TICKETED)
+
+    assert run.code != 0
+    assert "Traceback" in run.err or "envelope" in run.err
+    unsafe = [ch for ch in run.err if not ch.isprintable() and ch not in "\n\t"]
+    assert unsafe == []
+    assert "abcdefgh" not in run.err  # &#55;T:… is a ticket, escaped
+
+
+def test_debug_traceback_of_an_unexpected_error_is_cleaned(
+    cli: Callable[..., Run], router: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("server said \x1b[31mred\x07 \u202e")
+
+    monkeypatch.setattr(BatchClient, "get_batch_task_info", explode)
+
+    run = cli("status", "4711", "--debug", *TICKETED)
+
+    assert "RuntimeError" in run.err
+    assert [ch for ch in run.err if not ch.isprintable() and ch not in "\n\t"] == []

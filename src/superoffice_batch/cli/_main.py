@@ -19,6 +19,7 @@ from ..errors import (
     _ReplyError,
     redact,
 )
+from ..servertext import for_terminal
 from ._base import Context, ExitCode, UsageError
 from ._connection import CONNECTION_DESTS, in_cli_terms, known_secrets
 from ._output import Output
@@ -89,7 +90,8 @@ def _report(
 ) -> int:
     """One redacted error line (after the traceback with ``--debug``); returns ``code``."""
     if debug:
-        out.stderr.write(redact(traceback.format_exc(), out.secrets))
+        # The traceback quotes exception messages: server text, bound for a terminal.
+        out.stderr.write(for_terminal(redact(traceback.format_exc(), out.secrets)))
     elif unexpected:
         hint = "run with --debug for details"
     prefix = "unexpected error: " if unexpected else ""
@@ -124,7 +126,8 @@ def _silence_stdout() -> None:
 
 
 class _RedactingFormatter(logging.Formatter):
-    """Masks the secrets the command line knows, on top of the library's own masking.
+    """Masks the secrets the command line knows, on top of the library's own masking, and
+    cleans each line for the terminal (an envelope log quotes the server verbatim).
 
     Only what a record quotes (its arguments, a traceback) is masked, not the format
     text: that is the library's own words.
@@ -145,7 +148,7 @@ class _RedactingFormatter(logging.Formatter):
             masked.args = tuple(self._mask(arg) for arg in record.args)
         elif record.args:
             masked.args = {key: self._mask(arg) for key, arg in record.args.items()}
-        return super().format(masked)
+        return for_terminal(super().format(masked))
 
     def formatException(self, ei: Any) -> str:
         return redact(super().formatException(ei), self._secrets)
