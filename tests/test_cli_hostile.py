@@ -248,7 +248,7 @@ def test_the_simulator_warns_when_it_listens_beyond_loopback(
 
 
 def test_the_simulator_closes_an_idle_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulator_module._Handler, "timeout", 0.2)
+    monkeypatch.setattr(simulator_module._Server, "idle_timeout", 0.2)
     with (
         NetServerSimulator() as simulator,
         socket.create_connection(("127.0.0.1", simulator.port), timeout=10) as idle,
