@@ -350,3 +350,19 @@ def test_debug_traceback_of_an_unexpected_error_is_cleaned(
 
     assert "RuntimeError" in run.err
     assert [ch for ch in run.err if not ch.isprintable() and ch not in "\n\t"] == []
+
+
+def test_a_reply_no_reader_can_hold_is_a_service_error_not_an_unexpected_one(
+    cli: Callable[..., Run], router: respx.MockRouter
+) -> None:
+    reply = task(SOAP)
+    content = reply.content.replace(b"2025-05-07T14:29:58", b"12345678901234567890-05-07T14:29:58")
+    router.post(BATCH_URL).mock(
+        return_value=httpx.Response(200, content=content, headers=reply.headers)
+    )
+
+    run = cli("status", "4711", *TICKETED)
+
+    assert run.code == 3  # a service error, not an internal one
+    assert "unexpected error" not in run.err
+    assert "ProtocolError" in run.err

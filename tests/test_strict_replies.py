@@ -61,7 +61,7 @@ def test_a_nil_exception_info_holding_an_error_is_not_success() -> None:
         "<b:StartBatchJobResponse><b:Response>42</b:Response></b:StartBatchJobResponse>",
         '<b:ExceptionInfo xsi:nil="true"><b:Message>Boom</b:Message></b:ExceptionInfo>',
     )
-    with pytest.raises(ProtocolError, match="malformed ExceptionInfo header"):
+    with pytest.raises(ProtocolError, match="marked nil has content"):
         parse_start(content)
 
 
@@ -129,3 +129,10 @@ def test_the_client_refuses_a_gzip_reply_with_trailing_garbage(
     )
     with pytest.raises(ProtocolError, match="bytes follow the end"):
         flavor.start(make(ticket="7T:abcdef", soap_version=SoapVersion.SOAP12))  # type: ignore[operator]
+
+
+def test_a_nil_value_with_content_is_refused_in_utf_16_too() -> None:
+    content = start('<b:Response xsi:nil="true">42</b:Response>').decode()
+    content = '<?xml version="1.0" encoding="utf-16"?>' + content
+    with pytest.raises(ProtocolError, match="marked nil has content"):
+        parse_start(content.encode("utf-16"))

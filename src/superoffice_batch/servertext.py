@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 import codecs
-import html
 import re
 from array import array
 from collections.abc import Iterable
@@ -96,6 +95,8 @@ def reveal(
 
 
 # -- decoding ------------------------------------------------------------------------------
+# The patterns are strings, compiled (and cached by ``re``) at their first use: only error
+# and log paths need them, and compiling them all would add milliseconds to the import.
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16's: it starts with the same bytes
@@ -112,11 +113,11 @@ _SNIFFED = (
     (b"\0<", "utf-16-be"),
 )
 # Linear: a fixed word, then one run of a class that excludes what may follow it.
-_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
+_CHARSET = r"""(?i)charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})"""
 
 
 def _charset(content_type: str | None) -> str | None:
-    match = _CHARSET.search(content_type[:1024]) if content_type else None
+    match = re.search(_CHARSET, content_type[:1024]) if content_type else None
     return match.group(1) if match else None
 
 
@@ -169,7 +170,7 @@ def _collapsed_start(content: bytes | str, charset: str | None, chars: int) -> t
 # line and paragraph separators, bidi embeddings, overrides and isolates, zero-width
 # marks, the BOM, interlinear annotations, tag characters, and lone surrogates. One class:
 # linear, each character tested once.
-_TERMINAL_UNSAFE = re.compile(
+_TERMINAL_UNSAFE = (
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
     "\u2060-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f\ud800-\udfff]"
 )
@@ -178,7 +179,7 @@ _TERMINAL_UNSAFE = re.compile(
 def for_terminal(text: str) -> str:
     """``text`` with every character a terminal would act on replaced by a space;
     newlines and tabs stay, so a traceback keeps its lines."""
-    return _TERMINAL_UNSAFE.sub(" ", text)
+    return re.sub(_TERMINAL_UNSAFE, " ", text)
 
 
 # -- unescaping, with a map back to the original ------------------------------------------
@@ -186,7 +187,7 @@ def for_terminal(text: str) -> str:
 # One layer of every escape a server may quote text in. Linear: each alternative starts
 # with a fixed character, then either a bounded run or one run of a single class that
 # stops at the first character outside it; nothing is nested, so no input backtracks.
-_ESCAPE = re.compile(
+_ESCAPE = (
     r"&#[0-9]+;?"
     r"|&#[xX][0-9A-Fa-f]+;?"
     r"|&[A-Za-z][A-Za-z0-9]{0,31};?"
@@ -217,6 +218,8 @@ def _unescaped_token(token: str) -> str | None:
             return _code_point(token[3:].rstrip(";"), 16)
         if token.startswith("&#"):
             return _code_point(token[2:].rstrip(";"), 10)
+        import html  # its table of 2,231 names is loaded on the first error that needs it
+
         plain = html.unescape(token)
         return plain if plain != token else None
     if first == "%":
@@ -265,7 +268,7 @@ class _Layer:
             shift += len(token) - len(plain)
             return plain
 
-        self.text = _ESCAPE.sub(replace, source)
+        self.text = re.sub(_ESCAPE, replace, source)
 
     @property
     def changed(self) -> bool:
@@ -296,16 +299,15 @@ def _lower(text: str) -> str:
 # Each pattern is linear: each quantified run stops at a character the next part cannot
 # match (no nested or overlapping repetition), so no input makes them backtrack.
 # A NetServer ticket (7T:…) or access token (8A:…) anywhere in a text.
-_TICKET_LIKE = re.compile(r"\b[0-9][A-Za-z]:([A-Za-z0-9+/=_.\-]{3,})")
+_TICKET_LIKE = r"\b[0-9][A-Za-z]:([A-Za-z0-9+/=_.\-]{3,})"
 # The same cut short at the end of an excerpt: its first characters.
-_TICKET_AT_CUT = re.compile(r"\b[0-9][A-Za-z]:([A-Za-z0-9+/=_.\-]{0,2})\Z")
+_TICKET_AT_CUT = r"\b[0-9][A-Za-z]:([A-Za-z0-9+/=_.\-]{0,2})\Z"
 # A start tag of an element that carries a secret, whatever its prefix, then its content:
 # text and CDATA sections up to the next markup, or up to the end of the text (a cut).
 # Attributes stop at the next "<", so an unterminated tag costs only its own length.
-_SECRET_ELEMENT = re.compile(
-    r"<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken)(?:\s[^<>]*)?(?<!/)>"
-    r"((?:[^<]+|<!\[CDATA\[(?:[^\]]+|\](?!\]>))*(?:\]\]>|\Z))*)",
-    re.IGNORECASE,
+_SECRET_ELEMENT = (
+    r"(?i)<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken)(?:\s[^<>]*)?(?<!/)>"
+    r"((?:[^<]+|<!\[CDATA\[(?:[^\]]+|\](?!\]>))*(?:\]\]>|\Z))*)"
 )
 
 
@@ -368,9 +370,9 @@ class _Masker:
         if not patterns:
             return
         for pattern in (_TICKET_LIKE, _SECRET_ELEMENT):
-            for match in pattern.finditer(text):
+            for match in re.finditer(pattern, text):
                 yield match.span(1)
-        at_cut = _TICKET_AT_CUT.search(text) if cut else None
+        at_cut = re.search(_TICKET_AT_CUT, text) if cut else None
         if at_cut is not None:
             yield at_cut.start(1), len(text)
 

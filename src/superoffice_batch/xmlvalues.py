@@ -30,7 +30,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
+from typing import Any, Generic, NamedTuple, NoReturn, TypeVar, cast
 
 import attrs
 from lxml import etree
@@ -142,12 +142,30 @@ _TRUE = ("true", "1")
 
 def is_nil(element: etree._Element) -> bool:
     """Whether the element is marked ``xsi:nil`` (an xs:boolean: spaces around it count
-    for nothing); ``ValueError`` if it is and yet has content, which XSD forbids."""
-    if (element.get(XSI_NIL) or "").strip() not in _TRUE:
+    for nothing). That a nil element has no content is checked once per reply
+    (:func:`nil_with_content`), not here: this runs for every value of a long list."""
+    nil = element.get(XSI_NIL)
+    return nil is not None and nil.strip() in _TRUE
+
+
+_NIL_ATTRIBUTES = etree.XPath("//@xsi:nil", namespaces={"xsi": XSI})
+
+
+def nil_with_content(root: etree._Element, content: bytes) -> bool:
+    """Whether any element of a reply is marked nil and yet has content, which XSD forbids.
+
+    A UTF-8 reply without the bytes ``nil`` has no such element: the search in C over the
+    raw bytes spares the tree walk on almost every reply. The walk itself finds the few
+    ``xsi:nil`` attributes in C, and only their elements are looked at here.
+    """
+    if b"nil" not in content and root.getroottree().docinfo.encoding in ("UTF-8", "utf-8"):
         return False
-    if element.text or len(element):
-        raise ValueError("an element marked nil has content")
-    return True
+    found = cast("list[etree._ElementUnicodeResult]", _NIL_ATTRIBUTES(root))
+    for nil in found:
+        element = nil.getparent()
+        if element is not None and nil.strip() in _TRUE and (element.text or len(element)):
+            return True
+    return False
 
 
 class Codec(Generic[T]):
@@ -227,14 +245,21 @@ class Scalar(Codec[T]):
         element.text = self.to_text(value)
 
     def read(self, element: etree._Element) -> T:
-        if is_nil(element):
-            return self.default  # type: ignore[no-any-return]
-        return self._from_text(element.text or "")
+        text = element.text
+        if text is None:
+            # Only an empty element can be nil: most values skip the attribute look-up.
+            if is_nil(element):
+                return self.default  # type: ignore[no-any-return]
+            text = ""
+        return self._from_text(text)
 
     def read_required(self, element: etree._Element) -> T:
-        if is_nil(element):
-            raise ValueError("nil where a value is required")
-        return self._from_text(element.text or "")
+        text = element.text
+        if text is None:
+            if is_nil(element):
+                raise ValueError("nil where a value is required")
+            text = ""
+        return self._from_text(text)
 
 
 # -- integers and booleans ---------------------------------------------------------
@@ -491,12 +516,12 @@ class EnumCodec(Codec["E | str"]):
         element.text = str.__str__(value)
 
     def read(self, element: etree._Element) -> E | str:
-        if is_nil(element):
-            return self.default  # type: ignore[no-any-return]
         text = element.text
         member = self._members.get(text)  # type: ignore[arg-type]
         if member is not None:
             return member  # type: ignore[no-any-return]
+        if text is None and is_nil(element):
+            return self.default  # type: ignore[no-any-return]
         # An unknown name is kept only if the constructor would accept it: one token.
         words = (text or "").split()
         if len(words) != 1:
@@ -603,7 +628,9 @@ class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
                 if tag == key_tag:
                     key = part.text or ""
                 elif tag == value_tag:
-                    item = None if is_nil(part) else part.text or ""
+                    item = part.text
+                    if item is None and not is_nil(part):
+                        item = ""
             if key is None:
                 raise ValueError(f"{etree.QName(pair).localname} without a Key")
             result[key] = item
