@@ -22,6 +22,7 @@ from flavors import SyncFlavor
 from replies import CONTENT_TYPES
 from superoffice_batch import SoapVersion, SuperOfficeError
 from superoffice_batch.servertext import ServerText, for_terminal, reveal
+from test_replies import exposed_text
 
 TICKET = "7T:SeCrEtTicket42xyzQ=="
 APP_TOKEN = "AppTokenSecret9f8e7d"
@@ -61,28 +62,6 @@ def _shows(text: str) -> list[str]:
     """The secrets (or a long piece of one) that ``text`` shows, in any letter case."""
     folded = text.lower()
     return [secret for secret in SECRETS if secret.lower()[3:15] in folded]
-
-
-def _exposed(error: BaseException) -> str:
-    parts: list[str] = []
-
-    def collect(value: object) -> None:
-        if isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, BaseException):
-            parts.extend((str(value), repr(value)))
-            collect(vars(value))
-            collect(value.args)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                collect(key)
-                collect(item)
-        elif isinstance(value, (tuple, list)):
-            for item in value:
-                collect(item)
-
-    collect(error)
-    return "\n".join(parts)
 
 
 def _envelope(body: str, header: str = "") -> bytes:
@@ -206,7 +185,7 @@ def test_no_error_path_shows_a_secret_in_any_form(
     with pytest.raises(SuperOfficeError) as caught:
         flavor.start(client)
 
-    assert _shows(_exposed(caught.value)) == []
+    assert _shows(exposed_text(caught.value)) == []
     logged = [record.getMessage() for record in caplog.records]
     assert logged, "the DEBUG envelope logs were written"
     assert [line for line in logged if _shows(line)] == []

@@ -304,9 +304,16 @@ def _log_call(name: str, url: str, outcome: str, started: float) -> None:
         logger.info("%s POST %s: %s (%.1f ms)", name, url, outcome, elapsed)
 
 
-def _log_envelope(kind: str, name: str, content: bytes, secrets: tuple[str, ...]) -> None:
+def _log_envelope(
+    kind: str,
+    name: str,
+    content: bytes,
+    secrets: tuple[str, ...],
+    content_type: str | None = None,
+) -> None:
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("%s %s envelope: %s", name, kind, reveal(ServerText(content), secrets))
+        text = reveal(ServerText(content, content_type), secrets)
+        logger.debug("%s %s envelope: %s", name, kind, text)
 
 
 class _Attempts:
@@ -440,7 +447,7 @@ class _CallPolicy:
                 logger.info("%s: %s; re-sending in %.1f s", name, error, delay)
                 yield delay
                 continue
-            _log_envelope("reply", name, response.content, secrets)
+            _log_envelope("reply", name, response.content, secrets, response.content_type)
             try:
                 result = parse(
                     response.content,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import functools
 import re
 from array import array
 from collections.abc import Iterable
@@ -187,16 +188,28 @@ def for_terminal(text: str) -> str:
 # One layer of every escape a server may quote text in. Linear: each alternative starts
 # with a fixed character, then either a bounded run or one run of a single class that
 # stops at the first character outside it; nothing is nested, so no input backtracks.
+# The lookahead lets the engine skip to the next candidate character in C (a pattern that
+# starts with a bare alternation is tried branch by branch at every position).
 _ESCAPE = (
-    r"&#[0-9]+;?"
+    r"(?=[&%\\ ])(?:&#[0-9]+;?"
     r"|&#[xX][0-9A-Fa-f]+;?"
     r"|&[A-Za-z][A-Za-z0-9]{0,31};?"
     r"|(?:%[0-9A-Fa-f]{2})+"
     r"|(?:\\u[0-9A-Fa-f]{4})+"
     r"|\\x[0-9A-Fa-f]{2}"
     r"|\\[\\/\"']"
-    r"|\s{2,}|[^\S ]"
+    r"| {2,})"
 )
+# Every other whitespace character is a space first: the same length, so no piece to map.
+_SPACES = str.maketrans(
+    dict.fromkeys(
+        "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+        "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000",
+        " ",
+    )
+)
+# Most tokens of a hostile text repeat: a short one is decoded once.
+_SHORT_TOKEN = 12
 _MAX_CODE_POINT = 0x10FFFF
 
 
@@ -235,29 +248,33 @@ def _unescaped_token(token: str) -> str | None:
         if token[1] == "x":
             return chr(int(token[2:], 16))
         return token[1]
-    return " "  # whitespace
+    return " "  # a run of spaces
+
+
+_cached_token = functools.lru_cache(maxsize=4096)(_unescaped_token)
 
 
 class _Layer:
     """One layer of unescaping of a text: the result, and where each change came from.
 
     Four parallel arrays, one entry per replaced piece: its start and end in the result
-    and in the source. Between pieces the two texts are the same, shifted.
+    and in the source. Between pieces the two texts are the same, shifted. The entries
+    are C ints (4 bytes): a reply is at most 1 GiB (``max_response_bytes``).
     """
 
-    __slots__ = ("ends", "source_ends", "source_starts", "starts", "text")
+    __slots__ = ("changed", "ends", "source_ends", "source_starts", "starts", "text")
 
     def __init__(self, source: str) -> None:
-        self.starts = array("q")
-        self.ends = array("q")
-        self.source_starts = array("q")
-        self.source_ends = array("q")
+        self.starts = array("i")
+        self.ends = array("i")
+        self.source_starts = array("i")
+        self.source_ends = array("i")
         shift = 0
 
         def replace(match: re.Match[str]) -> str:
             nonlocal shift
             token = match.group()
-            plain = _unescaped_token(token)
+            plain = _cached_token(token) if len(token) <= _SHORT_TOKEN else _unescaped_token(token)
             if plain is None:
                 return token
             start = match.start() - shift
@@ -268,11 +285,8 @@ class _Layer:
             shift += len(token) - len(plain)
             return plain
 
-        self.text = re.sub(_ESCAPE, replace, source)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.starts)
+        self.text = re.sub(_ESCAPE, replace, source.translate(_SPACES))
+        self.changed = self.text != source
 
     def back(self, start: int, end: int) -> tuple[int, int]:
         """The span of the source that ``[start, end)`` of the result came from."""
@@ -299,9 +313,11 @@ def _lower(text: str) -> str:
 # Each pattern is linear: each quantified run stops at a character the next part cannot
 # match (no nested or overlapping repetition), so no input makes them backtrack.
 # A NetServer ticket (7T:…) or access token (8A:…) anywhere in a text.
-_TICKET_LIKE = r"\b[0-9][A-Za-z]:([A-Za-z0-9+/=_.\-]{3,})"
+# A digit first, then "not after a word character": the same as a leading \b, but a pattern
+# that starts with a character class is searched for in C.
+_TICKET_LIKE = r"[0-9](?<!\w[0-9])[A-Za-z]:([A-Za-z0-9+/=_.\-]{3,})"
 # The same cut short at the end of an excerpt: its first characters.
-_TICKET_AT_CUT = r"\b[0-9][A-Za-z]:([A-Za-z0-9+/=_.\-]{0,2})\Z"
+_TICKET_AT_CUT = r"[0-9](?<!\w[0-9])[A-Za-z]:([A-Za-z0-9+/=_.\-]{0,2})\Z"
 # A start tag of an element that carries a secret, whatever its prefix, then its content:
 # text and CDATA sections up to the next markup, or up to the end of the text (a cut).
 # Attributes stop at the next "<", so an unterminated tag costs only its own length.
