@@ -260,3 +260,19 @@ def test_masking_a_large_hostile_text_stays_linear() -> None:
         timings.append(time.perf_counter() - began)
 
     assert timings[1] < timings[0] * 10 * 3  # ten times the text, not a hundred times the time
+
+
+@pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())
+def test_a_transport_error_quoting_a_secret_does_not_show_it(
+    batch: respx.Route,
+    make: Callable[..., Any],
+    flavor: SyncFlavor,
+    form: Callable[[str], str],
+) -> None:
+    batch.mock(side_effect=httpx.ReadError(f"peer said {form(TICKET)} {form(APP_TOKEN)}"))
+    client = make(ticket=TICKET, application_token=APP_TOKEN, soap_version=SOAP)
+
+    with pytest.raises(SuperOfficeError) as caught:
+        flavor.start(client)
+
+    assert _shows(exposed_text(caught.value)) == []

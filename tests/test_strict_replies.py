@@ -136,3 +136,14 @@ def test_a_nil_value_with_content_is_refused_in_utf_16_too() -> None:
     content = '<?xml version="1.0" encoding="utf-16"?>' + content
     with pytest.raises(ProtocolError, match="marked nil has content"):
         parse_start(content.encode("utf-16"))
+
+
+def test_a_nil_dictionary_value_with_content_is_a_protocol_error() -> None:
+    content = reply(
+        "<b:GetBatchTaskInfoResponse><b:Response><b:Id>5</b:Id><b:ParameterObject>"
+        "<b:StringKeyValuePair><b:Key>k</b:Key>"
+        '<b:Value xsi:nil="true">leaked</b:Value></b:StringKeyValuePair>'
+        "</b:ParameterObject></b:Response></b:GetBatchTaskInfoResponse>"
+    )
+    with pytest.raises(ProtocolError, match="marked nil has content"):
+        GetBatchTaskInfo(5).parse_response(content)

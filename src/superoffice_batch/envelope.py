@@ -42,7 +42,6 @@ from .xmlvalues import (
     append_prototypes,
     int_text,
     is_nil,
-    nil_with_content,
     string_text,
     tns,
 )
@@ -337,14 +336,6 @@ def open_reply(
             status_code=status_code,
             excerpt=excerpt(content, secrets, content_type),
         )
-    if nil_with_content(root, content):
-        # A nil ExceptionInfo holding an error, a nil result holding a value: the reply
-        # contradicts itself, so neither reading of it can be trusted.
-        raise ProtocolError(
-            "malformed reply: an element marked nil has content",
-            status_code=status_code,
-            excerpt=excerpt(content, secrets, content_type),
-        )
     payload = body[0] if len(body) else None
     if payload is not None and payload.tag == tags.fault:
         raise _fault(payload, tags.version, status_code, secrets)
@@ -535,8 +526,20 @@ def _read_header(
                 f"malformed Succeeded header: {problem}", status_code=status_code
             ) from None
     exception_info = found.get(_EXCEPTION_INFO)
-    if exception_info is not None and not is_nil(exception_info):
-        raise _service_error(exception_info, status_code, secrets)
+    if exception_info is not None:
+        try:
+            reported = (
+                None
+                if is_nil(exception_info)
+                else _service_error(exception_info, status_code, secrets)
+            )
+        except ValueError as problem:
+            # Nil yet holding an error: whether the call failed cannot be told.
+            raise ProtocolError(
+                f"malformed ExceptionInfo header: {problem}", status_code=status_code
+            ) from None
+        if reported is not None:
+            raise reported
     if not succeeded:
         raise ServiceError(status_code=status_code)
     return found

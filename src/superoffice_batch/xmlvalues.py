@@ -30,7 +30,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Generic, NamedTuple, NoReturn, TypeVar, cast
+from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 
 import attrs
 from lxml import etree
@@ -142,30 +142,13 @@ _TRUE = ("true", "1")
 
 def is_nil(element: etree._Element) -> bool:
     """Whether the element is marked ``xsi:nil`` (an xs:boolean: spaces around it count
-    for nothing). That a nil element has no content is checked once per reply
-    (:func:`nil_with_content`), not here: this runs for every value of a long list."""
+    for nothing); ``ValueError`` if it is and yet has content, which XSD forbids."""
     nil = element.get(XSI_NIL)
-    return nil is not None and nil.strip() in _TRUE
-
-
-_NIL_ATTRIBUTES = etree.XPath("//@xsi:nil", namespaces={"xsi": XSI})
-
-
-def nil_with_content(root: etree._Element, content: bytes) -> bool:
-    """Whether any element of a reply is marked nil and yet has content, which XSD forbids.
-
-    A UTF-8 reply without the bytes ``nil`` has no such element: the search in C over the
-    raw bytes spares the tree walk on almost every reply. The walk itself finds the few
-    ``xsi:nil`` attributes in C, and only their elements are looked at here.
-    """
-    if b"nil" not in content and root.getroottree().docinfo.encoding in ("UTF-8", "utf-8"):
+    if nil is None or nil.strip() not in _TRUE:
         return False
-    found = cast("list[etree._ElementUnicodeResult]", _NIL_ATTRIBUTES(root))
-    for nil in found:
-        element = nil.getparent()
-        if element is not None and nil.strip() in _TRUE and (element.text or len(element)):
-            return True
-    return False
+    if element.text or len(element):
+        raise ValueError("an element marked nil has content")
+    return True
 
 
 class Codec(Generic[T]):
@@ -247,10 +230,11 @@ class Scalar(Codec[T]):
     def read(self, element: etree._Element) -> T:
         text = element.text
         if text is None:
-            # Only an empty element can be nil: most values skip the attribute look-up.
             if is_nil(element):
                 return self.default  # type: ignore[no-any-return]
             text = ""
+        elif element.keys():  # a cheap test first: most values carry no attribute
+            is_nil(element)  # raises if marked nil: this one has content
         return self._from_text(text)
 
     def read_required(self, element: etree._Element) -> T:
@@ -259,6 +243,8 @@ class Scalar(Codec[T]):
             if is_nil(element):
                 raise ValueError("nil where a value is required")
             text = ""
+        elif element.keys():
+            is_nil(element)  # raises if marked nil: this one has content
         return self._from_text(text)
 
 
@@ -517,11 +503,11 @@ class EnumCodec(Codec["E | str"]):
 
     def read(self, element: etree._Element) -> E | str:
         text = element.text
+        if element.keys() and is_nil(element):  # raises if marked nil with content
+            return self.default  # type: ignore[no-any-return]
         member = self._members.get(text)  # type: ignore[arg-type]
         if member is not None:
             return member  # type: ignore[no-any-return]
-        if text is None and is_nil(element):
-            return self.default  # type: ignore[no-any-return]
         # An unknown name is kept only if the constructor would accept it: one token.
         words = (text or "").split()
         if len(words) != 1:
@@ -628,9 +614,7 @@ class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
                 if tag == key_tag:
                     key = part.text or ""
                 elif tag == value_tag:
-                    item = part.text
-                    if item is None and not is_nil(part):
-                        item = ""
+                    item = None if is_nil(part) else part.text or ""
             if key is None:
                 raise ValueError(f"{etree.QName(pair).localname} without a Key")
             result[key] = item
