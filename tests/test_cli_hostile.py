@@ -366,3 +366,21 @@ def test_a_reply_no_reader_can_hold_is_a_service_error_not_an_unexpected_one(
     assert run.code == 3  # a service error, not an internal one
     assert "unexpected error" not in run.err
     assert "ProtocolError" in run.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["wait", "5", "--poll-interval", "1e6"], "--poll-interval: seconds must be at most 86400"),
+        (["wait", "5", "--max-wait", "1e10"], "--max-wait: seconds must be at most 31622400"),
+        (["list", "--timeout", "1e400"], "--timeout: seconds must be finite"),
+    ],
+)
+def test_seconds_out_of_range_are_a_usage_error_naming_the_option(
+    cli: Callable[..., Run], argv: list[str], named: str
+) -> None:
+    run = cli(*argv, *TICKETED[:2], "--ticket", "7T:abcdef")
+
+    assert run.code == 2
+    assert named in run.err
+    assert "unexpected" not in run.err

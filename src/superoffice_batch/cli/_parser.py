@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import NoReturn
 
 from .. import __version__
+from ..client import MAX_WAIT_TIMEOUT
 from ..errors import redact
 from ..models import BatchTaskState
 from . import _commands as commands
@@ -77,15 +78,26 @@ def job_id(text: str) -> int:
     return value
 
 
-def seconds(text: str) -> float:
-    """A positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError("seconds must be finite and positive")
-    return value
+def _seconds_up_to(limit: float, within: str) -> Callable[[str], float]:
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a number of seconds") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError("seconds must be finite and positive")
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"seconds must be at most {limit:.0f} ({within})")
+        return value
+
+    seconds.__name__ = "seconds"  # argparse names the type in some messages
+    return seconds
+
+
+seconds = _seconds_up_to(86400, "a day")
+"""A positive number of seconds, at most a day: a timeout, a poll interval."""
+wait_seconds = _seconds_up_to(MAX_WAIT_TIMEOUT, "366 days")
+"""A positive number of seconds to wait for a job, at most 366 days."""
 
 
 def port(text: str) -> int:
@@ -257,7 +269,7 @@ def _add_follow_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-wait",
-        type=seconds,
+        type=wait_seconds,
         metavar="SECONDS",
         default=None,
         help="give up waiting after this long, exit 4 (default: no limit)",
