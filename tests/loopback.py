@@ -33,7 +33,8 @@ class Answer:
     """What to do with one request.
 
     ``hang_up`` closes the connection without writing a byte; ``stall`` waits that many
-    seconds (or until the server stops) before answering.
+    seconds (or until the server stops) before answering; ``drip`` writes the body one
+    byte at a time, that many seconds apart (until the server stops).
     """
 
     status: int = 200
@@ -41,6 +42,7 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
     hang_up: bool = False
     stall: float = 0.0
+    drip: float = 0.0
 
 
 Responder = Callable[[Seen], Answer]
@@ -95,7 +97,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
-        self.wfile.write(answer.body)
+        if not answer.drip:
+            self.wfile.write(answer.body)
+            return
+        for offset in range(len(answer.body)):
+            self.wfile.write(answer.body[offset : offset + 1])
+            self.wfile.flush()
+            if self.server.loopback.stopping.wait(answer.drip):
+                return
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -367,7 +367,7 @@ def test_version(cli: Callable[..., Run]) -> None:
         (["start", "ExportTask", "-p", "novalue"], "expected KEY=VALUE"),
         (["start", "ExportTask", "-p", "=x"], "expected KEY=VALUE"),
         (["wait", "5", "--poll-interval", "0"], "finite and positive"),
-        (["list", "--state", "Sleeping"], "unknown state 'Sleeping'"),
+        (["list", "--state", "Sleeping"], "unknown state (choose from"),
         (["list", "--timeout", "nan"], "finite and positive"),
         (["list", "--soap", "2.0"], "invalid choice"),
         (["simulate", "--port", "70000"], "from 0 to 65535"),

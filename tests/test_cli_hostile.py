@@ -248,7 +248,7 @@ def test_the_simulator_warns_when_it_listens_beyond_loopback(
 
 
 def test_the_simulator_closes_an_idle_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulator_module._Handler, "timeout", 0.2)
+    monkeypatch.setattr(simulator_module._Server, "idle_timeout", 0.2)
     with (
         NetServerSimulator() as simulator,
         socket.create_connection(("127.0.0.1", simulator.port), timeout=10) as idle,
@@ -274,3 +274,113 @@ def test_ctrl_c_during_start_batch_job_says_the_job_may_have_started(
         "superoffice-batch: interrupted: the batch job may have started; "
         "to find it: superoffice-batch list --name 'Export Task'\n"
     )
+
+
+# -- round 3: no value in a usage error, nothing raw on the terminal with --debug -------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--tickt", "S3cr3tValue", "status", "5"],
+        ["--tickt=S3cr3tValue", "status", "5"],
+        ["status", "S3cr3tValue"],
+        ["status", "5", "S3cr3tValue"],
+        ["list", "--state", "S3cr3tValue"],
+        ["list", "--soap", "S3cr3tValue"],
+        ["simulate", "--port", "S3cr3tValue"],
+        ["start", "ExportTask", "-p", "S3cr3tValue"],
+        ["wait", "5", "--poll-interval", "S3cr3tValue"],
+        ["S3cr3tValue"],
+    ],
+)
+def test_a_usage_error_never_echoes_a_value(cli: Callable[..., Run], argv: list[str]) -> None:
+    run = cli(*argv)
+
+    assert run.code == 2
+    assert "error:" in run.err
+    assert "S3cr3t" not in run.out + run.err
+
+
+def test_a_usage_error_still_names_the_options_and_commands(cli: Callable[..., Run]) -> None:
+    run = cli("--tickt", "S3cr3tValue", "status", "5")
+
+    assert "--tickt" in run.err or "choose from" in run.err
+    assert "status" in run.err
+
+
+def _hostile_fault(text: str) -> httpx.Response:
+    body = (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault>'
+        "<s:Code><s:Value>s:Receiver</s:Value></s:Code>"
+        f'<s:Reason><s:Text xml:lang="en">{text}</s:Text></s:Reason>'
+        "</s:Fault></s:Body></s:Envelope>"
+    )
+    return httpx.Response(
+        500, content=body.encode(), headers={"Content-Type": "application/soap+xml"}
+    )
+
+
+TERMINAL_ATTACK = "boom&#x1b;]0;pwned&#x7;&#x1b;[2J\u202eevil\x9b31m &#55;T:abcdefgh"
+
+
+def test_debug_output_reaches_the_terminal_without_escapes_or_secrets(
+    cli: Callable[..., Run], router: respx.MockRouter
+) -> None:
+    router.post(BATCH_URL).mock(return_value=_hostile_fault(TERMINAL_ATTACK))
+
+    run = cli("status", "4711", "--debug", *TICKETED)
+
+    assert run.code != 0
+    assert "Traceback" in run.err or "envelope" in run.err
+    unsafe = [ch for ch in run.err if not ch.isprintable() and ch not in "\n\t"]
+    assert unsafe == []
+    assert "abcdefgh" not in run.err  # &#55;T:… is a ticket, escaped
+
+
+def test_debug_traceback_of_an_unexpected_error_is_cleaned(
+    cli: Callable[..., Run], router: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("server said \x1b[31mred\x07 \u202e")
+
+    monkeypatch.setattr(BatchClient, "get_batch_task_info", explode)
+
+    run = cli("status", "4711", "--debug", *TICKETED)
+
+    assert "RuntimeError" in run.err
+    assert [ch for ch in run.err if not ch.isprintable() and ch not in "\n\t"] == []
+
+
+def test_a_reply_no_reader_can_hold_is_a_service_error_not_an_unexpected_one(
+    cli: Callable[..., Run], router: respx.MockRouter
+) -> None:
+    reply = task(SOAP)
+    content = reply.content.replace(b"2025-05-07T14:29:58", b"12345678901234567890-05-07T14:29:58")
+    router.post(BATCH_URL).mock(
+        return_value=httpx.Response(200, content=content, headers=reply.headers)
+    )
+
+    run = cli("status", "4711", *TICKETED)
+
+    assert run.code == 3  # a service error, not an internal one
+    assert "unexpected error" not in run.err
+    assert "ProtocolError" in run.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["wait", "5", "--poll-interval", "1e6"], "--poll-interval: seconds must be at most 86400"),
+        (["wait", "5", "--max-wait", "1e10"], "--max-wait: seconds must be at most 31622400"),
+        (["list", "--timeout", "1e400"], "--timeout: seconds must be finite"),
+    ],
+)
+def test_seconds_out_of_range_are_a_usage_error_naming_the_option(
+    cli: Callable[..., Run], argv: list[str], named: str
+) -> None:
+    run = cli(*argv, *TICKETED[:2], "--ticket", "7T:abcdef")
+
+    assert run.code == 2
+    assert named in run.err
+    assert "unexpected" not in run.err

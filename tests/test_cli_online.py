@@ -383,7 +383,7 @@ def test_an_argument_error_masks_the_system_user_token_from_the_environment(
     run = cli("status", SYSTEM_USER_TOKEN)  # pasted into the wrong place
 
     assert run.code == 2
-    assert "not a job id: '***'" in run.err
+    assert "argument ID: not a job id" in run.err
     assert SYSTEM_USER_TOKEN not in run.err
 
 

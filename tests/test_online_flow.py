@@ -480,6 +480,7 @@ def test_a_hand_made_jwt_with_the_documented_claims_validates(key: rsa.RSAPrivat
         (good_claims(nbf=int(time.time()) + 600), "not valid yet"),
         (good_claims(**{CLAIMS + "ticket": None}), "no ticket"),
         (good_claims(**{CLAIMS + "ticket": " "}), "no ticket"),
+        (good_claims(**{CLAIMS + "ticket": "7T:" + "A" * 65536}), "longer than"),
     ],
     ids=[
         "discovery issuer",
@@ -492,6 +493,7 @@ def test_a_hand_made_jwt_with_the_documented_claims_validates(key: rsa.RSAPrivat
         "not yet valid",
         "no ticket",
         "blank ticket",
+        "ticket over 64 KiB",
     ],
 )
 def test_a_jwt_failing_a_check_is_an_authentication_error(

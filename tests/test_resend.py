@@ -85,3 +85,26 @@ def test_a_proven_rejection_is_resent_once_with_a_fresh_ticket(
         "7T:fresh-ticket-1",
         "7T:fresh-ticket-2",
     ]
+
+
+def test_a_415_whose_body_is_a_successful_reply_is_not_resent_as_soap11(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    # The 401 rule's twin: a body that reads as the job started proves the call ran.
+    batch.mock(side_effect=[_with_status(started(SOAP, 4711), 415), started(SOAP, 4712)])
+
+    with pytest.raises(HttpError) as caught:
+        flavor.start(make(ticket="7T:abcdef"))  # negotiating
+
+    assert caught.value.status_code == 415
+    assert batch.call_count == 1
+
+
+def test_an_empty_415_is_still_resent_as_soap11(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    soap11 = SoapVersion.SOAP11
+    batch.mock(side_effect=[httpx.Response(415), started(soap11, 4712)])
+
+    assert flavor.start(make(ticket="7T:abcdef")) == 4712
+    assert batch.call_count == 2

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import re
 import threading
 import time
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 from ._version import __version__
 from .auth import TicketKeeper, TicketSource, is_ticket_rejection
 from .decoding import ACCEPT_ENCODING, CappedBody
-from .envelope import DEFAULT_MAX_RESPONSE_BYTES, SoapVersion
+from .envelope import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, SoapVersion
 from .errors import (
     BatchTaskFailed,
     BatchTaskTimeout,
@@ -74,11 +73,16 @@ from .operations import (
     StopBatchJob,
     UpdateBatchTask,
 )
+from .servertext import ServerText, reveal
+from .xmlvalues import number_text
 
 __all__ = [
+    "DEFAULT_CALL_DEADLINE",
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT_TIMEOUT",
+    "MAX_RETRIES",
+    "MAX_WAIT_TIMEOUT",
     "USER_AGENT",
     "AsyncBatchClient",
     "AsyncProgressCallback",
@@ -97,6 +101,8 @@ logger = logging.getLogger("superoffice_batch")
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds allowed for each of connect, write, read and pool acquisition."""
+DEFAULT_CALL_DEADLINE = 120.0
+"""Seconds one HTTP exchange may take in all, from sending to the reply's last byte."""
 DEFAULT_POLL_INTERVAL = 1.0
 """Seconds between the first polls of a job; later polls back off."""
 DEFAULT_WAIT_TIMEOUT = 3600.0
@@ -154,8 +160,15 @@ _Step = HttpRequest | float | NeedCredentials | NeedTenant | _Progress
 _Plan = Generator[_Step, Any, T]
 
 
-def _is_version_refusal(error: Exception) -> bool:
-    """415 or a VersionMismatch fault: the endpoint refused the envelope before dispatch."""
+def _is_version_refusal(error: Exception, *, reply_succeeded: bool = False) -> bool:
+    """415 or a VersionMismatch fault: the endpoint refused the envelope before dispatch.
+
+    Like the 401 rule (:func:`~superoffice_batch.auth.is_ticket_rejection`), a refusal
+    whose body reads as the operation's successful reply (``reply_succeeded``) is none:
+    the call ran, and re-sending it would run it twice.
+    """
+    if reply_succeeded:
+        return False
     if isinstance(error, HttpError):
         return error.status_code == 415
     return isinstance(error, SoapFault) and error.code in _VERSION_MISMATCH
@@ -173,19 +186,39 @@ def _is_transient(error: SuperOfficeError) -> bool:
     return isinstance(error, HttpError) and error.status_code in _TRANSIENT_STATUS
 
 
+MAX_RETRIES = 10
+"""The most ``connect_retries`` and ``read_retries`` may be."""
+# No back-off sleep is longer: the doubling would reach years within a few dozen attempts.
+_MAX_BACKOFF = 30.0
+
+
 def _backoff(attempt: int, first: float) -> float:
-    return first * 2.0 ** (attempt - 1)
+    return min(first * 2.0 ** min(attempt - 1, 32), _MAX_BACKOFF)
+
+
+def _within(delay: float | None, stop_by: float | None) -> float | None:
+    """``delay``, unless the re-send after it would start past ``stop_by``."""
+    if delay is None or stop_by is None or time.monotonic() + delay < stop_by:
+        return delay
+    return None
 
 
 def _check_base_url(base_url: object) -> httpx.URL:
     if not isinstance(base_url, (str, httpx.URL)):
         raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
     try:
+        str(base_url).encode("utf-8")
+    except UnicodeError:
+        raise ValueError("base_url contains a lone surrogate, which no URL can carry") from None
+    try:
         url = httpx.URL(str(base_url))
     except httpx.InvalidURL as error:
         raise ValueError(f"base_url is not a valid URL: {error}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("base_url must be an absolute http:// or https:// URL")
+    if url.port is not None and not 0 < url.port <= 65535:
+        # A socket would take the port modulo 65536 and call another service.
+        raise ValueError(f"base_url has port {number_text(url.port)}: a port is 1 to 65535")
     if url.query or url.fragment:
         raise ValueError("base_url must not have a query or fragment")
     if url.userinfo:
@@ -219,22 +252,21 @@ def _warn_if_plain_http(url: httpx.URL, sends_credentials: bool) -> None:
         )
 
 
-def _check_seconds(
-    name: str, value: object, *, optional: bool = False, at_most: float = math.inf
-) -> float | None:
-    if value is None and optional:
-        return None
+def _check_seconds(name: str, value: object, *, at_most: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be finite and positive, got {value}")
+    # Compared before any conversion: float(10**400) overflows.
+    if value != value or value <= 0:
+        raise ValueError(f"{name} must be finite and positive, got {number_text(value)}")
     if value > at_most:
-        raise ValueError(f"{name} must be at most {at_most:g} seconds (a day), got {value}")
+        raise ValueError(f"{name} must be at most {at_most:g} seconds, got {number_text(value)}")
     return float(value)
 
 
 # Sockets and sleeps overflow on absurd values; nothing sane waits a day for one step.
 _MAX_STEP_SECONDS = 86400.0
+MAX_WAIT_TIMEOUT = 366 * 86400.0
+"""The longest ``timeout`` a wait accepts (a year); ``None`` waits without a limit."""
 
 
 def _check_timeout(timeout: object) -> httpx.Timeout:
@@ -254,11 +286,11 @@ def _check_timeout(timeout: object) -> httpx.Timeout:
     return httpx.Timeout(seconds)
 
 
-def _check_count(name: str, value: object, minimum: int) -> int:
+def _check_count(name: str, value: object, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be from {minimum} to {maximum}, got {number_text(value)}")
     return value
 
 
@@ -267,7 +299,9 @@ def _check_job_id(job_id: object) -> int:
         raise TypeError(f"job_id must be an int, not {type(job_id).__name__}")
     if job_id <= 0:
         # StartBatchJob answers 0 (the documented example does) when nothing was created.
-        raise ValueError(f"job_id must be positive, got {job_id}: no such job to wait for")
+        raise ValueError(
+            f"job_id must be positive, got {number_text(job_id)}: no such job to wait for"
+        )
     return job_id
 
 
@@ -286,9 +320,15 @@ def _log_call(name: str, url: str, outcome: str, started: float) -> None:
         logger.info("%s POST %s: %s (%.1f ms)", name, url, outcome, elapsed)
 
 
-def _log_envelope(kind: str, name: str, content: bytes, secrets: tuple[str, ...]) -> None:
+def _log_envelope(
+    kind: str,
+    name: str,
+    content: bytes,
+    secrets: tuple[str, ...],
+    content_type: str | None = None,
+) -> None:
     if logger.isEnabledFor(logging.DEBUG):
-        text = redact(content.decode("utf-8", errors="replace"), secrets)
+        text = reveal(ServerText(content, content_type), secrets)
         logger.debug("%s %s envelope: %s", name, kind, text)
 
 
@@ -322,6 +362,7 @@ class _CallPolicy:
         application_token: str | None,
         soap_version: SoapVersion | None,
         timeout: object,
+        call_deadline: object,
         max_response_bytes: object,
         connect_retries: object,
         read_retries: object,
@@ -346,9 +387,14 @@ class _CallPolicy:
         self.pinned_version = soap_version
         self.negotiated_version: SoapVersion | None = None
         self.timeout = _check_timeout(timeout)
-        self.max_response_bytes = _check_count("max_response_bytes", max_response_bytes, 1)
-        self.connect_retries = _check_count("connect_retries", connect_retries, 0)
-        self.read_retries = _check_count("read_retries", read_retries, 0)
+        self.call_deadline = _check_seconds(
+            "call_deadline", call_deadline, at_most=_MAX_STEP_SECONDS
+        )
+        self.max_response_bytes = _check_count(
+            "max_response_bytes", max_response_bytes, 1, MAX_RESPONSE_BYTES
+        )
+        self.connect_retries = _check_count("connect_retries", connect_retries, 0, MAX_RETRIES)
+        self.read_retries = _check_count("read_retries", read_retries, 0, MAX_RETRIES)
         if time_zone is not None and not isinstance(time_zone, TimeZone):
             raise TypeError(f"time_zone must be a TimeZone, not {type(time_zone).__name__}")
         self.time_zone = time_zone
@@ -376,23 +422,26 @@ class _CallPolicy:
         tenant = self.keeper.source.tenant
         return None if tenant is None or tenant.endpoint is None else tenant.endpoint + "/"
 
-    def plan(self, operation: Operation[T]) -> _Plan[T]:
+    def plan(self, operation: Operation[T], *, stop_by: float | None = None) -> _Plan[T]:
         """Send ``operation`` and return its result.
 
-        Logs one INFO line per call: operation, endpoint, outcome, duration.
+        Logs one INFO line per call: operation, endpoint, outcome, duration. No re-send
+        starts after ``stop_by`` (a ``time.monotonic()`` instant), a waiter's deadline.
         """
-        return (yield from self._logged(operation, operation.parse_response))
+        return (yield from self._logged(operation, operation.parse_response, stop_by))
 
     def reply_plan(self, operation: Operation[T]) -> _Plan[Reply[T]]:
         """Like :meth:`plan`, returning the result with the reply headers."""
-        return (yield from self._logged(operation, operation.parse_reply))
+        return (yield from self._logged(operation, operation.parse_reply, None))
 
-    def _logged(self, operation: Operation[Any], parse: Callable[..., R]) -> _Plan[R]:
+    def _logged(
+        self, operation: Operation[Any], parse: Callable[..., R], stop_by: float | None
+    ) -> _Plan[R]:
         started = time.perf_counter()
         name = type(operation).__name__
         target = _Target(operation.SERVICE.path)
         try:
-            result, status = yield from self._exchange(operation, parse, target)
+            result, status = yield from self._exchange(operation, parse, target, stop_by)
         except SuperOfficeError as error:
             root = self.current_root
             if target.url is operation.SERVICE.path and root is not None:
@@ -419,7 +468,11 @@ class _CallPolicy:
         return error.hint
 
     def _exchange(
-        self, operation: Operation[Any], parse: Callable[..., R], target: _Target
+        self,
+        operation: Operation[Any],
+        parse: Callable[..., R],
+        target: _Target,
+        stop_by: float | None,
     ) -> _Plan[tuple[R, int]]:
         # Re-sends only what certainly did not run, or what is safe to repeat:
         # * a connect failure (nothing was written);
@@ -446,8 +499,9 @@ class _CallPolicy:
                 read_only=operation.READ_ONLY,
                 attempts=attempts,
                 label=name,
+                stop_by=stop_by,
             )
-            _log_envelope("reply", name, response.content, secrets)
+            _log_envelope("reply", name, response.content, secrets, response.content_type)
             try:
                 result = parse(
                     response.content,
@@ -463,7 +517,9 @@ class _CallPolicy:
                     self.negotiated_version = version
                 return result, response.status_code
             # Decided outside the except block, so that later errors do not chain to it.
-            if negotiating and _is_version_refusal(failure):
+            if negotiating and _is_version_refusal(
+                failure, reply_succeeded=self._reads_as_success(parse, response, secrets)
+            ):
                 negotiating = False
                 version = self.negotiated_version = SoapVersion.SOAP11
                 logger.info("%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1", name, failure)
@@ -490,7 +546,7 @@ class _CallPolicy:
                 logger.info("%s: ticket rejected; re-sending with a fresh one", name)
                 credentials = fresh
             elif operation.READ_ONLY and _is_transient(failure):
-                delay = self._read_retry(attempts)
+                delay = _within(self._read_retry(attempts), stop_by)
                 if delay is None:
                     raise failure
                 logger.info("%s: %s; re-sending in %.1f s", name, failure, delay)
@@ -521,18 +577,20 @@ class _CallPolicy:
         read_only: bool,
         attempts: _Attempts | None = None,
         label: str | None = None,
+        stop_by: float | None = None,
     ) -> _Plan[RawResponse]:
         """Send ``request``; re-sent after a connect failure (nothing was written), and
         after any transport failure when ``read_only``. (The login flows' session.)
 
-        ``label`` names the call in log lines (the operation; the method by default).
+        ``label`` names the call in log lines (the operation; the method by default); no
+        re-send starts after ``stop_by``.
         """
         attempts = attempts or _Attempts()
         while True:
             try:
                 response: RawResponse = yield request
             except TransportError as error:
-                delay = self._transport_retry(error, read_only, attempts)
+                delay = _within(self._transport_retry(error, read_only, attempts), stop_by)
                 if delay is None:
                     raise
                 logger.info("%s: %s; re-sending in %.1f s", label or request.method, error, delay)
@@ -581,15 +639,25 @@ class _CallPolicy:
         """Poll GetBatchTaskInfo until the job reaches a terminal state.
 
         The interval grows by half after each poll, up to 30 s (or ``poll_interval`` if
-        that is longer).
+        that is longer). Past the deadline no poll starts and no poll is re-sent, so the
+        wait ends within ``timeout`` plus one exchange's ``call_deadline``. Every error
+        raised carries the job's id as ``job_id``.
         """
         job = _check_job_id(job_id)
+        try:
+            return (yield from self._polls(job, wait))
+        except Exception as error:
+            # A started job must not be lost to the caller, whatever went wrong after.
+            setattr(error, "job_id", job)  # noqa: B010 - any exception, not only ours
+            raise
+
+    def _polls(self, job: int, wait: WaitSettings) -> _Plan[BatchTaskInfo]:
         interval = wait.poll_interval
         longest = max(interval, _MAX_POLL_INTERVAL)
         deadline = None if wait.timeout is None else time.monotonic() + wait.timeout
         seen: tuple[object, ...] | None = None
         while True:
-            info = yield from self.plan(GetBatchTaskInfo(job))
+            info = yield from self.plan(GetBatchTaskInfo(job), stop_by=deadline)
             if info is None:
                 raise ProtocolError(f"GetBatchTaskInfo({job}) returned no task: no such job")
             if wait.on_progress is not None and _progress(info) != seen:
@@ -632,10 +700,14 @@ class WaitSettings:
         *,
         awaits: bool,
     ) -> None:
-        interval = _check_seconds("poll_interval", poll_interval, at_most=_MAX_STEP_SECONDS)
-        assert interval is not None
-        self.poll_interval = interval
-        self.timeout = _check_seconds("timeout", timeout, optional=True)
+        self.poll_interval = _check_seconds(
+            "poll_interval", poll_interval, at_most=_MAX_STEP_SECONDS
+        )
+        self.timeout = (
+            None
+            if timeout is None
+            else _check_seconds("timeout", timeout, at_most=MAX_WAIT_TIMEOUT)
+        )
         if on_progress is not None and not callable(on_progress):
             raise TypeError(f"on_progress must be callable, not {type(on_progress).__name__}")
         if not awaits and inspect.iscoroutinefunction(on_progress):
@@ -685,6 +757,14 @@ def _wrap_httpx_error(
     return TransportError(message, request_sent=True)
 
 
+def _past_deadline(url: str, seconds: float) -> TransportError:
+    return TransportError(
+        f"ReplyDeadline on POST {url}: the reply was still arriving after call_deadline "
+        f"({seconds:g} s)",
+        request_sent=True,
+    )
+
+
 def _ticket_source(ticket: str | None, auth: TicketSource | None) -> object:
     if ticket is not None and auth is not None:
         raise ValueError("pass either ticket= or auth=, not both")
@@ -711,6 +791,8 @@ _CLIENT_OPTIONS = """
       first refusal on. Pin :attr:`SoapVersion.SOAP11` for a stock WCF endpoint.
     * ``timeout``: seconds (or an ``httpx.Timeout``) for every request, injected client
       or not; it must be finite.
+    * ``call_deadline``: seconds one HTTP exchange may take in all, however slowly the
+      reply trickles in (default 120); past it the call raises ``TransportError``.
     * ``http_client``: an httpx client to send with (proxies, TLS, limits); the library
       does not close it.
     * ``max_response_bytes``: replies above this size raise unread.
@@ -737,6 +819,7 @@ class _Client(Generic[H]):
         application_token: str | None = None,
         soap_version: SoapVersion | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        call_deadline: float = DEFAULT_CALL_DEADLINE,
         http_client: H | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         connect_retries: int = 2,
@@ -753,6 +836,7 @@ class _Client(Generic[H]):
             application_token=application_token,
             soap_version=soap_version,
             timeout=timeout,
+            call_deadline=call_deadline,
             max_response_bytes=max_response_bytes,
             connect_retries=connect_retries,
             read_retries=read_retries,
@@ -952,7 +1036,7 @@ class BatchClient(_Client[httpx.Client]):
             try:
                 try:
                     outcome = self._perform(step)
-                except SuperOfficeError as error:
+                except Exception as error:  # thrown in, so a waiting plan can name its job
                     step = plan.throw(error)
                 else:
                     step = plan.send(outcome)
@@ -999,6 +1083,7 @@ class BatchClient(_Client[httpx.Client]):
 
     def _send(self, request: HttpRequest) -> RawResponse:
         policy = self._policy
+        deadline = time.monotonic() + policy.call_deadline
         try:
             with self._http.stream(
                 request.method,
@@ -1008,12 +1093,21 @@ class BatchClient(_Client[httpx.Client]):
                 timeout=policy.timeout,
             ) as response:
                 # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
-                body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
+                body = CappedBody(
+                    response.status_code,
+                    response.headers,
+                    policy.max_response_bytes,
+                    policy.keeper.secrets,
+                )
                 if response.is_stream_consumed:
                     body.take_decoded(response.content)
                 else:
                     for chunk in response.iter_raw():
                         body.feed(chunk)
+                        # A chunk at a time: a server that drips never trips a read timeout.
+                        if time.monotonic() > deadline:
+                            raise _past_deadline(request.url, policy.call_deadline)
+                    body.finish()
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, request, policy.keeper.secrets) from error
@@ -1201,7 +1295,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
             try:
                 try:
                     outcome = await self._perform(step)
-                except SuperOfficeError as error:
+                except Exception as error:  # thrown in, so a waiting plan can name its job
                     step = plan.throw(error)
                 else:
                     step = plan.send(outcome)
@@ -1252,6 +1346,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
 
     async def _send(self, request: HttpRequest) -> RawResponse:
         policy = self._policy
+        deadline = time.monotonic() + policy.call_deadline
         try:
             async with self._http.stream(
                 request.method,
@@ -1261,12 +1356,21 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 timeout=policy.timeout,
             ) as response:
                 # The raw bytes, decoded by CappedBody: the cap must hold as they are decoded.
-                body = CappedBody(response.status_code, response.headers, policy.max_response_bytes)
+                body = CappedBody(
+                    response.status_code,
+                    response.headers,
+                    policy.max_response_bytes,
+                    policy.keeper.secrets,
+                )
                 if response.is_stream_consumed:
                     body.take_decoded(response.content)
                 else:
                     async for chunk in response.aiter_raw():
                         body.feed(chunk)
+                        # A chunk at a time: a server that drips never trips a read timeout.
+                        if time.monotonic() > deadline:
+                            raise _past_deadline(request.url, policy.call_deadline)
+                    body.finish()
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
             raise _wrap_httpx_error(error, request, policy.keeper.secrets) from error

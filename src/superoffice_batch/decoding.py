@@ -15,6 +15,7 @@ from typing import TypeAlias
 
 from .envelope import oversized
 from .errors import HttpError, ProtocolError
+from .servertext import ServerText, reveal
 
 __all__ = ["ACCEPT_ENCODING", "MAX_CODINGS", "CappedBody"]
 
@@ -42,6 +43,14 @@ class _Deflate:
     def unconsumed_tail(self) -> bytes:
         return self._decoder.unconsumed_tail if self._decoder is not None else b""
 
+    @property
+    def eof(self) -> bool:
+        return self._decoder is not None and self._decoder.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._decoder.unused_data if self._decoder is not None else self._head
+
     def decompress(self, data: bytes, max_length: int) -> bytes:
         if self._decoder is None:
             self._head += data
@@ -60,7 +69,7 @@ def _layer(coding: str) -> _Layer:
     return _Deflate() if coding == "deflate" else zlib.decompressobj(_GZIP)
 
 
-def _codings(content_encoding: str | None, status_code: int) -> list[str]:
+def _codings(content_encoding: str | None, status_code: int, secrets: tuple[str, ...]) -> list[str]:
     """The codings of a Content-Encoding header, in the order the server applied them."""
     codings = [token.strip().lower() for token in (content_encoding or "").split(",")]
     codings = [coding for coding in codings if coding and coding != "identity"]
@@ -71,9 +80,9 @@ def _codings(content_encoding: str | None, status_code: int) -> list[str]:
         )
     for coding in codings:
         if coding not in _DECODABLE:
+            shown = reveal(ServerText(coding), secrets, limit=40)
             raise ProtocolError(
-                f"reply has an unsupported Content-Encoding: {coding[:40]!r}",
-                status_code=status_code,
+                f"reply has an unsupported Content-Encoding: {shown!r}", status_code=status_code
             )
     return codings
 
@@ -101,14 +110,21 @@ class CappedBody:
     too, so neither a large compressed body nor a large plain one is ever held.
     """
 
-    def __init__(self, status_code: int, headers: Mapping[str, str], limit: int) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        limit: int,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
         self._status_code = status_code
         self._content_type = headers.get("content-type")
         self._limit = limit
+        self._secrets = secrets  # for the header values an error quotes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise self._oversized(int(declared))
-        codings = _codings(headers.get("content-encoding"), status_code)
+        codings = _codings(headers.get("content-encoding"), status_code, secrets)
         self._coding = ", ".join(codings)
         # Decoding undoes the last coding applied first.
         self._layers = [_layer(coding) for coding in reversed(codings)]
@@ -126,9 +142,26 @@ class CappedBody:
                 if len(self._body) > self._limit:
                     raise self._oversized(None)
         except zlib.error as error:
-            raise ProtocolError(
-                f"reply body is not valid {self._coding}: {error}", status_code=self._status_code
-            ) from None
+            raise self._invalid(str(error)) from None
+
+    def _invalid(self, problem: str) -> ProtocolError:
+        return ProtocolError(
+            f"reply body is not valid {self._coding}: {problem}", status_code=self._status_code
+        )
+
+    def finish(self) -> None:
+        """Check, once the last chunk was fed, that every coding ended where the body did.
+
+        A stream cut short (no gzip trailer, so no checksum was checked) or followed by
+        bytes of no coding is refused, as it would be if it were not compressed at all.
+        """
+        if not self._received:
+            return  # an empty body, as some servers send with any Content-Encoding
+        for layer in self._layers:
+            if not layer.eof:
+                raise self._invalid("the compressed stream ends early")
+            if layer.unused_data:
+                raise self._invalid("bytes follow the end of the compressed stream")
 
     def take_decoded(self, content: bytes) -> None:
         """Take a body that was already read and decoded into memory (a reply an
@@ -142,4 +175,4 @@ class CappedBody:
         return bytes(self._body)
 
     def _oversized(self, size: int | None) -> HttpError | ProtocolError:
-        return oversized(size, self._limit, self._status_code, self._content_type)
+        return oversized(size, self._limit, self._status_code, self._content_type, self._secrets)

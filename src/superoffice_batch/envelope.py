@@ -27,6 +27,7 @@ from lxml import etree
 
 from .errors import HttpError, ProtocolError, ServiceError, SoapFault, excerpt, redact
 from .models import TIME_ZONE, Credentials, ReplyHeaders, TimeZone
+from .servertext import ServerText, reveal
 from .xmlvalues import (
     ARRAYS,
     CRYPTOGRAPHY,
@@ -47,6 +48,7 @@ from .xmlvalues import (
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "MAX_RESPONSE_BYTES",
     "ReplyBlocks",
     "Service",
     "SoapVersion",
@@ -55,6 +57,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+MAX_RESPONSE_BYTES = 1024 * 1024 * 1024
+"""The largest ``max_response_bytes`` a client accepts (1 GiB): the body is held in memory."""
 
 
 class SoapVersion(enum.Enum):
@@ -294,7 +298,7 @@ def open_reply(
     ok = 200 <= status_code < 300
     secrets = tuple(secrets)  # the same object when a tuple already: read more than once
     if len(content) > max_bytes:
-        raise oversized(len(content), max_bytes, status_code, content_type)
+        raise oversized(len(content), max_bytes, status_code, content_type, secrets)
     try:
         root = etree.fromstring(content, _parsers.parser)
     except etree.XMLSyntaxError:
@@ -318,9 +322,9 @@ def open_reply(
         header, body = _header_and_body(root, tags)
     except _LayoutError as error:
         raise ProtocolError(
-            f"malformed SOAP envelope: {error}",
+            f"malformed SOAP envelope: {redact(str(error), secrets)}",
             status_code=status_code,
-            excerpt=excerpt(content, secrets),
+            excerpt=excerpt(content, secrets, content_type),
         ) from None
     if body is None:
         raise _unreadable(
@@ -330,7 +334,7 @@ def open_reply(
         raise ProtocolError(
             f"malformed SOAP envelope: the Body holds {len(body)} elements, not one",
             status_code=status_code,
-            excerpt=excerpt(content, secrets),
+            excerpt=excerpt(content, secrets, content_type),
         )
     payload = body[0] if len(body) else None
     if payload is not None and payload.tag == tags.fault:
@@ -339,7 +343,11 @@ def open_reply(
     if header is not None:
         blocks = _read_header(header, status_code, content, secrets)
     if not ok:
-        raise HttpError(status_code, excerpt(content, secrets), content_type)
+        raise HttpError(
+            status_code,
+            excerpt(content, secrets, content_type),
+            shown_header(content_type, secrets),
+        )
     if payload is None:
         raise ProtocolError("SOAP Body is empty", status_code=status_code)
     return payload, blocks
@@ -378,15 +386,27 @@ def _name(element: etree._Element) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else "node"
 
 
+def shown_header(value: str | None, secrets: Iterable[str]) -> str | None:
+    """A reply header's value as an error may quote it: through the gate, cut short."""
+    return None if value is None else reveal(ServerText(value), secrets, limit=_HEADER_CHARS)
+
+
+_HEADER_CHARS = 200
+
+
 def oversized(
-    size: int | None, limit: int, status_code: int, content_type: str | None
+    size: int | None,
+    limit: int,
+    status_code: int,
+    content_type: str | None,
+    secrets: Iterable[str] = (),
 ) -> HttpError | ProtocolError:
     """The error for a reply over the size limit; its body is neither parsed nor shown."""
     amount = f"of {size} bytes" if size is not None else "(size not declared)"
     note = f"[reply {amount} exceeds the limit of {limit} bytes; not read]"
     if 200 <= status_code < 300:
         return ProtocolError(note.strip("[]"), status_code=status_code)
-    return HttpError(status_code, note, content_type)
+    return HttpError(status_code, note, shown_header(content_type, secrets))
 
 
 def _unreadable(
@@ -396,10 +416,10 @@ def _unreadable(
     content_type: str | None,
     secrets: Iterable[str],
 ) -> HttpError | ProtocolError:
-    text = excerpt(content, secrets)
+    text = excerpt(content, secrets, content_type)
     if 200 <= status_code < 300:
         return ProtocolError(reason, status_code=status_code, excerpt=text)
-    return HttpError(status_code, text, content_type)
+    return HttpError(status_code, text, shown_header(content_type, secrets))
 
 
 # -- faults ----------------------------------------------------------------------------
@@ -437,14 +457,14 @@ def _fault(
             else:
                 code = name
             level = level.find(tags.subcode)
-        subcodes = tuple(subcodes_found)
+        subcodes = tuple(redact(name, secrets) for name in subcodes_found)
         reason = fault.findtext(f"{tags.reason}/{tags.text}") or ""
         detail = fault.find(tags.detail)
     detail_text = None
     if detail is not None:
         detail_text = redact(etree.tostring(detail, encoding="unicode", with_tail=False), secrets)
     return SoapFault(
-        code or "(no fault code)",
+        redact(code, secrets) or "(no fault code)",
         redact(reason.strip(), secrets),
         subcodes=subcodes,
         detail=detail_text,
@@ -506,8 +526,20 @@ def _read_header(
                 f"malformed Succeeded header: {problem}", status_code=status_code
             ) from None
     exception_info = found.get(_EXCEPTION_INFO)
-    if exception_info is not None and not is_nil(exception_info):
-        raise _service_error(exception_info, status_code, secrets)
+    if exception_info is not None:
+        try:
+            reported = (
+                None
+                if is_nil(exception_info)
+                else _service_error(exception_info, status_code, secrets)
+            )
+        except ValueError as problem:
+            # Nil yet holding an error: whether the call failed cannot be told.
+            raise ProtocolError(
+                f"malformed ExceptionInfo header: {problem}", status_code=status_code
+            ) from None
+        if reported is not None:
+            raise reported
     if not succeeded:
         raise ServiceError(status_code=status_code)
     return found

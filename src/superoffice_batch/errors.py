@@ -21,10 +21,10 @@ ticket masked before it is stored, so neither ``str()`` nor the attributes can l
 
 from __future__ import annotations
 
-import codecs
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from .servertext import ServerText, reveal
 
 __all__ = [
     "AuthenticationError",
@@ -42,132 +42,24 @@ __all__ = [
 
 EXCERPT_CHARS = 2048
 _MESSAGE_EXCERPT_CHARS = 200
-_MASK = "***"
-# A secret shorter than this is masked only as a whole token: inside words it would mangle
-# the text and, by what it mangled, reveal itself.
-_SHORT_SECRET = 6
-# At a cut, a partial secret this long at the very end is masked too.
-_PARTIAL_AT_CUT = 3
-
-# Every pattern below is linear: each quantified run stops at a character the next part
-# cannot match (no nested or overlapping repetition), so no input makes them backtrack.
-# A NetServer ticket (7T:…) or access token (8A:…) anywhere in a text.
-_TICKET_LIKE = re.compile(r"\b([0-9][A-Za-z]:)[A-Za-z0-9+/=_.\-]{3,}")
-# The same cut short at the end of an excerpt: its first characters.
-_TICKET_AT_CUT = re.compile(r"\b([0-9][A-Za-z]:)[A-Za-z0-9+/=_.\-]{0,2}\Z")
-# A start tag of an element that carries a secret, whatever its prefix, then its content:
-# text and CDATA sections up to the next markup, or up to the end of the text (a cut).
-# Attributes stop at the next "<", so an unterminated tag costs only its own length.
-_SECRET_ELEMENT = re.compile(
-    r"(<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken|SignedSystemToken|Token)"
-    r"(?:\s[^<>]*)?(?<!/)>)"
-    r"(?:[^<]+|<!\[CDATA\[(?:[^\]]+|\](?!\]>))*(?:\]\]>|\Z))*"
-)
-# How servers quote text they echo: XML text, XML attributes, html.escape, numeric.
-_ESCAPES = (
-    (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")),
-    (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&apos;")),
-    (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")),
-    (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"), ("'", "&#39;")),
-)
-
-
-def _escaped(text: str, escape: tuple[tuple[str, str], ...]) -> str:
-    for char, entity in escape:
-        text = text.replace(char, entity)
-    return text
-
-
-def _echoed_forms(secret: str) -> set[str]:
-    """``secret`` as a server may echo it: raw or whitespace-collapsed, escaped 0-2 times."""
-    forms = {secret, " ".join(secret.split())}
-    for _ in range(2):
-        forms |= {_escaped(form, escape) for form in forms for escape in _ESCAPES}
-    forms.discard("")
-    return forms
-
-
-class _Masker:
-    """The masking for one set of known secrets, each in every form a server may echo."""
-
-    __slots__ = ("_long", "_short", "_short_pattern")
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        long: set[str] = set()
-        short: set[str] = set()
-        for secret in secrets:
-            for form in _echoed_forms(secret):
-                # Judged by the secret too: "a&b" escaped is long, yet as guessable as "a&b".
-                is_short = len(form) < _SHORT_SECRET or len(secret) < _SHORT_SECRET
-                (short if is_short else long).add(form)
-        self._long = sorted(long, key=len, reverse=True)
-        self._short = sorted(short, key=len, reverse=True)
-        self._short_pattern = (
-            re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, self._short))})(?!\w)")
-            if self._short
-            else None
-        )
-
-    def mask(self, text: str, *, cut: bool = False) -> str:
-        """``text`` masked; with ``cut``, its end is where a longer text was cut."""
-        for form in self._long:
-            text = text.replace(form, _MASK)
-        if self._short_pattern is not None:
-            text = self._short_pattern.sub(_MASK, text)
-        text = _SECRET_ELEMENT.sub(rf"\1{_MASK}", text)
-        text = _TICKET_LIKE.sub(rf"\1{_MASK}", text)
-        if cut:
-            text = _TICKET_AT_CUT.sub(rf"\1{_MASK}", self._mask_partial_end(text))
-        return text
-
-    def _mask_partial_end(self, text: str) -> str:
-        """Mask the start of a known secret that the cut left at the end of ``text``."""
-        longest = 0
-        for form in self._long:
-            for size in range(min(len(form) - 1, len(text)), _PARTIAL_AT_CUT - 1, -1):
-                if size > longest and text.endswith(form[:size]):
-                    longest = size
-                    break
-        for form in self._short:
-            for size in range(min(len(form) - 1, len(text)), longest, -1):
-                start = len(text) - size
-                at_token = start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "_")
-                if at_token and text.endswith(form[:size]):
-                    longest = size
-                    break
-        return text[: len(text) - longest] + _MASK if longest else text
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask known secrets (as echoed raw, escaped or whitespace-collapsed), anything shaped
-    like a ticket, and the content of secret elements; linear in the length of ``text``."""
-    return _Masker(secrets).mask(text)
+    """Mask known secrets (in every form a server may echo them), anything shaped like a
+    ticket, and the content of secret elements; linear in the length of ``text``.
+
+    ``text`` is taken as server text: this is :func:`~superoffice_batch.servertext.reveal`.
+    """
+    return reveal(ServerText(text), secrets)
 
 
-def excerpt(content: bytes, secrets: Iterable[str] = ()) -> str:
+def excerpt(content: bytes, secrets: Iterable[str] = (), content_type: str | None = None) -> str:
     """A short, redacted, single-spaced excerpt of a reply body for error messages.
 
-    The body is cut first and only the kept part is masked, so the cost does not grow with
-    the body; the masking knows where the cut is, so no secret survives half-shown there.
+    Decoded by BOM or by the ``charset`` of ``content_type``; the body is cut first and
+    only the kept part is masked, so the cost does not grow with the body.
     """
-    text, more = _collapsed_start(content, EXCERPT_CHARS)
-    if not more:
-        return _Masker(secrets).mask(text)
-    kept = _Masker(secrets).mask(text[: EXCERPT_CHARS - 1], cut=True)
-    return kept[: EXCERPT_CHARS - 1] + "…"
-
-
-def _collapsed_start(content: bytes, chars: int) -> tuple[str, bool]:
-    """The first ``chars`` characters of ``content`` decoded with whitespace runs collapsed,
-    and whether the collapsed text goes on; decodes only as much as that needs."""
-    size = 4 * chars + 16
-    while True:
-        whole = size >= len(content)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = " ".join(decoder.decode(content[:size], final=whole).split())
-        if whole or len(text) > chars:
-            return text[:chars], len(text) > chars
-        size *= 2
+    return reveal(ServerText(content, content_type), secrets, limit=EXCERPT_CHARS)
 
 
 def _short(text: str) -> str:
@@ -182,6 +74,10 @@ class SuperOfficeError(Exception):
     Every one pickles (for multiprocessing, process pools, task queues) with its message
     and all its attributes.
     """
+
+    job_id: int | None = None
+    """The batch task a ``wait_for_batch_task`` or ``run_batch_job`` was following when
+    the error was raised (for ``run_batch_job``: once the job was started), else None."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception's own reduce calls type(*args): the constructors here take other

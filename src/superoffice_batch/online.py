@@ -30,7 +30,7 @@ from lxml import etree
 from .envelope import hardened_parser, open_reply, serialize
 from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError, excerpt, redact
 from .messages import HttpRequest, RawResponse
-from .xmlvalues import check_text, parse_datetime
+from .xmlvalues import MAX_SECRET_CHARS, check_text, parse_datetime
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -492,6 +492,8 @@ def validated_claims(token: str, key: RSAPublicKey, *, now: float | None = None)
     ticket = claims.get(TICKET_CLAIM)
     if not isinstance(ticket, str) or not ticket.strip():
         raise _refused("it carries no ticket claim")
+    if len(ticket) > MAX_SECRET_CHARS:  # every later masking would pay for its length
+        raise _refused(f"its ticket is longer than {MAX_SECRET_CHARS} characters")
     return claims
 
 

@@ -45,7 +45,7 @@ from .envelope import (
     read_reply_headers,
     serialize,
 )
-from .errors import ProtocolError, excerpt, redact
+from .errors import ProtocolError, SuperOfficeError, excerpt, redact
 from .models import (
     BATCH_TASK_INFO,
     BATCH_TASK_INFO_LIST,
@@ -322,8 +322,8 @@ class Operation(Checked, Generic[T]):
         result = self._result(payload, content, status_code, secrets)
         try:
             return Reply(result, read_reply_headers(blocks))
-        except ValueError as error:
-            problem = redact(str(error), secrets)
+        except Exception as error:  # whatever a reader raises: OverflowError too
+            problem = _problem(error, secrets)
         raise ProtocolError(
             f"{type(self).__name__}: malformed reply header: {problem}",
             status_code=status_code,
@@ -337,20 +337,28 @@ class Operation(Checked, Generic[T]):
         if payload.tag != spec.response_tag:
             raise ProtocolError(
                 f"{spec.name}: expected {etree.QName(spec.response_tag).localname} in the "
-                f"SOAP Body, found {etree.QName(payload).text}",
+                f"SOAP Body, found {redact(etree.QName(payload).text, secrets)}",
                 status_code=status_code,
                 excerpt=excerpt(content, secrets),
             )
         try:
             return spec.returns.read(payload)  # type: ignore[no-any-return]
-        except (ValueError, TypeError) as error:
-            problem = redact(str(error), secrets)
+        except SuperOfficeError:
+            raise  # the codec's own verdict: an AuthenticationError
+        except Exception as error:  # whatever a reader raises: OverflowError too
+            problem = _problem(error, secrets)
         # Raised outside the except block: the original error quotes reply text unmasked.
         raise ProtocolError(
             f"{spec.name}: malformed reply: {problem}",
             status_code=status_code,
             excerpt=excerpt(content, secrets),
         )
+
+
+def _problem(error: Exception, secrets: tuple[str, ...]) -> str:
+    """What a reader's exception says, masked; its type when it is no ``ValueError``."""
+    text = redact(str(error), secrets)
+    return text if type(error) is ValueError else f"{type(error).__name__}: {text}"
 
 
 # -- arguments -------------------------------------------------------------------------

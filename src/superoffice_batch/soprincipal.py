@@ -21,6 +21,7 @@ from .errors import AuthenticationError
 from .models import masked
 from .operations import Operation, Returns, arg
 from .xmlvalues import (
+    MAX_SECRET_CHARS,
     REQUIRED_STRING,
     SECRET_STRING,
     TNS,
@@ -251,6 +252,9 @@ class _AuthenticationCodec(Codec[Authentication]):
             raise AuthenticationError(
                 "authentication failed: the reply carries no ticket", principal=principal
             )
+        if len(ticket) > MAX_SECRET_CHARS:
+            # Every later error masks it: its length would be paid on each one.
+            raise ValueError(f"the ticket is longer than {MAX_SECRET_CHARS} characters")
         return Authentication(principal=principal, ticket=ticket, succeeded=True)
 
 

@@ -116,6 +116,10 @@ _MAX_OFFSET = timedelta(hours=14)
 _DOTNET_MIN_VALUE = "0001-01-01T00:00:00"
 
 
+MAX_SECRET_CHARS = 64 * 1024
+"""The longest ticket, token or password: masking costs time and memory per secret."""
+
+
 def check_text(field: str, value: object, *, secret: bool = False) -> str:
     """Return ``value`` if it is a string XML can carry, else raise naming ``field``.
 
@@ -124,6 +128,8 @@ def check_text(field: str, value: object, *, secret: bool = False) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"{field} must be a str, not {type(value).__name__}")
+    if secret and len(value) > MAX_SECRET_CHARS:
+        raise ValueError(f"{field} must be at most {MAX_SECRET_CHARS} characters")
     bad = _NOT_XML_CHAR.search(value)
     if bad is not None:
         where = "" if secret else f" U+{ord(bad.group()):04X} at index {bad.start()}"
@@ -135,8 +141,14 @@ _TRUE = ("true", "1")
 
 
 def is_nil(element: etree._Element) -> bool:
-    """Whether the element is marked ``xsi:nil``."""
-    return element.get(XSI_NIL) in _TRUE
+    """Whether the element is marked ``xsi:nil`` (an xs:boolean: spaces around it count
+    for nothing); ``ValueError`` if it is and yet has content, which XSD forbids."""
+    nil = element.get(XSI_NIL)
+    if nil is None or nil.strip() not in _TRUE:
+        return False
+    if element.text or len(element):
+        raise ValueError("an element marked nil has content")
+    return True
 
 
 class Codec(Generic[T]):
@@ -218,22 +230,36 @@ class Scalar(Codec[T]):
     def read(self, element: etree._Element) -> T:
         text = element.text
         if text is None:
-            # Only an empty element can be nil: most values skip the attribute look-up.
-            if element.get(XSI_NIL) in _TRUE:
+            if is_nil(element):
                 return self.default  # type: ignore[no-any-return]
             text = ""
+        elif element.keys():  # a cheap test first: most values carry no attribute
+            is_nil(element)  # raises if marked nil: this one has content
         return self._from_text(text)
 
     def read_required(self, element: etree._Element) -> T:
         text = element.text
         if text is None:
-            if element.get(XSI_NIL) in _TRUE:
+            if is_nil(element):
                 raise ValueError("nil where a value is required")
             text = ""
+        elif element.keys():
+            is_nil(element)  # raises if marked nil: this one has content
         return self._from_text(text)
 
 
 # -- integers and booleans ---------------------------------------------------------
+
+# str() of an int beyond Python's digit limit (4300) raises a ValueError naming nothing.
+_SHOWN_DIGITS = 40
+
+
+def number_text(value: float) -> str:
+    """A number for an error message: digits if it has few, else its size in digits."""
+    if isinstance(value, int) and value.bit_length() > _SHOWN_DIGITS * 3:
+        digits = int(value.bit_length() * 0.30103) + 1
+        return f"{'a negative' if value < 0 else 'an'} integer of about {digits} digits"
+    return repr(value)
 
 
 def _int_checker(low: int, high: int, xsd_name: str) -> Callable[[str, object], None]:
@@ -241,7 +267,8 @@ def _int_checker(low: int, high: int, xsd_name: str) -> Callable[[str, object], 
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{field} must be an int, not {type(value).__name__}")
         if not low <= value <= high:
-            raise ValueError(f"{field} must be in {low}..{high} (xs:{xsd_name}), got {value}")
+            shown = number_text(value)
+            raise ValueError(f"{field} must be in {low}..{high} (xs:{xsd_name}), got {shown}")
 
     return check
 
@@ -476,11 +503,11 @@ class EnumCodec(Codec["E | str"]):
 
     def read(self, element: etree._Element) -> E | str:
         text = element.text
+        if element.keys() and is_nil(element):  # raises if marked nil with content
+            return self.default  # type: ignore[no-any-return]
         member = self._members.get(text)  # type: ignore[arg-type]
         if member is not None:
             return member  # type: ignore[no-any-return]
-        if text is None and is_nil(element):
-            return self.default  # type: ignore[no-any-return]
         # An unknown name is kept only if the constructor would accept it: one token.
         words = (text or "").split()
         if len(words) != 1:
@@ -587,9 +614,7 @@ class StringDictCodec(Codec["Mapping[str, str | None] | None"]):
                 if tag == key_tag:
                     key = part.text or ""
                 elif tag == value_tag:
-                    item = part.text
-                    if item is None and not is_nil(part):
-                        item = ""
+                    item = None if is_nil(part) else part.text or ""
             if key is None:
                 raise ValueError(f"{etree.QName(pair).localname} without a Key")
             result[key] = item
@@ -864,8 +889,9 @@ class ModelCodec(Codec["M | None"]):
                 if reader is not None:
                     attr, read = reader
                     values[attr] = read(child)
-        except ValueError as error:
-            raise ValueError(f"{self._labels[attr]}: {error}") from None
+        except Exception as error:  # a reader's OverflowError too: name the field
+            kind = "" if type(error) is ValueError else f"{type(error).__name__}: "
+            raise ValueError(f"{self._labels[attr]}: {kind}{error}") from None
         return self.trusted(values)
 
     def trusted(self, values: dict[str, Any]) -> M:

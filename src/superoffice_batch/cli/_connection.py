@@ -96,6 +96,8 @@ _SYSTEM_USER_FIELDS = (
     ("context_identifier", ENV_CONTEXT_ID),
     ("environment", ENV_ENVIRONMENT),
 )
+
+
 def in_cli_terms(text: str) -> str:
     """A library message or hint with its argument names replaced by the CLI's settings."""
     for library, cli in _CLI_TERMS:

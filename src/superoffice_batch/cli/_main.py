@@ -19,6 +19,7 @@ from ..errors import (
     TransportError,
     _ReplyError,
 )
+from ..servertext import for_terminal
 from ._base import PROG, Context, ExitCode, UsageError
 from ._connection import CONNECTION_DESTS, authentication_hint, in_cli_terms, known_secrets
 from ._output import Output
@@ -93,7 +94,8 @@ def _report(
 ) -> int:
     """One redacted error line (after the traceback with ``--debug``); returns ``code``."""
     if debug:
-        out.stderr.write(out.mask(traceback.format_exc()))
+        # The traceback quotes exception messages: server text, bound for a terminal.
+        out.stderr.write(for_terminal(out.mask(traceback.format_exc())))
     elif unexpected:
         hint = "run with --debug for details"
     prefix = "unexpected error: " if unexpected else ""
@@ -128,7 +130,8 @@ def _silence_stdout() -> None:
 
 
 class _RedactingFormatter(logging.Formatter):
-    """Masks the secrets the command line knows, on top of the library's own masking.
+    """Masks the secrets the command line knows, on top of the library's own masking, and
+    cleans each line for the terminal (an envelope log quotes the server verbatim).
 
     Only what a record quotes (its arguments, a traceback) is masked, not the format
     text: that is the library's own words. The secrets are read from ``out`` at each
@@ -148,7 +151,7 @@ class _RedactingFormatter(logging.Formatter):
             masked.args = tuple(self._mask(arg) for arg in record.args)
         elif record.args:
             masked.args = {key: self._mask(arg) for key, arg in record.args.items()}
-        return super().format(masked)
+        return for_terminal(super().format(masked))
 
     def formatException(self, ei: Any) -> str:
         return self._out.mask(super().formatException(ei))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import NoReturn
 
 from .. import __version__
+from ..client import MAX_WAIT_TIMEOUT
 from ..errors import redact
 from ..models import BatchTaskState
 from . import _commands as commands
@@ -85,21 +86,32 @@ def job_id(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a job id: {text!r}") from None
+        raise argparse.ArgumentTypeError("not a job id") from None
     if not 0 < value <= 2**31 - 1:
-        raise argparse.ArgumentTypeError(f"a job id is from 1 to 2147483647, not {value}")
+        raise argparse.ArgumentTypeError("a job id is from 1 to 2147483647")
     return value
 
 
-def seconds(text: str) -> float:
-    """A positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"seconds must be finite and positive, not {text}")
-    return value
+def _seconds_up_to(limit: float, within: str) -> Callable[[str], float]:
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a number of seconds") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError("seconds must be finite and positive")
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"seconds must be at most {limit:.0f} ({within})")
+        return value
+
+    seconds.__name__ = "seconds"  # argparse names the type in some messages
+    return seconds
+
+
+seconds = _seconds_up_to(86400, "a day")
+"""A positive number of seconds, at most a day: a timeout, a poll interval."""
+wait_seconds = _seconds_up_to(MAX_WAIT_TIMEOUT, "366 days")
+"""A positive number of seconds to wait for a job, at most 366 days."""
 
 
 def port(text: str) -> int:
@@ -107,9 +119,9 @@ def port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        raise argparse.ArgumentTypeError("not a port number") from None
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, not {value}")
+        raise argparse.ArgumentTypeError("a port is from 0 to 65535")
     return value
 
 
@@ -117,7 +129,7 @@ def parameter(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` as a pair; the value may be empty and may contain ``=``."""
     key, equals, value = text.partition("=")
     if not equals or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+        raise argparse.ArgumentTypeError("expected KEY=VALUE")
     return key, value
 
 
@@ -127,7 +139,7 @@ def state(text: str) -> BatchTaskState:
         return _STATES[text.lower()]
     except KeyError:
         choices = ", ".join(member.value for member in BatchTaskState)
-        message = f"unknown state {text!r} (choose from {choices})"
+        message = f"unknown state (choose from {choices})"
         raise argparse.ArgumentTypeError(message) from None
 
 
@@ -163,6 +175,44 @@ def secret_values(argv: Iterable[str]) -> list[str]:
         if equals and _secret_option(option):
             values += [value, value.partition(":")[2]]
     return [value for value in values if value]
+
+
+def typed_values(argv: Iterable[str], public_words: frozenset[str]) -> list[str]:
+    """Every value in ``argv``: each word that is not an option name (nor a command name or
+    a choice), and what follows ``=`` in ``--opt=value`` and the like."""
+    values: list[str] = []
+    for token in argv:
+        if token.startswith("-") and len(token) > 1:
+            _option, equals, value = token.partition("=")
+            if equals:
+                values.append(value)
+            elif not token.startswith("--") and len(token) > 2:
+                values.append(token[2:])  # -pKEY=VALUE: a short option with its value
+        elif token not in public_words:
+            values.append(token)
+    return [value for value in values if value]
+
+
+def _public_words(parser: argparse.ArgumentParser) -> frozenset[str]:
+    """The command names and choices of ``parser`` and of every parser below it."""
+    words: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                words |= {name, *_public_words(sub)}
+        elif action.choices is not None:
+            words |= {str(choice) for choice in action.choices}
+    return frozenset(words)
+
+
+def _share_public_words(parser: argparse.ArgumentParser, words: frozenset[str]) -> None:
+    """Give ``parser`` and every parser below it the words its errors may quote."""
+    if isinstance(parser, _Parser):
+        parser.public_words = words
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _share_public_words(sub, words)
 
 
 # -- option groups ------------------------------------------------------------------------
@@ -233,7 +283,7 @@ def _add_follow_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-wait",
-        type=seconds,
+        type=wait_seconds,
         metavar="SECONDS",
         default=None,
         help="give up waiting after this long, exit 4 (default: no limit)",
@@ -252,14 +302,20 @@ class _Parser(argparse.ArgumentParser):
         self._argv = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(self._argv, namespace)
 
+    public_words: frozenset[str] = frozenset()
+    """Command names and choices: words of the command line that are never secrets."""
+
     def error(self, message: str) -> NoReturn:
         """``superoffice-batch: error: …`` with a pointer to the help; exit 2.
 
-        The message may quote the command line (``unrecognized arguments: …``): the values
-        of secret options in it, and secrets from the environment, are masked.
+        argparse quotes what was typed (``invalid choice: '…'``, ``unrecognized
+        arguments: …``), and a misspelled ``--tickt S3cr3t`` makes the ticket such a value:
+        every value typed is masked, and secrets from the environment, leaving only option
+        names, command names and choices.
         """
         secrets = [os.environ.get(name, "") for name in SECRET_ENV]
-        secrets += secret_values(getattr(self, "_argv", ()))
+        argv: list[str] = getattr(self, "_argv", [])
+        secrets += secret_values(argv) + typed_values(argv, self.public_words)
         text = redact(message, secrets)
         self.exit(ExitCode.USAGE, f"{PROG}: error: {text} (see: {self.prog} --help)\n")
 
@@ -408,4 +464,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Online system-user flow instead: key pair, token exchange, tenant "
         "endpoint (needs the [online] extra)",
     )
+    _share_public_words(parser, _public_words(parser))
     return parser

@@ -35,16 +35,19 @@ import contextlib
 import copy
 import enum
 import importlib.resources
+import io
 import logging
+import queue
 import re
+import selectors
 import socket
-import socketserver
 import threading
 import time
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -445,53 +448,240 @@ class _Responder(Protocol):
     ) -> _Answer: ...
 
 
-class _Server(ThreadingHTTPServer):
-    """A threading HTTP server that knows its open connections, to close them on stop."""
+MAX_CONNECTIONS = 512
+"""Connections the simulator keeps open at once; past it the longest idle one is closed."""
+WORKERS = 8
+"""Threads that answer requests: a fixed pool, whatever the number of connections."""
+IDLE_TIMEOUT = 30.0
+"""Seconds a connection may stay open with no request under way."""
+REQUEST_DEADLINE = 10.0
+"""Seconds from a request's first byte to its last: a trickle cannot extend it."""
+_MAX_HEADER_BYTES = 64 * 1024
 
-    daemon_threads = True
-    block_on_close = False
-    # socketserver's default backlog of 5 drops connections when many clients start at once.
-    request_queue_size = 128
+
+class _Connection:
+    """One open connection while no worker has it: what it sent so far, and its deadline."""
+
+    __slots__ = ("address", "buffer", "deadline", "sock")
+
+    def __init__(self, sock: socket.socket, address: Any) -> None:
+        self.sock = sock
+        self.address = address
+        self.buffer = b""
+        self.deadline = 0.0
+
+    def listen_from(self, now: float) -> None:
+        """Waiting for the server to read again: idle, or with a request begun (pipelined)."""
+        self.deadline = now + (REQUEST_DEADLINE if self.buffer else _Server.idle_timeout)
+
+    def request_end(self) -> int | None:
+        """Where the first complete request in the buffer ends, or None while incomplete.
+
+        Only the framing is read here (headers, Content-Length); the handler checks the
+        rest. A request the handler will refuse (no or bad length) ends with its headers.
+        """
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0:
+            return None
+        head_end += 4
+        declared = _content_length(self.buffer[:head_end])
+        if declared is None or declared > MAX_REQUEST_BYTES:
+            return head_end
+        end = head_end + declared
+        return end if len(self.buffer) >= end else None
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() == b"content-length":
+            value = value.strip()
+            return int(value) if value.isdigit() and len(value) <= 12 else None
+    return None
+
+
+class _Server:
+    """An HTTP/1.1 server with bounded concurrency: one selector thread, a pool of workers.
+
+    The selector thread accepts connections and reads each request whole, without
+    blocking, before a worker sees it; so idle or trickling connections hold no thread,
+    only a buffer. A connection is closed when it stays idle past :data:`IDLE_TIMEOUT`,
+    when a request takes longer than :data:`REQUEST_DEADLINE` to arrive (counted from its
+    first byte, so a trickle cannot extend it), or to make room past
+    :data:`MAX_CONNECTIONS` (the longest idle one goes first). Workers answer one request
+    and hand keep-alive connections back.
+    """
+
+    idle_timeout = IDLE_TIMEOUT
 
     def __init__(self, host: str, port: int, protocol: _Responder, faults: Faults) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.protocol = protocol
         self.faults = faults
         self.stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__((host, port), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks the host name up (socket.getfqdn), which can take
-        # seconds where DNS is slow; the simulator needs no name.
-        socketserver.TCPServer.server_bind(self)
-        host, port = str(self.server_address[0]), int(self.server_address[1])
-        self.server_name, self.server_port = host, port
-        self.authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # socketserver's default backlog of 5 drops connections when many clients start at once.
+        self._listener = socket.create_server((host, port), family=family, backlog=128)
+        self._listener.setblocking(False)
+        address = self._listener.getsockname()
+        self.server_name, self.server_port = str(address[0]), int(address[1])
+        self.server_address = (self.server_name, self.server_port)
+        self.authority = (
+            f"[{self.server_name}]:{self.server_port}"
+            if ":" in self.server_name
+            else f"{self.server_name}:{self.server_port}"
+        )
         """``host:port`` as URLs to this server write it."""
+        self._idle: dict[socket.socket, _Connection] = {}
+        self._busy: set[socket.socket] = set()
+        # Connections the workers are done with, and whether to keep them open.
+        self._returned: queue.SimpleQueue[tuple[_Connection, bool]] = queue.SimpleQueue()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="NetServerSimulator")
+        self._selector = selectors.DefaultSelector()
+        self._done = threading.Event()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
+    # -- the selector thread -----------------------------------------------------------
 
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Accept, read and dispatch requests until :meth:`shutdown`."""
+        selector = self._selector
+        selector.register(self._listener, selectors.EVENT_READ, None)
+        selector.register(self._wake_reader, selectors.EVENT_READ, self._wake_reader)
+        try:
+            while not self.stopping.is_set():
+                for key, _ in selector.select(poll_interval):
+                    if key.data is None:
+                        self._accept()
+                    elif key.data is self._wake_reader:
+                        self._wake_reader.recv(4096)
+                    else:
+                        self._receive(key.data)
+                self._take_back()
+                self._expire(time.monotonic())
+        finally:
+            self._done.set()
+
+    def _accept(self) -> None:
+        try:
+            sock, address = self._listener.accept()
+        except OSError:  # the client gave up already
+            return
+        if len(self._idle) + len(self._busy) >= MAX_CONNECTIONS:
+            self._evict_one()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self._listen(_Connection(sock, address))
+
+    def _listen(self, connection: _Connection) -> None:
+        connection.listen_from(time.monotonic())
+        self._idle[connection.sock] = connection
+        self._selector.register(connection.sock, selectors.EVENT_READ, connection)
+
+    def _evict_one(self) -> None:
+        if self._idle:
+            oldest = min(self._idle.values(), key=lambda connection: connection.deadline)
+            self._close(oldest)
+
+    def _receive(self, connection: _Connection) -> None:
+        try:
+            data = connection.sock.recv(64 * 1024)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(connection)
+            return
+        if not connection.buffer:  # a request starts: its deadline is fixed now
+            connection.deadline = time.monotonic() + REQUEST_DEADLINE
+        connection.buffer += data
+        self._dispatch_if_complete(connection)
+
+    def _dispatch_if_complete(self, connection: _Connection) -> None:
+        end = connection.request_end()
+        if end is None:
+            too_long = len(connection.buffer) > MAX_REQUEST_BYTES + _MAX_HEADER_BYTES
+            if too_long or (
+                b"\r\n\r\n" not in connection.buffer and len(connection.buffer) > _MAX_HEADER_BYTES
+            ):
+                self._close(connection)
+            return
+        request, connection.buffer = connection.buffer[:end], connection.buffer[end:]
+        self._selector.unregister(connection.sock)
+        del self._idle[connection.sock]
+        self._busy.add(connection.sock)
+        self._workers.submit(self._answer, connection, request)
+
+    def _take_back(self) -> None:
+        """Keep-alive connections the workers are done with, listened to again."""
+        while True:
+            try:
+                connection, keep = self._returned.get_nowait()
+            except queue.Empty:
+                return
+            self._busy.discard(connection.sock)
+            if not keep or self.stopping.is_set():
+                self._close(connection)
+                continue
+            connection.sock.setblocking(False)
+            self._listen(connection)
+            self._dispatch_if_complete(connection)  # a pipelined request may be whole
+
+    def _expire(self, now: float) -> None:
+        for connection in [item for item in self._idle.values() if item.deadline <= now]:
+            self._close(connection)
+
+    def _close(self, connection: _Connection) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(connection.sock)
+        self._idle.pop(connection.sock, None)
+        with contextlib.suppress(OSError):
+            connection.sock.close()
+
+    # -- the workers -------------------------------------------------------------------
+
+    def _answer(self, connection: _Connection, request: bytes) -> None:
+        keep = False
+        try:
+            # Blocking for the answer, but never longer than a request may take.
+            connection.sock.settimeout(REQUEST_DEADLINE)
+            keep = not _Handler(connection, self, request).close_connection
+        except OSError:
+            pass  # a client that went away is routine here
+        if not keep:
+            with contextlib.suppress(OSError):
+                connection.sock.close()
+        self._returned.put((connection, keep))
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"x")  # the selector thread takes it back at once
+
+    # -- stopping ------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop the selector loop and wait for it."""
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"x")
+        self._done.wait(5)
 
     def close_connections(self) -> None:
-        """End every open (keep-alive) connection, so no handler thread outlives stop()."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by the client
-                connection.shutdown(socket.SHUT_RDWR)
+        """End every open connection, idle or being answered."""
+        for connection in list(self._idle.values()):
+            self._close(connection)
+        for sock in list(self._busy):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (a timeout, an injected drop) is routine here.
-        pass
+    def server_close(self) -> None:
+        """Release the listening socket, the workers and what they handed back."""
+        # Bounded: the busy connections were shut down, so their writes fail at once.
+        self._workers.shutdown(wait=True, cancel_futures=True)
+        self._take_back()
+        for resource in (self._listener, self._wake_reader, self._wake_writer):
+            with contextlib.suppress(OSError):
+                resource.close()
+        with contextlib.suppress(OSError):
+            self._selector.close()
 
     def serve_in_thread(self, name: str, exposes: str) -> threading.Thread:
         """Serve in a started daemon thread; warn first when listening beyond loopback,
@@ -521,17 +711,29 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: _Server  # type: ignore[assignment]  # a server of its own, no socketserver
     protocol_version = "HTTP/1.1"  # keep-alive, every answer with a Content-Length
     server_version = "Microsoft-IIS/10.0"
     sys_version = ""
     # An answer written in pieces with Nagle's algorithm on waits ~40 ms for the client's
     # delayed ACK. Both are avoided: TCP_NODELAY, and a buffered writer (flushed after each
     # request) that sends the status line, headers and body in one write.
-    disable_nagle_algorithm = True
     wbufsize = 64 * 1024
-    # An idle keep-alive connection does not hold its thread longer than this.
-    timeout = 30.0
+
+    def __init__(self, connection: _Connection, server: _Server, request: bytes) -> None:
+        self._request = request
+        super().__init__(connection.sock, connection.address, server)  # type: ignore[arg-type]
+
+    def setup(self) -> None:
+        # The request was read whole by the selector thread (TCP_NODELAY is set there).
+        self.connection = self.request
+        self.rfile = io.BytesIO(self._request)
+        self.wfile = self.connection.makefile("wb", self.wbufsize)
+
+    def handle(self) -> None:
+        # One request per dispatch: the next one is read by the selector thread.
+        self.close_connection = True
+        self.handle_one_request()
 
     def do_POST(self) -> None:
         self._serve()

@@ -1,0 +1,175 @@
+"""Every wait is bounded: a reply that trickles in, a wait on a dripping server, a reader
+that fails, and the started job's id on every error a waiter raises."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from conftest import BASE_URL
+from flavors import DEFAULT_TASK, SyncFlavor
+from loopback import Answer, LoopbackServer
+from replies import CONTENT_TYPES, authenticated, started, task
+from superoffice_batch import (
+    BatchClient,
+    BatchTaskFailed,
+    BatchTaskState,
+    BatchTaskTimeout,
+    ProtocolError,
+    SoapVersion,
+    TransportError,
+    UsernamePassword,
+)
+
+SOAP = SoapVersion.SOAP11
+
+
+def _dripping(version: SoapVersion, seconds: float = 0.3) -> Answer:
+    """A StartBatchJob-sized reply, one byte every ``seconds``: no read ever times out."""
+    body = task(version, BatchTaskState.STARTED).content
+    return Answer(200, body, (("Content-Type", CONTENT_TYPES[version]),), drip=seconds)
+
+
+def test_a_dripping_reply_ends_at_the_call_deadline(flavor: SyncFlavor) -> None:
+    with LoopbackServer([_dripping(SOAP)]) as server:
+        client = flavor.make(
+            server.url,
+            ticket="7T:abcdef",
+            soap_version=SOAP,
+            timeout=1.0,
+            call_deadline=1.5,
+            read_retries=0,
+        )
+        began = time.monotonic()
+        with pytest.raises(TransportError, match="call_deadline") as caught:
+            flavor.run_within(10, lambda: client.get_batch_task_info(4711))
+        elapsed = time.monotonic() - began
+        flavor.close(client)
+
+    assert caught.value.request_sent is True
+    assert 1.5 <= elapsed < 1.5 + 1.0  # the deadline, plus at most one read timeout
+
+
+def test_a_wait_on_a_dripping_server_ends_within_its_timeout_plus_one_call(
+    flavor: SyncFlavor,
+) -> None:
+    answers = [_dripping(SOAP)] * 5
+    with LoopbackServer(answers) as server:
+        client = flavor.make(
+            server.url, ticket="7T:abcdef", soap_version=SOAP, timeout=1.0, call_deadline=1.0
+        )
+        began = time.monotonic()
+        with pytest.raises((TransportError, BatchTaskTimeout)) as caught:
+            flavor.run_within(
+                20, lambda: client.wait_for_batch_task(4711, timeout=2.0, poll_interval=0.1)
+            )
+        elapsed = time.monotonic() - began
+        flavor.close(client)
+
+    assert caught.value.job_id == 4711
+    assert elapsed < 2.0 + 1.0 + 1.0  # timeout, one call's deadline, one read timeout
+
+
+def test_the_call_deadline_is_checked_like_every_other_setting() -> None:
+    for bad in (0, -1.0, float("nan"), 10**400, 86401):
+        with pytest.raises(ValueError, match="call_deadline must be"):
+            BatchClient("https://crm.example.com/", call_deadline=bad)
+
+
+HUGE_YEAR = "12345678901234567890-05-07T14:29:58"
+
+
+def _task_with_created(version: SoapVersion, created: str) -> httpx.Response:
+    content = task(version, BatchTaskState.STARTED).content
+    content = content.replace(b"2025-05-07T14:29:58", created.encode(), 1)
+    assert created.encode() in content
+    return httpx.Response(200, content=content, headers={"Content-Type": CONTENT_TYPES[version]})
+
+
+@pytest.mark.parametrize("created", [HUGE_YEAR, "99999-01-01T00:00:00", "0000-01-01T00:00:00"])
+def test_a_value_no_reader_can_hold_is_a_protocol_error(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor, created: str
+) -> None:
+    batch.mock(return_value=_task_with_created(SOAP, created))
+
+    with pytest.raises(ProtocolError, match=r"BatchTaskInfo\.created"):
+        flavor.run(make(ticket="7T:abcdef", soap_version=SOAP).get_batch_task_info(4711))
+
+
+def test_run_batch_job_keeps_the_started_jobs_id_on_a_reader_failure(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    batch.mock(side_effect=[started(SOAP, 4711), _task_with_created(SOAP, HUGE_YEAR)])
+    client = make(ticket="7T:abcdef", soap_version=SOAP)
+
+    with pytest.raises(ProtocolError) as caught:
+        flavor.run(client.run_batch_job(DEFAULT_TASK, poll_interval=0.01))
+
+    assert caught.value.job_id == 4711
+
+
+@pytest.mark.parametrize(
+    ("replies", "error"),
+    [
+        (lambda: [task(SOAP, BatchTaskState.FAILED, 100)], BatchTaskFailed),
+        (lambda: [task(SOAP, BatchTaskState.STARTED, 5)] * 3, BatchTaskTimeout),
+        (lambda: [httpx.Response(500, text="boom")], Exception),
+    ],
+    ids=["failed", "timeout", "http error"],
+)
+def test_every_error_of_a_wait_carries_the_job_id(
+    batch: respx.Route,
+    make: Callable[..., Any],
+    flavor: SyncFlavor,
+    replies: Callable[[], list[httpx.Response]],
+    error: type[Exception],
+) -> None:
+    batch.mock(side_effect=[started(SOAP, 4711), *replies()])
+    client = make(ticket="7T:abcdef", soap_version=SOAP)
+
+    with pytest.raises(error) as caught:
+        flavor.run(
+            client.run_batch_job(
+                DEFAULT_TASK, poll_interval=0.01, timeout=0.02, raise_on_failure=True
+            )
+        )
+
+    assert getattr(caught.value, "job_id", None) == 4711
+
+
+def test_an_error_in_on_progress_carries_the_job_id(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    batch.mock(side_effect=[started(SOAP, 4711), task(SOAP, BatchTaskState.STARTED, 5)])
+
+    def broken(info: object) -> None:
+        raise KeyError("the caller's own bug")
+
+    with pytest.raises(KeyError) as caught:
+        flavor.run(
+            make(ticket="7T:abcdef", soap_version=SOAP).run_batch_job(
+                DEFAULT_TASK, poll_interval=0.01, on_progress=broken
+            )
+        )
+
+    assert getattr(caught.value, "job_id", None) == 4711
+
+
+def test_a_login_ticket_over_64_kib_is_a_protocol_error(
+    router: respx.MockRouter, make: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    huge = "7T:" + "A" * (64 * 1024)
+    router.post(f"{BASE_URL}/Remote/Services88/SoPrincipal.svc").mock(
+        return_value=authenticated(SOAP, huge)
+    )
+    client = make(auth=UsernamePassword("demo", "secret-pw"), soap_version=SOAP)
+
+    with pytest.raises(ProtocolError, match="ticket is longer than 65536") as caught:
+        flavor.start(client)
+
+    assert huge[:40] not in str(caught.value)
