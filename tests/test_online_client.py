@@ -526,6 +526,8 @@ def test_no_secret_reaches_a_log_line_or_an_error(
         errors.append(repr(user))
 
     assert "StartBatchJob" in caplog.text
+    assert f"SystemUser: tenant Cust12345 is Running at {online.endpoint()}" in caplog.text
+    assert "SystemUser: a ticket for Cust12345 from " in caplog.text
     for secret in secrets_of(online, user):
         assert secret not in caplog.text
         assert not any(secret in text for text in errors)

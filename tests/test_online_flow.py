@@ -388,6 +388,26 @@ def test_a_refused_exchange_says_why_with_secrets_masked() -> None:
 
 
 @pytest.mark.parametrize(
+    "echo",
+    [
+        "".join(f"&amp;#{ord(c)};" for c in APP_TOKEN),
+        APP_TOKEN.upper(),
+        APP_TOKEN.replace("-", "%2D"),
+    ],
+    ids=["decimal references", "upper case", "percent-encoded"],
+)
+def test_a_refusal_echoing_a_secret_in_another_form_is_masked(echo: str) -> None:
+    reply = exchange_reply(
+        f"<ErrorMessage>Unknown token {echo}</ErrorMessage><IsSuccessful>false</IsSuccessful>"
+    )
+
+    with pytest.raises(AuthenticationError, match=r"Unknown token \*\*\*") as raised:
+        read_exchange_reply(reply, EXCHANGE_URL, (APP_TOKEN,))
+
+    assert "client-secret" not in str(raised.value).lower()
+
+
+@pytest.mark.parametrize(
     ("reply", "error"),
     [
         (exchange_reply("<IsSuccessful>true</IsSuccessful><Token/>"), AuthenticationError),

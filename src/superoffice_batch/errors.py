@@ -280,9 +280,9 @@ class TenantUnavailable(SuperOfficeError):
     def __init__(self, context_identifier: str, state: str) -> None:
         self.context_identifier = context_identifier
         self.state = state
+        shown = reveal(ServerText(state), limit=40)  # the state API's words: server text
         super().__init__(
-            f"tenant {context_identifier} is {state[:40]}: its API is not available, "
-            "so nothing was sent"
+            f"tenant {context_identifier} is {shown}: its API is not available, so nothing was sent"
         )
 
 

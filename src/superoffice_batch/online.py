@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import threading
 import time
@@ -28,8 +29,9 @@ import httpx
 from lxml import etree
 
 from .envelope import hardened_parser, open_reply, serialize
-from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError, excerpt, redact
+from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError, excerpt
 from .messages import HttpRequest, RawResponse
+from .servertext import ServerText, reveal
 from .xmlvalues import MAX_SECRET_CHARS, check_text, parse_datetime
 
 if TYPE_CHECKING:
@@ -80,6 +82,8 @@ _MAX_KEY_FILE_BYTES = 1024 * 1024
 # A JWKS holds a handful of keys; building thousands from a hostile reply costs real time.
 _MAX_JWKS_KEYS = 64
 _EXTRA_HINT = "pip install 'superoffice-batch[online]'"
+
+logger = logging.getLogger("superoffice_batch")
 
 
 def require_online_extra() -> None:
@@ -328,7 +332,7 @@ def read_json(response: RawResponse, url: str, method: str) -> dict[str, Any]:
     if response.status_code != 200:
         raise HttpError(
             response.status_code,
-            excerpt(response.content),
+            excerpt(response.content, content_type=response.content_type),
             response.content_type,
             url=url,
             method=method,
@@ -346,7 +350,7 @@ def _protocol_error(reason: str, response: RawResponse, url: str, method: str) -
     return ProtocolError(
         reason,
         status_code=response.status_code,
-        excerpt=excerpt(response.content),
+        excerpt=excerpt(response.content, content_type=response.content_type),
         url=url,
         method=method,
     )
@@ -382,10 +386,9 @@ def read_exchange_reply(response: RawResponse, url: str, secrets: tuple[str, ...
     fields = _response_fields(payload, response, url, secrets)
     successful = (fields.get("IsSuccessful") or "").strip()
     if successful not in ("true", "1"):
-        reason = " ".join((fields.get("ErrorMessage") or "").split()) or "no reason given"
-        raise AuthenticationError(
-            f"SuperOffice refused the system-user token: {redact(reason[:200], secrets)}"
-        )
+        reason = fields.get("ErrorMessage") or ""
+        shown = reveal(ServerText(reason), secrets, limit=200) or "no reason given"
+        raise AuthenticationError(f"SuperOffice refused the system-user token: {shown}")
     token = (fields.get("Token") or "").strip()
     if not token:
         raise AuthenticationError("SuperOffice accepted the system-user token but sent no JWT")
@@ -587,7 +590,8 @@ class SystemUser:
         header = unverified_header(token)
         if header.get("alg") != "RS256":
             # Checked before PyJWT sees it: HS256 "signed" with the public key, or none.
-            raise _refused(f"it is signed with {str(header.get('alg'))[:20]!r}, not RS256")
+            algorithm = reveal(ServerText(str(header.get("alg"))), self.secrets, limit=20)
+            raise _refused(f"it is signed with {algorithm!r}, not RS256")
         kid = header.get("kid")
         key = None if self._keys is None else pick_key(self._keys, kid)
         if key is None:  # first use, or a key rotated in since: fetch the keys once
@@ -596,15 +600,27 @@ class SystemUser:
         if key is None:
             raise _refused("no key in the environment's JWKS has its kid")
         ticket: str = validated_claims(token, key)[TICKET_CLAIM]
+        logger.info("SystemUser: a ticket for %s from %s", self.context_identifier, request.url)
         return ticket
 
     def _fetch_keys(self, session: LoginSession) -> Flow:
         url = self.environment + JWKS_PATH
         response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
-        return keys_of(read_json(response, url, "GET"), url)
+        keys = keys_of(read_json(response, url, "GET"), url)
+        logger.info("SystemUser: %d signing key(s) from %s", len(keys), url)
+        return keys
 
     def tenant_flow(self, session: LoginSession) -> Flow:
         """Ask the state API where the tenant's API is and whether it answers."""
         url = f"{self.environment}{STATE_PATH}{self.context_identifier}"
         response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
-        return read_tenant_state(response, url, self.environment)
+        tenant = read_tenant_state(response, url, self.environment)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "SystemUser: tenant %s is %s at %s until %s",
+                self.context_identifier,
+                reveal(ServerText(tenant.state), limit=40),  # the state API's words
+                tenant.endpoint,
+                tenant.valid_until.isoformat(),
+            )
+        return tenant
