@@ -517,17 +517,15 @@ class _CallPolicy:
                     self.negotiated_version = version
                 return result, response.status_code
             # Decided outside the except block, so that later errors do not chain to it.
-            if negotiating and _is_version_refusal(
-                failure, reply_succeeded=self._reads_as_success(parse, response, secrets)
-            ):
+            # Every re-send below needs proof that the call did not run: a body that reads
+            # as the operation's successful reply means it did, whatever the status said.
+            succeeded = self._reads_as_success(parse, response, secrets)
+            if negotiating and _is_version_refusal(failure, reply_succeeded=succeeded):
                 negotiating = False
                 version = self.negotiated_version = SoapVersion.SOAP11
                 logger.info("%s: endpoint refused SOAP 1.2 (%s); using SOAP 1.1", name, failure)
             elif (
-                self._root is None
-                and not relocated
-                and _is_misdirected(failure)
-                and not self._reads_as_success(parse, response, secrets)
+                self._root is None and not relocated and _is_misdirected(failure) and not succeeded
             ):
                 relocated = True
                 logger.info("%s: %s answered 421; reading the tenant's endpoint anew", name, url)
@@ -535,9 +533,7 @@ class _CallPolicy:
             elif (
                 takes_ticket
                 and not reauthenticated
-                and is_ticket_rejection(
-                    failure, reply_succeeded=self._reads_as_success(parse, response, secrets)
-                )
+                and is_ticket_rejection(failure, reply_succeeded=succeeded)
             ):
                 reauthenticated = True
                 fresh = yield NeedCredentials(credentials.ticket)

@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ import attrs
 import httpx
 from lxml import etree
 
+from .auth import TicketCache
 from .envelope import hardened_parser, open_reply, serialize
 from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError, excerpt
 from .messages import HttpRequest, RawResponse
@@ -37,7 +38,7 @@ from .xmlvalues import MAX_SECRET_CHARS, check_text, parse_datetime
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-    from .auth import LoginSession, TicketCache
+    from .auth import Flow, LoginSession
 
 __all__ = [
     "API_STATES",
@@ -520,9 +521,6 @@ def _token_problem(error: Exception) -> str:
 # -- the ticket source -----------------------------------------------------------------
 
 
-Flow = Generator[Any, Any, Any]
-
-
 class SystemUser:
     """A SuperOffice CRM Online system user: tickets for a server-side app, no user needed.
 
@@ -549,8 +547,6 @@ class SystemUser:
         context_identifier: str,
         environment: str,
     ) -> None:
-        from .auth import TicketCache
-
         self._system_user_token = _check_secret("system_user_token", system_user_token)
         self.application_token = _check_secret("application_token", application_token)
         """The app's client secret (read by the clients; never shown)."""
@@ -579,7 +575,7 @@ class SystemUser:
             "application_token='***')"
         )
 
-    def login_flow(self, session: LoginSession) -> Flow:
+    def login_flow(self, session: LoginSession) -> Flow[str]:
         """Exchange a freshly signed system-user token for a validated JWT; its ticket."""
         signed = signed_system_token(self._system_user_token, self._key, datetime.now(timezone.utc))
         request = exchange_request(
@@ -603,14 +599,14 @@ class SystemUser:
         logger.info("SystemUser: a ticket for %s from %s", self.context_identifier, request.url)
         return ticket
 
-    def _fetch_keys(self, session: LoginSession) -> Flow:
+    def _fetch_keys(self, session: LoginSession) -> Flow[dict[str | None, RSAPublicKey]]:
         url = self.environment + JWKS_PATH
         response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
         keys = keys_of(read_json(response, url, "GET"), url)
         logger.info("SystemUser: %d signing key(s) from %s", len(keys), url)
         return keys
 
-    def tenant_flow(self, session: LoginSession) -> Flow:
+    def tenant_flow(self, session: LoginSession) -> Flow[TenantState]:
         """Ask the state API where the tenant's API is and whether it answers."""
         url = f"{self.environment}{STATE_PATH}{self.context_identifier}"
         response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
