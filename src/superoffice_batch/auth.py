@@ -68,10 +68,17 @@ def _mask(value: str) -> str:
     return "'***'"
 
 
+def check_secret(name: str, value: object) -> str:
+    """``value`` if it is a non-empty string XML can carry, else raise naming ``name``
+    (never showing the value)."""
+    text = check_text(name, value, secret=True)
+    if not text:
+        raise ValueError(f"{name} must not be empty")
+    return text
+
+
 def _check_secret(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    check_text(f"{type(instance).__name__}.{attribute.name}", value, secret=True)
-    if not value:
-        raise ValueError(f"{type(instance).__name__}.{attribute.name} must not be empty")
+    check_secret(f"{type(instance).__name__}.{attribute.name}", value)
 
 
 @attrs.frozen

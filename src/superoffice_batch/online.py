@@ -28,12 +28,12 @@ import attrs
 import httpx
 from lxml import etree
 
-from .auth import TicketCache
+from .auth import TicketCache, check_secret
 from .envelope import hardened_parser, open_reply, serialize
 from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError, excerpt
 from .messages import HttpRequest, RawResponse
 from .servertext import ServerText, reveal
-from .xmlvalues import MAX_SECRET_CHARS, check_text, parse_datetime
+from .xmlvalues import MAX_SECRET_CHARS, parse_datetime
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -140,13 +140,6 @@ def _check_context_identifier(value: object) -> str:
             f"context_identifier must be Cust followed by digits (e.g. Cust12345), got {value!r}"
         )
     return value
-
-
-def _check_secret(name: str, value: object) -> str:
-    text = check_text(name, value, secret=True)
-    if not text:
-        raise ValueError(f"{name} must not be empty")
-    return text
 
 
 # -- the private key -----------------------------------------------------------------------
@@ -471,7 +464,7 @@ def pick_key(keys: Mapping[str | None, RSAPublicKey], kid: object) -> RSAPublicK
     return None
 
 
-def validated_claims(token: str, key: RSAPublicKey, *, now: float | None = None) -> dict[str, Any]:
+def validated_claims(token: str, key: RSAPublicKey) -> dict[str, Any]:
     """The claims of an RS256 JWT from SuperOffice, every documented check passed."""
     import jwt
 
@@ -547,8 +540,8 @@ class SystemUser:
         context_identifier: str,
         environment: str,
     ) -> None:
-        self._system_user_token = _check_secret("system_user_token", system_user_token)
-        self.application_token = _check_secret("application_token", application_token)
+        self._system_user_token = check_secret("system_user_token", system_user_token)
+        self.application_token = check_secret("application_token", application_token)
         """The app's client secret (read by the clients; never shown)."""
         self.context_identifier = _check_context_identifier(context_identifier)
         self.environment = environment_root(environment)
