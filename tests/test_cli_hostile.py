@@ -16,7 +16,7 @@ from replies import authenticated, service_error, task
 from superoffice_batch import BatchClient, SoapVersion
 from superoffice_batch.cli import main
 from superoffice_batch.testing import NetServerSimulator
-from superoffice_batch.testing import simulator as simulator_module
+from superoffice_batch.testing import server as server_module
 from test_cli import ENV_NAMES, Run
 
 SOAP = SoapVersion.SOAP12
@@ -248,7 +248,7 @@ def test_the_simulator_warns_when_it_listens_beyond_loopback(
 
 
 def test_the_simulator_closes_an_idle_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulator_module._Server, "idle_timeout", 0.2)
+    monkeypatch.setattr(server_module.Server, "idle_timeout", 0.2)
     with (
         NetServerSimulator() as simulator,
         socket.create_connection(("127.0.0.1", simulator.port), timeout=10) as idle,

@@ -271,7 +271,7 @@ def reply_of(response: httpx.Response) -> dict[str, str | None]:
         assert name.namespace == PSU
         nil = child.get(f"{{{XSI}}}nil") == "true"
         found[name.localname] = None if nil else (child.text or "")
-    assert list(found) == ["ErrorMessage", "IsSuccessful", "Token"]
+    assert list(found) == ["IsSuccessful", "Token", "ErrorMessage"]  # the WSDL's order
     return found
 
 

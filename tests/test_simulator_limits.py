@@ -13,7 +13,7 @@ import pytest
 
 from superoffice_batch import BatchClient
 from superoffice_batch.testing import NetServerSimulator
-from superoffice_batch.testing import simulator as simulator_module
+from superoffice_batch.testing import server as server_module
 
 IDLE_CONNECTIONS = 400
 
@@ -52,7 +52,7 @@ def test_400_idle_connections_hold_no_thread_and_keep_no_caller_out() -> None:
 
 
 def test_a_trickle_cannot_extend_the_request_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulator_module, "REQUEST_DEADLINE", 0.5)
+    monkeypatch.setattr(server_module, "REQUEST_DEADLINE", 0.5)
     with (
         NetServerSimulator() as simulator,
         socket.create_connection(("127.0.0.1", simulator.port), timeout=10) as trickle,
@@ -83,7 +83,7 @@ def test_a_trickle_cannot_extend_the_request_deadline(monkeypatch: pytest.Monkey
 def test_past_the_connection_limit_the_longest_idle_one_makes_room(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(simulator_module, "MAX_CONNECTIONS", 5)
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 5)
     with (
         NetServerSimulator(job_duration=0) as simulator,
         _idle_connections(simulator.port, 5) as idle,

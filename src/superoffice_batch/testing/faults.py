@@ -8,9 +8,11 @@ request (SOAP calls and ``?wsdl`` alike)::
 
 ``delay`` (seconds before answering), ``drop`` (``"before_read"``: close the connection
 without reading the request; ``"after_read"``: read it, then close without answering),
-``http_status`` (500, 502 or 503, with an HTML page instead of the service's answer) and
-``truncate`` (send only the first half of the reply, its Content-Length saying so)
-combine. After ``count`` requests every fault is cleared again.
+``http_status`` (instead of the service's answer: 401, 403, 429, 500, 502 or 503 with
+IIS's HTML page, the 429 with ``Retry-After: retry_after``; 421 with Online's "Wrong
+subdomain used to access tenant") and ``truncate`` (send only the first half of the
+reply, its Content-Length saying so) combine. After ``count`` requests every fault is
+cleared again.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ __all__ = ["DROP_POINTS", "FaultPlan", "Faults"]
 
 Drop = Literal["before_read", "after_read"]
 DROP_POINTS: tuple[Drop, ...] = ("before_read", "after_read")
-_STATUSES = (500, 502, 503)
+_STATUSES = (401, 403, 421, 429, 500, 502, 503)
 
 
 class FaultPlan(NamedTuple):
@@ -32,11 +34,12 @@ class FaultPlan(NamedTuple):
     drop: Drop | None = None
     http_status: int | None = None
     truncate: bool = False
+    retry_after: int = 1
 
     @property
     def any(self) -> bool:
-        """Whether anything is to go wrong."""
-        return self != _NO_FAULTS
+        """Whether anything is to go wrong (``retry_after`` alone changes nothing)."""
+        return self._replace(retry_after=_NO_FAULTS.retry_after) != _NO_FAULTS
 
 
 _NO_FAULTS = FaultPlan()
@@ -78,7 +81,8 @@ class Faults:
 
     @property
     def http_status(self) -> int | None:
-        """The HTTP error status to answer with (500, 502 or 503), or None."""
+        """The HTTP error status to answer with (401, 403, 421, 429, 500, 502 or 503), or
+        None."""
         return self._plan.http_status
 
     @http_status.setter
@@ -87,6 +91,18 @@ class Faults:
             raise ValueError(f"http_status must be one of {_STATUSES} or None, got {status!r}")
         with self._lock:
             self._plan = self._plan._replace(http_status=status)
+
+    @property
+    def retry_after(self) -> int:
+        """The seconds a 429 answer's ``Retry-After`` header asks for (default 1)."""
+        return self._plan.retry_after
+
+    @retry_after.setter
+    def retry_after(self, seconds: int) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise ValueError(f"retry_after must be a whole number of seconds >= 0, got {seconds!r}")
+        with self._lock:
+            self._plan = self._plan._replace(retry_after=seconds)
 
     @property
     def truncate(self) -> bool:
@@ -134,5 +150,8 @@ class Faults:
             return plan
 
     def __repr__(self) -> str:
-        settings = {key: value for key, value in self._plan._asdict().items() if value}
+        defaults = _NO_FAULTS._asdict()
+        settings = {
+            key: value for key, value in self._plan._asdict().items() if value != defaults[key]
+        }
         return f"Faults({settings}, count={self._count})"

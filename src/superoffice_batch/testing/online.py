@@ -100,25 +100,13 @@ from ..envelope import SoapVersion
 from ..models import BatchTaskInfo
 from ..xmlvalues import XSI, XSI_NIL
 from . import soap
+from .checks import check_options, check_seconds
 from .faults import Faults
 from .jobs import JobStore
+from .server import Answer, Responder, Server, misdirected, page
 from .sessions import Sessions
-from .simulator import (
-    _MEDIA_TYPES,
-    _SERVICES_DIR,
-    SoapMode,
-    _action_not_supported,
-    _action_of,
-    _Answer,
-    _check_seconds,
-    _formatter_failed,
-    _incoming,
-    _page,
-    _Protocol,
-    _Responder,
-    _Server,
-    _tenant,
-)
+from .simulator import SERVICES_DIR, NetServerProtocol
+from .wcf import MEDIA_TYPES, SoapMode, action_not_supported, action_of, read_incoming, wrong_body
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -160,12 +148,13 @@ STATES = (
 """The tenant states the state API documents."""
 AVAILABLE_STATES = frozenset({"Running", "OnlineMaintenance"})
 """The states in which the tenant's API may be called (``IsRunning`` true)."""
-MISDIRECTED = "Wrong subdomain used to access tenant"
 
 _EXCHANGE_PATH = "/login/services/partnersystemuserservice.svc"
 _JWKS_PATH = "/login/.well-known/jwks"
 _CONFIGURATION_PATH = "/login/.well-known/openid-configuration"
 _STATE_PATH = re.compile(r"/api/state/(?P<ctx>[^/]+)", re.IGNORECASE)
+_TENANT_PATH = re.compile(r"/(?P<ctx>[^/]+)/remote/services88/[^/]+\.svc", re.IGNORECASE)
+"""What a tenant host serves: ``/{ContextIdentifier}/Remote/Services88/{Service}.svc``."""
 _DIAGNOSTICS = "http://schemas.microsoft.com/2004/09/ServiceModel/Diagnostics"
 _SOAP11 = SoapVersion.SOAP11
 _STAMP = re.compile(r"[0-9]{12}")
@@ -193,8 +182,8 @@ def _compact_json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
-def _json(value: object) -> _Answer:
-    return _Answer(200, _compact_json(value), "application/json; charset=utf-8")
+def _json(value: object) -> Answer:
+    return Answer(200, _compact_json(value), "application/json; charset=utf-8")
 
 
 def _same_secret(given: str | None, expected: str) -> bool:
@@ -262,11 +251,11 @@ class RsaKey:
             ("InverseQ", numbers.iqmp, half),
             ("D", numbers.d, size),
         )
-        parts = "".join(
-            f"<{name}>{base64.b64encode(_big_endian(value, length)).decode('ascii')}</{name}>"
-            for name, value, length in values
-        )
-        return f"<RSAKeyValue>{parts}</RSAKeyValue>"
+        key = etree.Element("RSAKeyValue")
+        for name, value, length in values:
+            encoded = base64.b64encode(_big_endian(value, length)).decode("ascii")
+            etree.SubElement(key, name).text = encoded
+        return etree.tostring(key, encoding="unicode")
 
     def sign(self, data: bytes) -> bytes:
         """The RSA PKCS#1 v1.5 SHA-256 signature of ``data`` (RS256)."""
@@ -366,6 +355,8 @@ _NO_TAMPERING = Tamper()
 class _Tenant:
     context_identifier: str
     system_user_token: str
+    jobs: JobStore
+    """The tenant's own batch tasks: each tenant is its own NetServer."""
     host: int = 0
     state: str = "Running"
     until: float | None = None
@@ -444,12 +435,15 @@ class _Environment:
         signing_key: RsaKey,
         application_token: str,
         sessions: Sessions,
+        new_jobs: Callable[[], JobStore],
         clock: Callable[[], float],
         clock_skew: float,
         token_lifetime: float,
         state_valid_for: float,
     ) -> None:
-        self.tenants = {ctx.casefold(): _Tenant(ctx, token) for ctx, token in tenants.items()}
+        self.tenants = {
+            ctx.casefold(): _Tenant(ctx, token, new_jobs()) for ctx, token in tenants.items()
+        }
         self.hosts = hosts
         self.app_key = app_key
         self.kid = _new_kid()
@@ -488,24 +482,31 @@ class _Environment:
                 tenant.settle(self.clock())
             return tenant
 
+    def jobs_of(self, context_identifier: str | None) -> JobStore:
+        """The job store of a tenant a tenant host serves (so one that exists)."""
+        tenant = self.tenant(context_identifier)
+        if tenant is None:
+            raise LookupError(f"no tenant {context_identifier!r} to hold jobs")
+        return tenant.jobs
+
     def endpoint(self, tenant: _Tenant) -> str:
         return f"{self.host_urls[tenant.host]}/{tenant.context_identifier}"
 
     # -- tenant hosts ----------------------------------------------------------------------
 
-    def refusal(self, host: int, context_identifier: str | None) -> _Answer | None:
+    def refusal(self, host: int, context_identifier: str | None) -> Answer | None:
         """Why tenant host ``host`` does not serve a NetServer call for this tenant, if it
         does not: 421 when the tenant lives elsewhere, 503 when its API is unavailable."""
         with self.lock:
             tenant = self.tenant(context_identifier)
             if tenant is None or tenant.host != host:
                 self.counts["misdirected"] += 1
-                return _misdirected()
-            return None if tenant.state in AVAILABLE_STATES else _page(503)
+                return misdirected()
+            return None if tenant.state in AVAILABLE_STATES else page(503)
 
     # -- the login host --------------------------------------------------------------------
 
-    def state(self, context_identifier: str) -> _Answer:
+    def state(self, context_identifier: str) -> Answer:
         """The state API's answer for a tenant."""
         self.count("state")
         with self.lock:
@@ -519,12 +520,12 @@ class _Environment:
                 _state_reply(tenant.context_identifier, self.endpoint(tenant), tenant.state, until)
             )
 
-    def jwks(self) -> _Answer:
+    def jwks(self) -> Answer:
         self.count("jwks")
         with self.lock:
             return _json({"keys": [key.jwk(kid) for kid, key in self.keys.items()]})
 
-    def configuration(self) -> _Answer:
+    def configuration(self) -> Answer:
         self.count("configuration")
         login = f"{self.root}/login"
         return _json(
@@ -539,25 +540,20 @@ class _Environment:
             }
         )
 
-    def exchange(self, headers: Message, body: bytes) -> _Answer:
+    def exchange(self, headers: Message, body: bytes) -> Answer:
         """The answer to ``PartnerSystemUserService.svc``'s ``Authenticate``."""
         self.count("exchange_requests")
-        if _MEDIA_TYPES.get(headers.get_content_type()) is not _SOAP11:
-            return _Answer(415)
-        incoming = _incoming(body, _SOAP11)
-        if isinstance(incoming, _Answer):
+        if MEDIA_TYPES.get(headers.get_content_type()) is not _SOAP11:
+            return Answer(415)
+        incoming = read_incoming(body, _SOAP11)
+        if isinstance(incoming, Answer):
             return incoming
-        action = _action_of(headers, _SOAP11)
+        action = action_of(headers, _SOAP11)
         if action != AUTHENTICATE_ACTION:
-            return _action_not_supported(_SOAP11, action)
+            return action_not_supported(_SOAP11, action)
         payload = incoming.payload
         if payload is None or payload.tag != _psu("AuthenticationRequest"):
-            found = "nothing" if payload is None else f"'{payload.tag}'"
-            return _formatter_failed(
-                _SOAP11,
-                "Error in deserializing body of request message for operation 'Authenticate'. "
-                f"Expected element '{_psu('AuthenticationRequest')}', found {found}.",
-            )
+            return wrong_body(_SOAP11, "Authenticate", _psu("AuthenticationRequest"), payload)
         try:
             token = self._authenticate(_ExchangeRequest.read(incoming, payload))
         except _Refused as refused:
@@ -641,10 +637,6 @@ class _Environment:
         return (self.app_key if tampering.foreign_key else key).sign(signing_input)
 
 
-def _misdirected() -> _Answer:
-    return _Answer(421, MISDIRECTED.encode("utf-8"), "text/plain; charset=utf-8")
-
-
 def _state_reply(
     context_identifier: str, endpoint: str | None, state: str, valid_until: float
 ) -> dict[str, object]:
@@ -658,7 +650,7 @@ def _state_reply(
     }
 
 
-def _authentication_response(error: str | None, token: str | None) -> _Answer:
+def _authentication_response(error: str | None, token: str | None) -> Answer:
     """The reply envelope to ``Authenticate``: refused when ``error`` is given."""
     namespace = _SOAP11.namespace
     envelope = etree.Element(f"{{{namespace}}}Envelope", nsmap={"s": namespace})
@@ -676,10 +668,10 @@ def _authentication_response(error: str | None, token: str | None) -> _Answer:
         _psu("AuthenticationResponse"),
         nsmap={None: PSU, "i": XSI},  # type: ignore[dict-item]
     )
-    members = (
-        ("ErrorMessage", error),
+    members = (  # in the order of the service's WSDL
         ("IsSuccessful", "false" if error is not None else "true"),
         ("Token", token),
+        ("ErrorMessage", error),
     )
     for name, value in members:
         member = etree.SubElement(response, _psu(name))
@@ -687,7 +679,7 @@ def _authentication_response(error: str | None, token: str | None) -> _Answer:
             member.set(XSI_NIL, "true")
         else:
             member.text = value
-    return _Answer(200, etree.tostring(envelope), soap.CONTENT_TYPES[_SOAP11])
+    return Answer(200, etree.tostring(envelope), soap.CONTENT_TYPES[_SOAP11])
 
 
 # -- the hosts -----------------------------------------------------------------------------
@@ -699,27 +691,27 @@ class _LoginHost:
     def __init__(self, environment: _Environment) -> None:
         self.environment = environment
 
-    def answer(self, method: str, target: str, headers: Message, body: bytes, host: str) -> _Answer:
+    def answer(self, method: str, target: str, headers: Message, body: bytes, host: str) -> Answer:
         try:
             return self._answer(method, urlsplit(target).path, headers, body)
         except Exception as error:  # a simulator bug: answer as IIS does, keep it for tests
             with self.environment.lock:
                 self.environment.errors.append(error)
-            return _page(500)
+            return page(500)
 
-    def _answer(self, method: str, path: str, headers: Message, body: bytes) -> _Answer:
+    def _answer(self, method: str, path: str, headers: Message, body: bytes) -> Answer:
         environment = self.environment
         lowered = path.lower()
-        if _SERVICES_DIR in lowered:
+        if SERVICES_DIR in lowered:
             environment.count("misdirected")
-            return _misdirected()
+            return misdirected()
         state = _STATE_PATH.fullmatch(path)
         if lowered == _EXCHANGE_PATH:
-            return environment.exchange(headers, body) if method == "POST" else _page(405)
+            return environment.exchange(headers, body) if method == "POST" else page(405)
         if lowered not in (_JWKS_PATH, _CONFIGURATION_PATH) and state is None:
-            return _page(404)
+            return page(404)
         if method not in _READ_METHODS:
-            return _page(405)
+            return page(405)
         if state is not None:
             return environment.state(state["ctx"])
         return environment.jwks() if lowered == _JWKS_PATH else environment.configuration()
@@ -728,18 +720,18 @@ class _LoginHost:
 class _TenantHost:
     """A numbered host: NetServer for the tenants that live on it, 421 for the others."""
 
-    def __init__(self, environment: _Environment, index: int, protocol: _Protocol) -> None:
+    def __init__(self, environment: _Environment, index: int, protocol: NetServerProtocol) -> None:
         self.environment = environment
         self.index = index
         self.protocol = protocol
 
-    def answer(self, method: str, target: str, headers: Message, body: bytes, host: str) -> _Answer:
-        path = urlsplit(target).path
-        at = path.lower().find(_SERVICES_DIR)
-        if at >= 0:
-            refusal = self.environment.refusal(self.index, _tenant(path[: at + 1]))
-            if refusal is not None:
-                return refusal
+    def answer(self, method: str, target: str, headers: Message, body: bytes, host: str) -> Answer:
+        route = _TENANT_PATH.fullmatch(urlsplit(target).path)
+        if route is None:  # only a tenant's root holds NetServer's services
+            return page(404)
+        refusal = self.environment.refusal(self.index, route["ctx"])
+        if refusal is not None:
+            return refusal
         return self.protocol.answer(method, target, headers, body, host)
 
 
@@ -793,20 +785,16 @@ class OnlineSimulator:
         tokens = _system_user_tokens(tenants, system_user_tokens)
         if isinstance(hosts, bool) or not isinstance(hosts, int) or hosts < 1:
             raise ValueError(f"hosts must be a positive number of hosts, got {hosts!r}")
-        for name, value in (
-            ("state_valid_for", state_valid_for),
-            ("token_lifetime", token_lifetime),
-            ("ticket_lifetime", ticket_lifetime),
-        ):
-            _check_seconds(name, value, positive=True)
-        _check_seconds("clock_skew", clock_skew, positive=False)
-        _check_seconds("job_duration", job_duration, positive=False)
-        if not callable(clock):
-            raise TypeError(f"clock must be callable, not {type(clock).__name__}")
-        if not isinstance(soap, SoapMode):
-            raise TypeError(f"soap must be a SoapMode, not {soap!r}")
-        if isinstance(failing_tasks, str):
-            raise TypeError("failing_tasks must be a collection of task names, not a str")
+        check_options(
+            soap=soap,
+            clock=clock,
+            failing_tasks=failing_tasks,
+            ticket_lifetime=ticket_lifetime,
+            job_duration=job_duration,
+        )
+        check_seconds("state_valid_for", state_valid_for, positive=True)
+        check_seconds("token_lifetime", token_lifetime, positive=True)
+        check_seconds("clock_skew", clock_skew, positive=False)
         self.host = host
         self.app_key = app_key or generate_app_key()
         """The app's key pair: its private half is what SuperOffice gave the partner."""
@@ -816,13 +804,6 @@ class OnlineSimulator:
         self.faults = Faults()
         """Fault injection for every host, in arrival order (see :mod:`.faults`)."""
         self._sessions = Sessions({}, lifetime=ticket_lifetime, clock=clock)
-        self._jobs = JobStore(clock=clock, job_duration=job_duration, failing_tasks=failing_tasks)
-        self._protocol = _Protocol(
-            soap_mode=soap,
-            application_token=self.application_token,
-            sessions=self._sessions,
-            jobs=self._jobs,
-        )
         self._environment = _Environment(
             tenants=tokens,
             hosts=hosts,
@@ -830,12 +811,21 @@ class OnlineSimulator:
             signing_key=signing_key or generate_app_key(),
             application_token=self.application_token,
             sessions=self._sessions,
+            new_jobs=lambda: JobStore(
+                clock=clock, job_duration=job_duration, failing_tasks=failing_tasks
+            ),
             clock=clock,
             clock_skew=clock_skew,
             token_lifetime=token_lifetime,
             state_valid_for=state_valid_for,
         )
-        self._servers: list[tuple[_Server, threading.Thread]] = []
+        self._protocol = NetServerProtocol(
+            soap_mode=soap,
+            application_token=self.application_token,
+            sessions=self._sessions,
+            jobs_of=self._environment.jobs_of,
+        )
+        self._servers: list[tuple[Server, threading.Thread]] = []
         self._started = False
 
     # -- lifetime --------------------------------------------------------------------------
@@ -848,13 +838,13 @@ class OnlineSimulator:
         environment = self._environment
         exposes = "exchange its system users' tokens and call their tenants"
         try:
-            responders: list[_Responder] = [_LoginHost(environment)]
+            responders: list[Responder] = [_LoginHost(environment)]
             responders += [
                 _TenantHost(environment, index, self._protocol)
                 for index in range(environment.hosts)
             ]
             for number, responder in enumerate(responders):
-                server = _Server(self.host, 0, responder, self.faults)
+                server = Server(self.host, 0, responder, self.faults)
                 thread = server.serve_in_thread(f"OnlineSimulator:{number}", exposes)
                 self._servers.append((server, thread))
         except BaseException:
@@ -1005,7 +995,7 @@ class OnlineSimulator:
         if state not in STATES:
             raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
         if seconds is not None:
-            _check_seconds("seconds", seconds, positive=True)
+            check_seconds("seconds", seconds, positive=True)
         environment = self._environment
         with environment.lock:
             tenant = self._tenant(ctx)
@@ -1089,8 +1079,14 @@ class OnlineSimulator:
 
     @property
     def jobs(self) -> list[BatchTaskInfo]:
-        """Every task as it is now, by id (one store for every tenant and host)."""
-        return self._jobs.snapshots()
+        """Every tenant's tasks as they are now: tenant by tenant, in the order the tenants
+        were given, each tenant's by id (each tenant numbers its own from 1)."""
+        tenants = self._environment.tenants.values()
+        return [job for tenant in tenants for job in tenant.jobs.snapshots()]
+
+    def jobs_of(self, ctx: str | None = None) -> list[BatchTaskInfo]:
+        """Tenant ``ctx``'s tasks (None: the first tenant's) as they are now, by id."""
+        return self._tenant(ctx).jobs.snapshots()
 
     @property
     def errors(self) -> list[BaseException]:

@@ -31,76 +31,55 @@ Tests steer it through :attr:`NetServerSimulator.faults` (see
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import enum
 import importlib.resources
-import io
-import logging
-import queue
 import re
-import selectors
-import socket
 import threading
 import time
-from collections.abc import Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Mapping
 from email.message import Message
 from functools import cache
-from http.server import BaseHTTPRequestHandler
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 from lxml import etree
 
 from ..envelope import BATCH, SOPRINCIPAL, Service, SoapVersion, hardened_parser
-from ..hosts import is_loopback
 from ..models import BatchTaskInfo
 from ..operations import Operation
 from ..soprincipal import AUTHENTICATE_REPLY
 from ..xmlvalues import TNS, Codec, WireField, checked_fields, tns
 from . import soap
-from .faults import FaultPlan, Faults
+from .checks import check_options
+from .faults import Faults
 from .jobs import Clock, JobStore, TaskNotFound
+from .server import Answer, Server, page
 from .services import BATCH_HANDLERS, SOPRINCIPAL_HANDLERS, Caller
 from .sessions import Sessions
+from .wcf import (
+    MEDIA_TYPES,
+    SoapMode,
+    action_not_supported,
+    action_of,
+    formatter_failed,
+    internal_fault,
+    read_incoming,
+    wrong_body,
+)
 
 __all__ = ["NetServerSimulator", "SoapMode"]
 
 DEFAULT_APPLICATION_TOKEN = "demo-app-token"
 TENANT = "Cust12345"
 """The tenant prefix of :attr:`NetServerSimulator.base_url` (any other is served too)."""
-MAX_REQUEST_BYTES = 10 * 1024 * 1024
-
-_ADDRESSING_NONE = "http://schemas.microsoft.com/ws/2005/05/addressing/none"
-_DISPATCHER = "http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher"
 _ROUTE = re.compile(
     r"(?P<prefix>/(?:.*/)?)remote/services88/(?P<service>batch|soprincipal)\.svc", re.IGNORECASE
 )
-_SERVICES_DIR = "/remote/services88/"
+SERVICES_DIR = "/remote/services88/"
+"""Where NetServer's services are under a tenant's root (compare the path lowercased)."""
 _WSDL_QUERIES = ("wsdl", "singlewsdl")
-_MEDIA_TYPES = {"text/xml": SoapVersion.SOAP11, "application/soap+xml": SoapVersion.SOAP12}
-
-
-_logger = logging.getLogger("superoffice_batch.testing")
-
-
-class SoapMode(enum.Enum):
-    """Which SOAP versions the simulator accepts.
-
-    ``SOAP11`` is what the published WCF binding does (HTTP 415 for
-    ``application/soap+xml``); ``SOAP12`` refuses ``text/xml``; ``BOTH`` takes either.
-    """
-
-    SOAP11 = "1.1"
-    SOAP12 = "1.2"
-    BOTH = "both"
-
-    def accepts(self, version: SoapVersion) -> bool:
-        """Whether a request of ``version`` is taken."""
-        return self is SoapMode.BOTH or self.value == version.value
 
 
 # -- what is served ------------------------------------------------------------------------
@@ -173,92 +152,6 @@ def _wsdl(service: str, address: str) -> bytes:
     return etree.tostring(wsdl, xml_declaration=True, encoding="utf-8")
 
 
-# -- answers -------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class _Answer:
-    """An HTTP answer: status, body and (if any) Content-Type."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = None
-
-    def truncated(self) -> _Answer:
-        return attrs.evolve(self, body=self.body[: len(self.body) // 2])
-
-
-_STATUS_TEXTS = {
-    400: "Bad Request",
-    404: "File or directory not found.",
-    405: "HTTP verb used to access this page is not allowed.",
-    411: "Length Required",
-    413: "Request Entity Too Large",
-    500: "Internal Server Error",
-    502: "Web server received an invalid response while acting as a gateway or proxy server.",
-    503: "Service Unavailable",
-}
-
-
-def _page(status: int) -> _Answer:
-    """An IIS-style HTML error page."""
-    text = f"{status} - {_STATUS_TEXTS.get(status, 'Error')}"
-    body = (
-        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
-        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
-        f"<html><head><title>{text}</title></head>"
-        f"<body><h1>Server Error</h1><h2>{text}</h2></body></html>"
-    )
-    return _Answer(status, body.encode("utf-8"), "text/html; charset=utf-8")
-
-
-def _fault(
-    version: SoapVersion, status: int, code: str, sub: tuple[str, str] | None, reason: str
-) -> _Answer:
-    return _Answer(status, soap.fault(version, code, sub, reason), soap.CONTENT_TYPES[version])
-
-
-def _action_not_supported(version: SoapVersion, action: str) -> _Answer:
-    reason = (
-        f"The message with Action '{action}' cannot be processed at the receiver, due to a "
-        "ContractFilter mismatch at the EndpointDispatcher. This may be because of either a "
-        "contract mismatch (mismatched Actions between sender and receiver) or a "
-        "binding/security mismatch between the sender and the receiver.  Check that sender "
-        "and receiver have the same contract and the same binding (including security "
-        "requirements, e.g. Message, Transport, None)."
-    )
-    return _fault(version, 500, "Sender", (_ADDRESSING_NONE, "ActionNotSupported"), reason)
-
-
-def _deserialization_failed(version: SoapVersion, status: int, detail: str) -> _Answer:
-    return _fault(version, status, "Sender", (_DISPATCHER, "DeserializationFailed"), detail)
-
-
-def _formatter_failed(version: SoapVersion, detail: str) -> _Answer:
-    reason = f"The formatter threw an exception while trying to deserialize the message: {detail}"
-    return _deserialization_failed(version, 500, reason)
-
-
-def _internal_fault(version: SoapVersion) -> _Answer:
-    reason = (
-        "The server was unable to process the request due to an internal error.  For more "
-        "information about the error, either turn on IncludeExceptionDetailInFaults on the "
-        "server or turn on tracing."
-    )
-    return _fault(version, 500, "Receiver", (_DISPATCHER, "InternalServiceFault"), reason)
-
-
-def _action_of(headers: Message, version: SoapVersion) -> str:
-    if version is SoapVersion.SOAP11:
-        action = headers.get("SOAPAction", "")
-        # WCF takes the value with or without the quotes SOAP 1.1 asks for.
-        if len(action) >= 2 and action[0] == action[-1] == '"':
-            action = action[1:-1]
-        return action
-    action_param = headers.get_param("action", "")
-    return action_param if isinstance(action_param, str) else ""
-
-
 class _BusinessError(Exception):
     """A NetServer business error: answered with HTTP 200, ``Succeeded`` false and this
     ``ExceptionInfo``."""
@@ -294,8 +187,12 @@ def _bad_application_token() -> _BusinessError:
 # -- the protocol --------------------------------------------------------------------------
 
 
-class _Protocol:
-    """Every decision about a request: which service, version, action, caller, result."""
+class NetServerProtocol:
+    """Every decision about a request: which service, version, action, caller, result.
+
+    ``jobs_of`` gives the job store of a tenant (the first segment of the path, or None):
+    one store for all on-site, one per tenant Online.
+    """
 
     def __init__(
         self,
@@ -303,43 +200,43 @@ class _Protocol:
         soap_mode: SoapMode,
         application_token: str | None,
         sessions: Sessions,
-        jobs: JobStore,
+        jobs_of: Callable[[str | None], JobStore],
     ) -> None:
         self.soap_mode = soap_mode
         self.application_token = application_token
         self.sessions = sessions
-        self.jobs = jobs
+        self.jobs_of = jobs_of
         self.calls: list[str] = []
         self.errors: list[BaseException] = []
         self.lock = threading.Lock()
 
-    def answer(self, method: str, target: str, headers: Message, body: bytes, host: str) -> _Answer:
+    def answer(self, method: str, target: str, headers: Message, body: bytes, host: str) -> Answer:
         """The answer to one HTTP request (faults aside); ``host`` is ``host:port`` here."""
         url = urlsplit(target)
         route = _ROUTE.fullmatch(url.path)
         # A prefix holding the service path too is a base URL that already ended in
         # .../Batch.svc, with the service path appended again: IIS has no such file.
-        if route is None or _SERVICES_DIR in route["prefix"].lower():
-            return _page(404)
+        if route is None or SERVICES_DIR in route["prefix"].lower():
+            return page(404)
         service = _SERVICES[route["service"].lower()]
         if method == "GET" and url.query.lower() in _WSDL_QUERIES:
             wsdl = _wsdl(service.service.name, f"http://{host}{url.path}")
-            return _Answer(200, wsdl, "text/xml; charset=UTF-8")
+            return Answer(200, wsdl, "text/xml; charset=UTF-8")
         if method != "POST":
-            return _page(404)
-        version = _MEDIA_TYPES.get(headers.get_content_type())
+            return page(404)
+        version = MEDIA_TYPES.get(headers.get_content_type())
         if version is None or not self.soap_mode.accepts(version):
-            return _Answer(415)
-        tenant = _tenant(route["prefix"])
+            return Answer(415)
+        tenant = tenant_of(route["prefix"])
         try:
             call = _dispatch(service, version, headers, body, tenant)
-            return call if isinstance(call, _Answer) else self._answer_call(call)
+            return call if isinstance(call, Answer) else self._answer_call(call)
         except Exception as error:  # a simulator bug: answer as WCF does, keep it for tests
             with self.lock:
                 self.errors.append(error)
-            return _internal_fault(version)
+            return internal_fault(version)
 
-    def _answer_call(self, call: _Call) -> _Answer:
+    def _answer_call(self, call: _Call) -> Answer:
         with self.lock:
             self.calls.append(call.endpoint.name)
         error = None
@@ -349,7 +246,7 @@ class _Protocol:
             error, result = refused.info, call.endpoint.default_result()
         endpoint, version = call.endpoint, call.incoming.version
         payload = soap.result(endpoint.response, endpoint.result_member, result)
-        return _Answer(200, soap.reply(version, payload, error), soap.CONTENT_TYPES[version])
+        return Answer(200, soap.reply(version, payload, error), soap.CONTENT_TYPES[version])
 
     def _perform(self, call: _Call) -> object:
         """Run the operation for its caller; ``_BusinessError`` when NetServer would refuse."""
@@ -366,7 +263,7 @@ class _Protocol:
             raise _invalid_ticket()
         caller = call.caller(user, self.sessions.associate_id(user))
         try:
-            return BATCH_HANDLERS[operation](self.jobs, caller, call.args)
+            return BATCH_HANDLERS[operation](self.jobs_of(call.tenant), caller, call.args)
         except TaskNotFound as missing:
             raise _BusinessError(
                 "SuperOffice.Exceptions.SoDataNotFoundException",
@@ -377,7 +274,7 @@ class _Protocol:
             raise _BusinessError("System.ArgumentException", str(invalid)) from None
 
 
-def _tenant(prefix: str) -> str | None:
+def tenant_of(prefix: str) -> str | None:
     """The tenant a path prefix names: its first segment (``/Cust12345/`` -> ``Cust12345``)."""
     return prefix.strip("/").partition("/")[0] or None
 
@@ -398,413 +295,28 @@ class _Call:
 
 def _dispatch(
     service: _Service, version: SoapVersion, headers: Message, body: bytes, tenant: str | None
-) -> _Call | _Answer:
+) -> _Call | Answer:
     """The operation a request calls, with its arguments; or the fault WCF answers before
     any operation runs (unreadable envelope, wrong version, unknown action, bad body)."""
-    incoming = _incoming(body, version)
-    if isinstance(incoming, _Answer):
+    incoming = read_incoming(body, version)
+    if isinstance(incoming, Answer):
         return incoming
-    action = _action_of(headers, version)
+    action = action_of(headers, version)
     endpoint = service.endpoints.get(action)
     if endpoint is None:
-        return _action_not_supported(version, action)
+        return action_not_supported(version, action)
     payload = incoming.payload
     if payload is None or payload.tag != tns(endpoint.name):
-        found = "nothing" if payload is None else f"'{payload.tag}'"
-        return _formatter_failed(
-            version,
-            f"Error in deserializing body of request message for operation "
-            f"'{endpoint.name}'. Expected element '{tns(endpoint.name)}', found {found}.",
-        )
+        return wrong_body(version, endpoint.name, tns(endpoint.name), payload)
     try:
         args = soap.read_arguments(payload, endpoint.fields)
     except ValueError as error:
-        return _formatter_failed(
+        return formatter_failed(
             version,
             f"There was an error while trying to deserialize parameter "
             f"{TNS}:{endpoint.name}. {error}",
         )
     return _Call(service, endpoint, incoming, args, tenant)
-
-
-def _incoming(body: bytes, version: SoapVersion) -> soap.Incoming | _Answer:
-    """The request envelope, or the fault WCF answers when there is none of ``version``."""
-    try:
-        return soap.read_envelope(body, version)
-    except soap.Unreadable as error:
-        return _deserialization_failed(version, 400, str(error))
-    except soap.VersionMismatch as error:
-        return _fault(version, 500, "VersionMismatch", None, str(error))
-
-
-# -- HTTP ---------------------------------------------------------------------------------
-
-
-class _Responder(Protocol):
-    """What answers a server's requests: :class:`_Protocol`, or another front (Online's)."""
-
-    def answer(
-        self, method: str, target: str, headers: Message, body: bytes, host: str
-    ) -> _Answer: ...
-
-
-MAX_CONNECTIONS = 512
-"""Connections the simulator keeps open at once; past it the longest idle one is closed."""
-WORKERS = 8
-"""Threads that answer requests: a fixed pool, whatever the number of connections."""
-IDLE_TIMEOUT = 30.0
-"""Seconds a connection may stay open with no request under way."""
-REQUEST_DEADLINE = 10.0
-"""Seconds from a request's first byte to its last: a trickle cannot extend it."""
-_MAX_HEADER_BYTES = 64 * 1024
-
-
-class _Connection:
-    """One open connection while no worker has it: what it sent so far, and its deadline."""
-
-    __slots__ = ("address", "buffer", "deadline", "sock")
-
-    def __init__(self, sock: socket.socket, address: Any) -> None:
-        self.sock = sock
-        self.address = address
-        self.buffer = b""
-        self.deadline = 0.0
-
-    def listen_from(self, now: float) -> None:
-        """Waiting for the server to read again: idle, or with a request begun (pipelined)."""
-        self.deadline = now + (REQUEST_DEADLINE if self.buffer else _Server.idle_timeout)
-
-    def request_end(self) -> int | None:
-        """Where the first complete request in the buffer ends, or None while incomplete.
-
-        Only the framing is read here (headers, Content-Length); the handler checks the
-        rest. A request the handler will refuse (no or bad length) ends with its headers.
-        """
-        head_end = self.buffer.find(b"\r\n\r\n")
-        if head_end < 0:
-            return None
-        head_end += 4
-        declared = _content_length(self.buffer[:head_end])
-        if declared is None or declared > MAX_REQUEST_BYTES:
-            return head_end
-        end = head_end + declared
-        return end if len(self.buffer) >= end else None
-
-
-def _content_length(head: bytes) -> int | None:
-    for line in head.split(b"\r\n")[1:]:
-        name, colon, value = line.partition(b":")
-        if colon and name.strip().lower() == b"content-length":
-            value = value.strip()
-            return int(value) if value.isdigit() and len(value) <= 12 else None
-    return None
-
-
-class _Server:
-    """An HTTP/1.1 server with bounded concurrency: one selector thread, a pool of workers.
-
-    The selector thread accepts connections and reads each request whole, without
-    blocking, before a worker sees it; so idle or trickling connections hold no thread,
-    only a buffer. A connection is closed when it stays idle past :data:`IDLE_TIMEOUT`,
-    when a request takes longer than :data:`REQUEST_DEADLINE` to arrive (counted from its
-    first byte, so a trickle cannot extend it), or to make room past
-    :data:`MAX_CONNECTIONS` (the longest idle one goes first). Workers answer one request
-    and hand keep-alive connections back.
-    """
-
-    idle_timeout = IDLE_TIMEOUT
-
-    def __init__(self, host: str, port: int, protocol: _Responder, faults: Faults) -> None:
-        self.protocol = protocol
-        self.faults = faults
-        self.stopping = threading.Event()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # socketserver's default backlog of 5 drops connections when many clients start at once.
-        self._listener = socket.create_server((host, port), family=family, backlog=128)
-        self._listener.setblocking(False)
-        address = self._listener.getsockname()
-        self.server_name, self.server_port = str(address[0]), int(address[1])
-        self.server_address = (self.server_name, self.server_port)
-        self.authority = (
-            f"[{self.server_name}]:{self.server_port}"
-            if ":" in self.server_name
-            else f"{self.server_name}:{self.server_port}"
-        )
-        """``host:port`` as URLs to this server write it."""
-        self._idle: dict[socket.socket, _Connection] = {}
-        self._busy: set[socket.socket] = set()
-        # Connections the workers are done with, and whether to keep them open.
-        self._returned: queue.SimpleQueue[tuple[_Connection, bool]] = queue.SimpleQueue()
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="NetServerSimulator")
-        self._selector = selectors.DefaultSelector()
-        self._done = threading.Event()
-
-    # -- the selector thread -----------------------------------------------------------
-
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        """Accept, read and dispatch requests until :meth:`shutdown`."""
-        selector = self._selector
-        selector.register(self._listener, selectors.EVENT_READ, None)
-        selector.register(self._wake_reader, selectors.EVENT_READ, self._wake_reader)
-        try:
-            while not self.stopping.is_set():
-                for key, _ in selector.select(poll_interval):
-                    if key.data is None:
-                        self._accept()
-                    elif key.data is self._wake_reader:
-                        self._wake_reader.recv(4096)
-                    else:
-                        self._receive(key.data)
-                self._take_back()
-                self._expire(time.monotonic())
-        finally:
-            self._done.set()
-
-    def _accept(self) -> None:
-        try:
-            sock, address = self._listener.accept()
-        except OSError:  # the client gave up already
-            return
-        if len(self._idle) + len(self._busy) >= MAX_CONNECTIONS:
-            self._evict_one()
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        self._listen(_Connection(sock, address))
-
-    def _listen(self, connection: _Connection) -> None:
-        connection.listen_from(time.monotonic())
-        self._idle[connection.sock] = connection
-        self._selector.register(connection.sock, selectors.EVENT_READ, connection)
-
-    def _evict_one(self) -> None:
-        if self._idle:
-            oldest = min(self._idle.values(), key=lambda connection: connection.deadline)
-            self._close(oldest)
-
-    def _receive(self, connection: _Connection) -> None:
-        try:
-            data = connection.sock.recv(64 * 1024)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._close(connection)
-            return
-        if not connection.buffer:  # a request starts: its deadline is fixed now
-            connection.deadline = time.monotonic() + REQUEST_DEADLINE
-        connection.buffer += data
-        self._dispatch_if_complete(connection)
-
-    def _dispatch_if_complete(self, connection: _Connection) -> None:
-        end = connection.request_end()
-        if end is None:
-            too_long = len(connection.buffer) > MAX_REQUEST_BYTES + _MAX_HEADER_BYTES
-            if too_long or (
-                b"\r\n\r\n" not in connection.buffer and len(connection.buffer) > _MAX_HEADER_BYTES
-            ):
-                self._close(connection)
-            return
-        request, connection.buffer = connection.buffer[:end], connection.buffer[end:]
-        self._selector.unregister(connection.sock)
-        del self._idle[connection.sock]
-        self._busy.add(connection.sock)
-        self._workers.submit(self._answer, connection, request)
-
-    def _take_back(self) -> None:
-        """Keep-alive connections the workers are done with, listened to again."""
-        while True:
-            try:
-                connection, keep = self._returned.get_nowait()
-            except queue.Empty:
-                return
-            self._busy.discard(connection.sock)
-            if not keep or self.stopping.is_set():
-                self._close(connection)
-                continue
-            connection.sock.setblocking(False)
-            self._listen(connection)
-            self._dispatch_if_complete(connection)  # a pipelined request may be whole
-
-    def _expire(self, now: float) -> None:
-        for connection in [item for item in self._idle.values() if item.deadline <= now]:
-            self._close(connection)
-
-    def _close(self, connection: _Connection) -> None:
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(connection.sock)
-        self._idle.pop(connection.sock, None)
-        with contextlib.suppress(OSError):
-            connection.sock.close()
-
-    # -- the workers -------------------------------------------------------------------
-
-    def _answer(self, connection: _Connection, request: bytes) -> None:
-        keep = False
-        try:
-            # Blocking for the answer, but never longer than a request may take.
-            connection.sock.settimeout(REQUEST_DEADLINE)
-            keep = not _Handler(connection, self, request).close_connection
-        except OSError:
-            pass  # a client that went away is routine here
-        if not keep:
-            with contextlib.suppress(OSError):
-                connection.sock.close()
-        self._returned.put((connection, keep))
-        with contextlib.suppress(OSError):
-            self._wake_writer.send(b"x")  # the selector thread takes it back at once
-
-    # -- stopping ------------------------------------------------------------------------
-
-    def shutdown(self) -> None:
-        """Stop the selector loop and wait for it."""
-        self.stopping.set()
-        with contextlib.suppress(OSError):
-            self._wake_writer.send(b"x")
-        self._done.wait(5)
-
-    def close_connections(self) -> None:
-        """End every open connection, idle or being answered."""
-        for connection in list(self._idle.values()):
-            self._close(connection)
-        for sock in list(self._busy):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def server_close(self) -> None:
-        """Release the listening socket, the workers and what they handed back."""
-        # Bounded: the busy connections were shut down, so their writes fail at once.
-        self._workers.shutdown(wait=True, cancel_futures=True)
-        self._take_back()
-        for resource in (self._listener, self._wake_reader, self._wake_writer):
-            with contextlib.suppress(OSError):
-                resource.close()
-        with contextlib.suppress(OSError):
-            self._selector.close()
-
-    def serve_in_thread(self, name: str, exposes: str) -> threading.Thread:
-        """Serve in a started daemon thread; warn first when listening beyond loopback,
-        where anyone who can reach this machine could use what ``exposes`` says."""
-        if not is_loopback(self.server_name):
-            _logger.warning(
-                "the simulator listens on %s, beyond loopback: anyone who can reach this "
-                "machine can %s",
-                self.authority,
-                exposes,
-            )
-        thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
-        )
-        thread.start()
-        return thread
-
-    def stop(self, thread: threading.Thread) -> None:
-        """Stop serving and close every connection; safe to call more than once."""
-        if self.stopping.is_set():
-            return
-        self.stopping.set()
-        self.shutdown()
-        self.close_connections()
-        self.server_close()
-        thread.join(timeout=5)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server  # type: ignore[assignment]  # a server of its own, no socketserver
-    protocol_version = "HTTP/1.1"  # keep-alive, every answer with a Content-Length
-    server_version = "Microsoft-IIS/10.0"
-    sys_version = ""
-    # An answer written in pieces with Nagle's algorithm on waits ~40 ms for the client's
-    # delayed ACK. Both are avoided: TCP_NODELAY, and a buffered writer (flushed after each
-    # request) that sends the status line, headers and body in one write.
-    wbufsize = 64 * 1024
-
-    def __init__(self, connection: _Connection, server: _Server, request: bytes) -> None:
-        self._request = request
-        super().__init__(connection.sock, connection.address, server)  # type: ignore[arg-type]
-
-    def setup(self) -> None:
-        # The request was read whole by the selector thread (TCP_NODELAY is set there).
-        self.connection = self.request
-        self.rfile = io.BytesIO(self._request)
-        self.wfile = self.connection.makefile("wb", self.wbufsize)
-
-    def handle(self) -> None:
-        # One request per dispatch: the next one is read by the selector thread.
-        self.close_connection = True
-        self.handle_one_request()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    do_GET = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
-
-    def _serve(self) -> None:
-        plan = self.server.faults.take()  # in arrival order: before anything is read
-        if plan.drop == "before_read":
-            self._hang_up()
-            return
-        body = self._read_body()
-        if body is None:
-            return
-        # A delay ends early when the simulator stops; then nobody waits for the answer.
-        if (plan.delay and self.server.stopping.wait(plan.delay)) or plan.drop == "after_read":
-            self._hang_up()
-            return
-        self._write(self._answer(plan, body))
-
-    def _hang_up(self) -> None:
-        """Close the connection without a word (once this request's handling returns)."""
-        self.close_connection = True
-
-    def _answer(self, plan: FaultPlan, body: bytes) -> _Answer:
-        if plan.http_status is not None:
-            answer = _page(plan.http_status)
-        else:
-            answer = self.server.protocol.answer(
-                self.command, self.path, self.headers, body, self.server.authority
-            )
-        return answer.truncated() if plan.truncate else answer
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None when the request was answered (or dropped) here."""
-        declared = self.headers.get("Content-Length")
-        if declared is None:
-            if self.command != "POST":
-                return b""
-            self._refuse(411)
-            return None
-        if not declared.isdigit():
-            self._refuse(400)
-            return None
-        if int(declared) > MAX_REQUEST_BYTES:
-            self._refuse(413)
-            return None
-        body = self.rfile.read(int(declared))
-        if len(body) < int(declared):  # the client went away mid-request
-            self._hang_up()
-            return None
-        return body
-
-    def _refuse(self, status: int) -> None:
-        # The body is left unread, so the connection cannot carry another request.
-        self.close_connection = True
-        self._write(_page(status))
-
-    def _write(self, answer: _Answer) -> None:
-        self.send_response(answer.status)
-        if answer.content_type is not None:
-            self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(answer.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # tests read state from the simulator, not from stderr
 
 
 # -- the public class ----------------------------------------------------------------------
@@ -842,17 +354,16 @@ class NetServerSimulator:
         failing_tasks: Collection[str] = ("FailingTask",),
         clock: Clock = time.monotonic,
     ) -> None:
-        if not isinstance(soap, SoapMode):
-            raise TypeError(f"soap must be a SoapMode, not {soap!r}")
+        check_options(
+            soap=soap,
+            clock=clock,
+            failing_tasks=failing_tasks,
+            ticket_lifetime=ticket_lifetime,
+            job_duration=job_duration,
+        )
         users = {"demo": "demo"} if users is None else users
         if not all(isinstance(item, str) for pair in users.items() for item in pair):
             raise TypeError("users must map user names (str) to passwords (str)")
-        if isinstance(failing_tasks, str):  # a lone name would be taken letter by letter
-            raise TypeError("failing_tasks must be a collection of task names, not a str")
-        if not callable(clock):
-            raise TypeError(f"clock must be callable, not {type(clock).__name__}")
-        _check_seconds("ticket_lifetime", ticket_lifetime, positive=True)
-        _check_seconds("job_duration", job_duration, positive=False)
         self.host = host
         self._port = port
         self.soap = soap
@@ -864,13 +375,13 @@ class NetServerSimulator:
         """Fault injection for the next requests: see :mod:`superoffice_batch.testing.faults`."""
         self._sessions = Sessions(users, lifetime=ticket_lifetime, clock=clock)
         self._jobs = JobStore(clock=clock, job_duration=job_duration, failing_tasks=failing_tasks)
-        self._protocol = _Protocol(
+        self._protocol = NetServerProtocol(
             soap_mode=soap,
             application_token=self.application_token,
             sessions=self._sessions,
-            jobs=self._jobs,
+            jobs_of=lambda tenant: self._jobs,
         )
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifetime --------------------------------------------------------------------------
@@ -879,7 +390,7 @@ class NetServerSimulator:
         """Listen and serve in a daemon thread; returns the simulator."""
         if self._server is not None:
             raise RuntimeError("the simulator was already started")
-        self._server = _Server(self.host, self._port, self._protocol, self.faults)
+        self._server = Server(self.host, self._port, self._protocol, self.faults)
         self._thread = self._server.serve_in_thread(
             f"NetServerSimulator:{self.port}", "log in as its users and read their tickets"
         )
@@ -968,10 +479,3 @@ class NetServerSimulator:
     def __repr__(self) -> str:
         where = self.base_url if self._server is not None else "not started"
         return f"<NetServerSimulator {where} soap={self.soap.value} online={self.online}>"
-
-
-def _check_seconds(name: str, value: object, *, positive: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be {'positive' if positive else 'at least 0'}, got {value}")
