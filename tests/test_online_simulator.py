@@ -10,6 +10,7 @@ their replies read with lxml, so no client code decides what counts.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -29,9 +30,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
+from conftest import FIXTURES
 from superoffice_batch import BatchTaskInfo, SoapVersion
 from superoffice_batch.models import Credentials
-from superoffice_batch.operations import GetBatchTaskInfo, Operation, StartBatchJob
+from superoffice_batch.operations import (
+    GetAllBatchTaskInfosByName,
+    GetBatchTaskInfo,
+    Operation,
+    StartBatchJob,
+)
 from superoffice_batch.testing.online import (
     OnlineSimulator,
     RsaKey,
@@ -397,6 +404,87 @@ def test_the_ticket_works_on_the_tenants_host(http: httpx.Client, online: Online
     job_id = started_job(http, online, online.endpoint(), ticket)
     assert [job.id for job in online.jobs][-1] == job_id
     assert online.calls[-1] == "StartBatchJob"
+
+
+@cache
+def exchange_schema() -> etree.XMLSchema:
+    """The partner-system-user namespace's schema, as PartnerSystemUserService.wsdl gives it."""
+    wsdl = etree.parse(str(FIXTURES / "wsdl" / "PartnerSystemUserService.wsdl")).getroot()
+    (schema,) = (
+        element
+        for element in wsdl.iter("{http://www.w3.org/2001/XMLSchema}schema")
+        if element.get("targetNamespace") == PSU
+    )
+    # A schema of its own, with the prefixes the WSDL declares (types name them: tns:…).
+    standalone = etree.Element(
+        schema.tag, dict(schema.attrib), nsmap={**wsdl.nsmap, **schema.nsmap}
+    )
+    standalone.extend(copy.deepcopy(list(schema)))
+    return etree.XMLSchema(standalone)
+
+
+def assert_valid(element: etree._Element) -> None:
+    schema = exchange_schema()
+    assert schema.validate(element), schema.error_log
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Forwards to the network, keeping each exchange's request and response bytes."""
+
+    def __init__(self) -> None:
+        self.forward = httpx.HTTPTransport()
+        self.exchanges: list[tuple[bytes, bytes]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.forward.handle_request(request)
+        if request.url.path.lower() == EXCHANGE_PATH.lower():
+            response.read()
+            self.exchanges.append((request.read(), response.content))
+        return response
+
+    def close(self) -> None:
+        self.forward.close()
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["accepted", "refused"])
+def test_the_clients_exchange_and_the_reply_follow_the_wsdls_schema(
+    untampered: OnlineSimulator, refused: bool
+) -> None:
+    from superoffice_batch import AuthenticationError, BatchClient
+
+    if refused:
+        untampered.tamper(refuse="No such system user")
+    transport = RecordingTransport()
+    with (
+        httpx.Client(transport=transport, trust_env=False, timeout=5.0) as http,
+        BatchClient(auth=untampered.system_user(), http_client=http) as client,
+    ):
+        if refused:
+            with pytest.raises(AuthenticationError):
+                client.get_batch_task_infos_by_state("All")
+        else:
+            client.get_batch_task_infos_by_state("All")
+    ((sent, answered),) = transport.exchanges
+    request = etree.fromstring(sent)
+    blocks = request.findall(f"{{{SOAP11}}}Header/*")
+    assert [etree.QName(block).localname for block in blocks] == [
+        "ApplicationToken",
+        "ContextIdentifier",
+    ]
+    for element in [*blocks, *request.findall(f"{{{SOAP11}}}Body/*")]:
+        assert_valid(element)
+    (reply,) = etree.fromstring(answered).findall(f"{{{SOAP11}}}Body/*")
+    assert_valid(reply)
+    members = [etree.QName(child).localname for child in reply]
+    assert members == ["IsSuccessful", "Token", "ErrorMessage"]
+
+
+def test_the_old_reply_order_breaks_the_wsdls_schema() -> None:
+    reply = etree.fromstring(
+        f'<AuthenticationResponse xmlns="{PSU}"><ErrorMessage>no</ErrorMessage>'
+        "<IsSuccessful>false</IsSuccessful></AuthenticationResponse>"
+    )
+    assert not exchange_schema().validate(reply)  # the schema is a real check
 
 
 def test_a_system_user_token_with_dots_is_split_on_the_last_two(
@@ -884,6 +972,32 @@ def test_a_moved_tenant_keeps_its_jobs_and_tickets(
     assert claims[IDENTITY + "netserver_url"] == f"{new}/Remote/Services88/"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/Remote/Services88/Batch.svc",
+        "/Remote/Services87/Remote/Services88/Batch.svc",
+        "/Remote/Services88/Remote/Services88/Batch.svc",
+        "/Remote/Services88/Batch.svc/",
+        "/Remote/Services88/Batch.svc/more",
+        "/Remote/Services88/Nothing.svc",
+    ],
+)
+def test_a_tenant_host_serves_exactly_the_tenants_service_paths(
+    http: httpx.Client, online: OnlineSimulator, path: str
+) -> None:
+    calls = len(online.calls)
+    request = GetBatchTaskInfo(1).to_request(
+        Credentials(ticket=online.issue_ticket(), application_token=online.application_token),
+        SoapVersion.SOAP11,
+    )
+    url = online.endpoint() + path
+    response = http.post(url, content=request.content, headers=request.headers)
+    assert response.status_code == 404
+    assert "404 - File or directory not found." in response.text
+    assert len(online.calls) == calls
+
+
 # -- NetServer on a tenant host ---------------------------------------------------------
 
 
@@ -929,6 +1043,64 @@ def test_a_ticket_is_valid_for_its_own_tenant_only(
     lower = simulator.endpoint(FIRST).replace(FIRST, FIRST.lower())
     response = call(http, lower, task, first, simulator.application_token)
     assert business_error(response)[0] == NOT_FOUND
+
+
+def test_each_tenant_has_its_own_jobs(
+    http: httpx.Client, simulate: Callable[..., OnlineSimulator]
+) -> None:
+    simulator = simulate(tenants=(FIRST, SECOND), job_duration=0.0)
+    simulator.move(SECOND, host=0)  # both on one host: only the tenant differs
+    first, second = ticket_of(http, simulator, FIRST), ticket_of(http, simulator, SECOND)
+    token = simulator.application_token
+    job_id = started_job(http, simulator, simulator.endpoint(FIRST), first)
+    listing = GetAllBatchTaskInfosByName("")
+    for ctx, ticket, expected in ((FIRST, first, [job_id]), (SECOND, second, [])):
+        listed = call(http, simulator.endpoint(ctx), listing, ticket, token)
+        assert business_error(listed) == (None, None)
+        ids = etree.fromstring(listed.content).iterfind(f".//{{{TNS}}}BatchTaskInfo/{{{TNS}}}Id")
+        assert [int(element.text or "") for element in ids] == expected
+    read = call(http, simulator.endpoint(SECOND), GetBatchTaskInfo(job_id), second, token)
+    assert business_error(read)[0] == NOT_FOUND  # Cust67890 has no such task
+    assert [job.id for job in simulator.jobs_of(FIRST)] == [job_id]
+    assert simulator.jobs_of(SECOND) == []
+    # Each tenant numbers its own tasks, as each is its own database.
+    assert started_job(http, simulator, simulator.endpoint(SECOND), second) == job_id
+    assert [job.id for job in simulator.jobs] == [job_id, job_id]
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "body"),
+    [
+        pytest.param(401, None, "401 - Unauthorized", id="401"),
+        pytest.param(403, None, "403 - Forbidden", id="403"),
+        pytest.param(421, None, "Wrong subdomain used to access tenant", id="421"),
+        pytest.param(429, "3", "429 - Too Many Requests", id="429"),
+        pytest.param(503, None, "503 - Service Unavailable", id="503"),
+    ],
+)
+def test_the_front_ends_statuses_can_be_rehearsed_online(
+    http: httpx.Client,
+    online: OnlineSimulator,
+    status: int,
+    retry_after: str | None,
+    body: str,
+) -> None:
+    ticket, calls = online.issue_ticket(), len(online.calls)
+    online.faults.http_status = status
+    online.faults.retry_after = 3
+    online.faults.count = 1
+    try:
+        refused = call(
+            http, online.endpoint(), GetBatchTaskInfo(1), ticket, online.application_token
+        )
+    finally:
+        online.faults.reset()
+    assert refused.status_code == status
+    assert body in refused.text
+    assert refused.headers.get("retry-after") == retry_after
+    assert len(online.calls) == calls
+    served = call(http, online.endpoint(), GetBatchTaskInfo(1), ticket, online.application_token)
+    assert business_error(served)[0] == NOT_FOUND
 
 
 @pytest.mark.parametrize("application_token", [None, "not-the-secret"], ids=["none", "wrong"])

@@ -1260,8 +1260,51 @@ def test_a_delay_is_only_a_delay(simulate: Callable[..., NetServerSimulator]) ->
 
 
 @pytest.mark.parametrize(
+    ("status", "retry_after", "body"),
+    [
+        pytest.param(401, None, "401 - Unauthorized", id="401"),
+        pytest.param(403, None, "403 - Forbidden", id="403"),
+        pytest.param(421, None, "Wrong subdomain used to access tenant", id="421"),
+        pytest.param(429, "7", "429 - Too Many Requests", id="429"),
+    ],
+)
+def test_the_front_ends_statuses_can_be_rehearsed(
+    simulate: Callable[..., NetServerSimulator], status: int, retry_after: str | None, body: str
+) -> None:
+    simulator = simulate()
+    simulator.faults.http_status = status
+    simulator.faults.retry_after = 7
+    simulator.faults.count = 1
+    request = build(GetBatchTaskInfo(1), ticket=simulator.issue_ticket())
+    refused = send(simulator, request)
+    assert refused.status_code == status
+    assert body in refused.text
+    assert refused.headers.get("retry-after") == retry_after  # on the 429 only
+    assert simulator.calls == []  # the front end answered: the service never saw it
+    assert send(simulator, request).status_code == 200
+
+
+def test_retry_after_is_one_second_unless_set(simulate: Callable[..., NetServerSimulator]) -> None:
+    simulator = simulate()
+    simulator.faults.http_status = 429
+    assert repr(simulator.faults) == "Faults({'http_status': 429}, count=None)"
+    reply = httpx.get(simulator.service_url() + "?wsdl", timeout=CLIENT_TIMEOUT)
+    assert (reply.status_code, reply.headers["retry-after"]) == (429, "1")
+    simulator.faults.retry_after = 0
+    reply = httpx.get(simulator.service_url() + "?wsdl", timeout=CLIENT_TIMEOUT)
+    assert reply.headers["retry-after"] == "0"
+
+
+@pytest.mark.parametrize(
     ("name", "value"),
-    [("drop", "sideways"), ("http_status", 404), ("delay", -1), ("count", 0)],
+    [
+        ("drop", "sideways"),
+        ("http_status", 404),
+        ("delay", -1),
+        ("count", 0),
+        ("retry_after", -1),
+        ("retry_after", 0.5),
+    ],
 )
 def test_fault_settings_are_checked(name: str, value: object) -> None:
     simulator = NetServerSimulator()
