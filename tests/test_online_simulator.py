@@ -63,6 +63,7 @@ NOT_FOUND = "SuperOffice.Exceptions.SoDataNotFoundException"
 SEVEN_DIGITS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z")
 BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 FIRST, SECOND = "Cust12345", "Cust67890"
+NO_SUCH_TASK = 999_999
 DOTTED_TOKEN = "SystemUser.with.dots"
 STATES = (
     "Unknown",
@@ -1091,7 +1092,11 @@ def test_the_front_ends_statuses_can_be_rehearsed_online(
     online.faults.count = 1
     try:
         refused = call(
-            http, online.endpoint(), GetBatchTaskInfo(1), ticket, online.application_token
+            http,
+            online.endpoint(),
+            GetBatchTaskInfo(NO_SUCH_TASK),
+            ticket,
+            online.application_token,
         )
     finally:
         online.faults.reset()
@@ -1099,7 +1104,9 @@ def test_the_front_ends_statuses_can_be_rehearsed_online(
     assert body in refused.text
     assert refused.headers.get("retry-after") == retry_after
     assert len(online.calls) == calls
-    served = call(http, online.endpoint(), GetBatchTaskInfo(1), ticket, online.application_token)
+    served = call(
+        http, online.endpoint(), GetBatchTaskInfo(NO_SUCH_TASK), ticket, online.application_token
+    )
     assert business_error(served)[0] == NOT_FOUND
 
 
