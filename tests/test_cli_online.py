@@ -11,6 +11,7 @@ change its tenant's state.
 from __future__ import annotations
 
 import io
+import codecs
 import json
 import re
 import sys
@@ -279,6 +280,48 @@ def test_a_bad_key_file_exits_2_naming_the_variable_never_the_key(
     assert nothing_sent(online)
 
 
+@pytest.mark.parametrize("form", ["pem", "rsaxml"])
+def test_key_content_in_the_key_file_variable_is_named_never_shown(
+    cli: Callable[..., Run],
+    settings: dict[str, str],
+    online: OnlineSimulator,
+    clean_env: pytest.MonkeyPatch,
+    form: str,
+) -> None:
+    # Issue 17, break 9: a container secret's content where its path belongs.
+    text = online.private_key_pem if form == "pem" else online.private_key_rsaxml
+    clean_env.setenv("SUPEROFFICE_PRIVATE_KEY_FILE", text)
+
+    run = cli("list", "--debug")
+
+    assert run.code == 2
+    assert error_lines(run.err) == [
+        "superoffice-batch: error: SUPEROFFICE_PRIVATE_KEY_FILE looks like key content, not a "
+        "path: set it to the path of the file that holds the key"
+    ]
+    assert_shows_no_secret(run.out + run.err, key_lines(text))
+    assert nothing_sent(online)
+
+
+def test_a_key_file_with_a_bom_and_crlf_line_ends_works(
+    cli: Callable[..., Run],
+    settings: dict[str, str],
+    online: OnlineSimulator,
+    clean_env: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # Issue 18, friction 3: as Windows and .NET tools write it.
+    path = tmp_path / "app-key.xml"
+    text = online.private_key_rsaxml.replace("><", ">\r\n<")
+    path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8") + b"\r\n")
+    clean_env.setenv("SUPEROFFICE_PRIVATE_KEY_FILE", str(path))
+
+    run = cli("list")
+
+    assert run.code == 0, run.err
+    assert online.exchanges == 1
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -456,9 +499,11 @@ def test_tenant_shows_an_unavailable_tenant_and_says_what_that_means(
         False,
         False,
     )
-    assert run.err == (
+    assert re.fullmatch(
         "superoffice-batch: the tenant's API is not available while it is OfflineMaintenance: "
-        "the other commands exit 3 without sending anything\n"
+        "the other commands exit 3 without sending anything; try again later, after "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(the state's ValidUntil\)\n",
+        run.err,
     )
 
 
@@ -485,7 +530,7 @@ def test_tenant_text_shows_each_field_as_sent_cleaned_and_masked() -> None:
     ]
 
 
-def test_tenant_needs_the_system_user_settings(
+def test_tenant_needs_the_context_identifier_and_the_environment(
     cli: Callable[..., Run], clean_env: pytest.MonkeyPatch
 ) -> None:
     clean_env.setenv("SUPEROFFICE_URL", "http://127.0.0.1:9/Cust12345")
@@ -495,9 +540,35 @@ def test_tenant_needs_the_system_user_settings(
 
     assert run.code == 2
     assert error_lines(run.err) == [
-        "superoffice-batch: error: superoffice-batch tenant needs the system-user settings: "
-        "set SUPEROFFICE_CONTEXT_ID, SUPEROFFICE_ENVIRONMENT, SUPEROFFICE_SYSTEM_USER_TOKEN, "
-        "SUPEROFFICE_PRIVATE_KEY_FILE and SUPEROFFICE_APP_TOKEN"
+        "superoffice-batch: error: superoffice-batch tenant needs the tenant: "
+        "set SUPEROFFICE_CONTEXT_ID and SUPEROFFICE_ENVIRONMENT"
+    ]
+
+
+def test_tenant_needs_nothing_but_the_context_identifier_and_the_environment(
+    cli: Callable[..., Run], online: OnlineSimulator, clean_env: pytest.MonkeyPatch
+) -> None:
+    # Friction 4 (issue 18): the state API needs no credentials, nor the online extra.
+    clean_env.setenv("SUPEROFFICE_CONTEXT_ID", online.context_identifier)
+    clean_env.setenv("SUPEROFFICE_ENVIRONMENT", online.environment)
+
+    run = cli("tenant", "--json")
+
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["endpoint"] == online.endpoint()
+    assert (online.state_requests, online.exchange_requests) == (1, 0)
+
+
+def test_tenant_with_half_the_tenant_names_the_missing_variable(
+    cli: Callable[..., Run], clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("SUPEROFFICE_CONTEXT_ID", "Cust12345")
+
+    run = cli("tenant")
+
+    assert run.code == 2
+    assert error_lines(run.err) == [
+        "superoffice-batch: error: incomplete system-user settings: set SUPEROFFICE_ENVIRONMENT"
     ]
 
 
@@ -512,11 +583,14 @@ def test_an_unavailable_tenant_exits_3_with_a_clear_message_and_sends_nothing(
     run = cli("start", "ExportTask")
 
     assert run.code == 3
-    assert error_lines(run.err) == [
+    [line] = error_lines(run.err)
+    assert re.fullmatch(
         "superoffice-batch: error: TenantUnavailable: tenant Cust12345 is OfflineMaintenance: "
-        "its API is not available, so nothing was sent (try again later; superoffice-batch "
-        "tenant shows its state)"
-    ]
+        "its API is not available, so nothing was sent; try again later, after "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(the state's ValidUntil\) "
+        r"\(superoffice-batch tenant shows its state\)",
+        line,
+    )
     assert online.calls == []
     assert online.exchange_requests == 0
     assert online.jobs == []

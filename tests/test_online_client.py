@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 import types
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
+import respx
 
 import superoffice_batch.auth as auth_module
 import superoffice_batch.online as online_module
@@ -27,11 +30,13 @@ from superoffice_batch import (
     BatchClient,
     BatchTaskInfo,
     HttpError,
+    ProtocolError,
     SoapVersion,
     SystemUser,
     TenantUnavailable,
 )
-from superoffice_batch.online import TICKET_IDLE_LIMIT
+from superoffice_batch.auth import TenantCache
+from superoffice_batch.online import TICKET_IDLE_LIMIT, OnlineTenant, TenantState
 from superoffice_batch.testing.online import OnlineSimulator, RsaKey, generate_app_key
 
 TASK = BatchTaskInfo(name="ExportTask")
@@ -531,3 +536,189 @@ def test_no_secret_reaches_a_log_line_or_an_error(
     for secret in secrets_of(online, user):
         assert secret not in caplog.text
         assert not any(secret in text for text in errors)
+
+
+# -- issue 17, break 5: the tenant as one object -------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["OfflineMaintenance", "Suspended"])
+def test_the_call_after_a_maintenance_window_works_at_once(
+    flavor: SyncFlavor, online: OnlineSimulator, state: str
+) -> None:
+    online.set_state(state=state)  # no end: the state's ValidUntil is 5 minutes ahead
+    client = flavor.make(None, auth=online.system_user())
+    try:
+        with pytest.raises(TenantUnavailable):
+            flavor.start(client)
+        online.set_state(state="Running")
+        assert flavor.start(client) > 0  # not 30 s or ValidUntil later: at once
+    finally:
+        flavor.close(client)
+    assert online.state_requests == 2
+
+
+def test_tenant_state_reads_an_unknown_tenant_anew(
+    flavor: SyncFlavor, online: OnlineSimulator
+) -> None:
+    client = flavor.make(None, auth=online.system_user(context_identifier="Cust99999"))
+    try:
+        states = [flavor.run(client.tenant_state()).state for _ in range(3)]
+    finally:
+        flavor.close(client)
+    assert states == ["Unknown"] * 3
+    assert online.state_requests == 3
+
+
+def test_an_unavailable_state_is_never_kept_however_far_its_valid_until() -> None:
+    cache = TenantCache()
+    far = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    for state, endpoint in (("Unknown", None), ("OfflineMaintenance", None), ("Suspended", "x")):
+        tenant = TenantState("Cust1", endpoint, state, False, far)
+        cache.store(tenant)
+        assert cache.current() is None
+        assert cache.last is tenant
+
+
+def test_valid_until_is_capped_at_an_hour_and_floored_at_30_seconds() -> None:
+    now = time.time()
+    far = TenantState(
+        "Cust1", "https://h/Cust1", "Running", True, datetime(9999, 1, 1, tzinfo=timezone.utc)
+    )
+    past = TenantState(
+        "Cust1", "https://h/Cust1", "Running", True, datetime(2000, 1, 1, tzinfo=timezone.utc)
+    )
+    assert now + 3599 <= far.expires_at() <= time.time() + 3600
+    assert now + 29 <= past.expires_at() <= time.time() + 30
+
+
+@pytest.mark.usefixtures("shifted_time")
+def test_a_running_state_valid_for_years_is_read_again_after_an_hour(
+    keys: tuple[RsaKey, RsaKey], clock: list[float]
+) -> None:
+    with (
+        OnlineSimulator(
+            app_key=keys[0],
+            signing_key=keys[1],
+            job_duration=0.0,
+            state_valid_for=10 * 365 * 86400.0,
+            clock=lambda: time.time() + clock[0],
+        ) as online,
+        BatchClient(auth=online.system_user()) as client,
+    ):
+        client.start_batch_job(TASK)
+        clock[0] = 3500.0
+        client.start_batch_job(TASK)
+        assert online.state_requests == 1
+        clock[0] = 3700.0
+        client.start_batch_job(TASK)
+        assert online.state_requests == 2
+
+
+def test_the_tenant_state_lives_in_the_system_users_tenant_cache(online: OnlineSimulator) -> None:
+    user = online.system_user()
+    with BatchClient(auth=user) as first, BatchClient(auth=user) as second:
+        first.start_batch_job(TASK)
+        second.start_batch_job(TASK)
+        assert user.tenant_cache.current() is user.tenant_cache.last
+        assert second.base_url == user.tenant_cache.last.endpoint + "/"
+    assert not hasattr(user, "tenant")
+    assert online.state_requests == 1
+
+
+# -- issue 17, break 6: the host rule stops the call before the exchange ------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://169.254.169.254/Cust12345",
+        "https://sod2.superoffice.com.evil.example/Cust12345",
+        "https://sod2.superoffice.com/Cust12345?",
+    ],
+)
+def test_under_sod_a_foreign_endpoint_is_refused_before_any_exchange_or_call(
+    flavor: SyncFlavor, keys: tuple[RsaKey, RsaKey], endpoint: str
+) -> None:
+    user = SystemUser(
+        system_user_token="SystemUser-Cust12345-token",
+        private_key=keys[0].pem,
+        application_token="client-secret-0123",
+        context_identifier="Cust12345",
+        environment="sod",
+    )
+    reply = {
+        "ContextIdentifier": "Cust12345",
+        "Endpoint": endpoint,
+        "State": "Running",
+        "IsRunning": True,
+        "ValidUntil": "2099-01-01T00:00:00.0000000Z",
+        "Api": None,
+    }
+    with respx.mock(assert_all_called=False) as router:
+        state = router.get("https://sod.superoffice.com/api/state/Cust12345").respond(json=reply)
+        anything_else = router.route().respond(500)
+        client = flavor.make(None, auth=user)
+        try:
+            with pytest.raises(ProtocolError, match=r"Endpoint is not https://<host>\.superoffice"):
+                flavor.start(client)
+        finally:
+            flavor.close(client)
+    assert state.call_count == 1
+    assert anything_else.call_count == 0
+
+
+# -- issue 18, friction 6: what to do, by state --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "advice"),
+    [
+        ("Unknown", "check the context identifier"),
+        ("OfflineMaintenance", r"try again later, after \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"),
+        ("Provisioning", "try again later, after"),
+        ("Suspended", "the tenant's owner must act"),
+        ("Deleted", "the tenant's owner must act"),
+    ],
+)
+def test_tenant_unavailable_says_what_to_do_for_its_state(
+    online: OnlineSimulator, state: str, advice: str
+) -> None:
+    online.set_state(state=state)
+    with (
+        BatchClient(auth=online.system_user()) as client,
+        pytest.raises(TenantUnavailable) as raised,
+    ):
+        client.start_batch_job(TASK)
+    assert re.search(f"nothing was sent; {advice}", str(raised.value))
+    assert raised.value.valid_until is not None
+
+
+def test_an_unknown_tenant_is_told_to_check_its_context_identifier(
+    online: OnlineSimulator,
+) -> None:
+    user = online.system_user(context_identifier="Cust99999")
+    with BatchClient(auth=user) as client, pytest.raises(TenantUnavailable) as raised:
+        client.start_batch_job(TASK)
+    assert "check the context identifier" in str(raised.value)
+    assert "try again later" not in str(raised.value)
+
+
+# -- issue 18, friction 4: the tenant state without credentials ----------------------------
+
+
+def test_an_online_tenant_reads_the_state_without_credentials(
+    flavor: SyncFlavor, online: OnlineSimulator
+) -> None:
+    tenant = OnlineTenant(
+        context_identifier=online.context_identifier, environment=online.environment
+    )
+    client = flavor.make(None, auth=tenant)
+    try:
+        state = flavor.run(client.tenant_state())
+        with pytest.raises(ValueError, match="auth=SystemUser"):
+            flavor.start(client)
+    finally:
+        flavor.close(client)
+    assert (state.state, state.endpoint) == ("Running", online.endpoint())
+    assert online.calls == []
+    assert online.exchange_requests == 0

@@ -8,9 +8,11 @@ PyJWT, which the library validates with), and the signed system token is verifie
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import hmac
 import json
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -28,10 +30,12 @@ from superoffice_batch.messages import RawResponse
 from superoffice_batch.online import (
     ISSUER,
     TICKET_CLAIM,
+    OnlineTenant,
     SystemUser,
     environment_root,
     exchange_request,
     keys_of,
+    pick_key,
     read_exchange_reply,
     read_tenant_state,
     signed_system_token,
@@ -621,7 +625,7 @@ def state_reply(**changes: Any) -> RawResponse:
 
 
 def test_the_documented_state_reads_with_seven_fraction_digits() -> None:
-    tenant = read_tenant_state(state_reply(), STATE_URL, "https://sod.superoffice.com")
+    tenant = read_tenant_state(state_reply(), STATE_URL, "https://sod.superoffice.com", "Cust12345")
 
     assert tenant.endpoint == "https://sod2.superoffice.com/Cust12345"
     assert tenant.valid_until == datetime(2026, 12, 4, 9, 52, 1, 934296, tzinfo=timezone.utc)
@@ -644,7 +648,9 @@ def test_the_documented_state_reads_with_seven_fraction_digits() -> None:
 def test_only_running_and_online_maintenance_have_the_api(state: str, available: bool) -> None:
     reply = state_reply(State=state, IsRunning=available)
     assert (
-        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com").api_available
+        read_tenant_state(
+            reply, STATE_URL, "https://sod.superoffice.com", "Cust12345"
+        ).api_available
         is available
     )
 
@@ -682,11 +688,353 @@ def test_only_running_and_online_maintenance_have_the_api(state: str, available:
 )
 def test_an_unusable_state_is_a_protocol_error_naming_the_get(reply: RawResponse) -> None:
     with pytest.raises(ProtocolError) as raised:
-        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com")
+        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com", "Cust12345")
     assert f"(GET {STATE_URL})" in str(raised.value)
 
 
 def test_a_failed_state_request_is_an_http_error_naming_the_get() -> None:
     reply = RawResponse(503, "text/html", b"<html>Service Unavailable</html>")
     with pytest.raises(HttpError, match=f"HTTP 503.*\\(GET {STATE_URL}\\)"):
-        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com")
+        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com", "Cust12345")
+
+
+# -- issue 17, break 6: the tenant's host must be SuperOffice's ---------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://169.254.169.254/Cust12345",
+        "https://evil.example/Cust12345",
+        "https://sod2.superoffice.com.evil.example/Cust12345",
+        "https://\u0455od2.superoffice.com/Cust12345",  # Cyrillic dze for the s
+        "https://xn--od2-ehd.superoffice.com/Cust12345",  # the same, as punycode
+        "https://\u212aod2.superoffice.com/Cust12345",  # KELVIN SIGN: lower() makes it "k"
+        "https://superoffice.com/Cust12345",
+        "https://sod2.superoffice.com./Cust12345",
+        "http://sod2.superoffice.com/Cust12345",
+        "https://u:p@sod2.superoffice.com/Cust12345",
+        "https://sod2.superoffice.com:443/Cust12345",
+        "https://sod2.superoffice.com:8443/Cust12345",
+        "https://sod2.superoffice.com/Cust12345?",
+        "https://sod2.superoffice.com/Cust12345#",
+        "https://sod2.superoffice.com/Cust12345?x=1",
+        "https://sod2.superoffice.com/Cust54321",
+        "https://sod2.superoffice.com/Cust12345/api",
+        "https://sod2.superoffice.com/cust12345",
+        "https://sod2.superoffice.com/x/../Cust12345",
+        "https://sod2.superoffice.com",
+        "https://sod2.superoffice.com\\@evil.example/Cust12345",
+        " https://sod2.superoffice.com/Cust12345",
+    ],
+)
+def test_under_a_named_environment_an_endpoint_off_superoffice_is_a_protocol_error(
+    endpoint: str,
+) -> None:
+    reply = state_reply(Endpoint=endpoint)
+    for environment in ("sod", "online"):
+        root = environment_root(environment)
+        with pytest.raises(ProtocolError, match=r"superoffice\.com/Cust12345"):
+            read_tenant_state(reply, f"{root}/api/state/Cust12345", root, "Cust12345")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://sod2.superoffice.com/Cust12345",
+        "https://online10.superoffice.com/Cust12345/",
+        "https://SOD2.SuperOffice.com/Cust12345",
+    ],
+)
+def test_under_a_named_environment_superoffice_endpoints_pass(endpoint: str) -> None:
+    tenant = read_tenant_state(
+        state_reply(Endpoint=endpoint), STATE_URL, "https://sod.superoffice.com", "Cust12345"
+    )
+    assert tenant.endpoint == endpoint.rstrip("/")
+
+
+def test_an_environment_given_as_a_url_trusts_the_endpoint_as_before() -> None:
+    reply = state_reply(Endpoint="http://127.0.0.1:8081/Cust12345")
+    tenant = read_tenant_state(reply, STATE_URL, "http://127.0.0.1:8080", "Cust12345")
+    assert tenant.endpoint == "http://127.0.0.1:8081/Cust12345"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://127.0.0.1:8081/Cust12345?", "http://127.0.0.1:8081/Cust12345#"],
+)
+def test_an_empty_query_or_fragment_is_refused_under_any_environment(endpoint: str) -> None:
+    # httpx parses these as having none, but joins "Remote/…" to the host's root.
+    with pytest.raises(ProtocolError, match="query or a fragment"):
+        read_tenant_state(
+            state_reply(Endpoint=endpoint), STATE_URL, "http://127.0.0.1:8080", "Cust12345"
+        )
+
+
+# -- issue 17, break 7: keys and tickets ---------------------------------------------------
+
+
+def jwk(private: rsa.RSAPrivateKey, kid: str | None) -> dict[str, str]:
+    numbers = private.public_key().public_numbers()
+    size = (numbers.n.bit_length() + 7) // 8
+    entry = {
+        "kty": "RSA",
+        "n": b64url(numbers.n.to_bytes(size, "big")),
+        "e": b64url(numbers.e.to_bytes(3, "big")),
+    }
+    return entry if kid is None else {**entry, "kid": kid}
+
+
+@pytest.mark.parametrize(
+    ("kids", "reason"),
+    [((None, None), "without a kid"), (("k1", "k1"), "with the same kid")],
+)
+def test_two_signing_keys_under_one_kid_are_a_protocol_error(
+    key: rsa.RSAPrivateKey,
+    other_key: rsa.RSAPrivateKey,
+    kids: tuple[str | None, str | None],
+    reason: str,
+) -> None:
+    jwks = {"keys": [jwk(key, kids[0]), jwk(other_key, kids[1])]}
+    with pytest.raises(ProtocolError, match=reason):
+        keys_of(jwks, "https://sod.superoffice.com/login/.well-known/jwks")
+
+
+def test_a_token_without_a_kid_needs_exactly_one_key(
+    key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey
+) -> None:
+    url = "https://sod.superoffice.com/login/.well-known/jwks"
+    one = keys_of({"keys": [jwk(key, "k1")]}, url)
+    two = keys_of({"keys": [jwk(key, "k1"), jwk(other_key, None)]}, url)
+
+    assert pick_key(one, None) is one["k1"]
+    assert pick_key(two, None) is None
+    assert pick_key(two, "k1") is two["k1"]
+
+
+@pytest.mark.parametrize("ticket", ["7T:ab\x01cd", "7T:ab\ud800cd", "7T:\ufffe"])
+def test_a_signed_ticket_xml_cannot_carry_is_an_authentication_error(
+    key: rsa.RSAPrivateKey, ticket: str
+) -> None:
+    token = make_jwt(key, good_claims(**{CLAIMS + "ticket": ticket}))
+    with pytest.raises(AuthenticationError, match="XML cannot carry") as raised:
+        validated_claims(token, key.public_key())
+    assert ticket not in str(raised.value)
+
+
+# -- issue 17, break 9, and issue 18, friction 3: the forms a key comes in ------------------
+
+
+def key_text_forms(key: rsa.RSAPrivateKey) -> dict[str, bytes]:
+    pkcs8 = pem(key, serialization.PrivateFormat.PKCS8)
+    xml = rsaxml(key).encode()
+    return {
+        "RSAXML with a UTF-8 BOM": codecs.BOM_UTF8 + xml,
+        "PEM with a UTF-8 BOM": codecs.BOM_UTF8 + pkcs8,
+        "PEM with CRLF": pkcs8.replace(b"\n", b"\r\n"),
+        "RSAXML with CRLF and indentation": xml.replace(b"><", b">\r\n  <"),
+        "whitespace around": b"\r\n\t " + pkcs8 + b" \r\n\r\n",
+        "BOM then whitespace": codecs.BOM_UTF8 + b"\r\n  " + xml + b"\r\n",
+        "UTF-16 with a BOM": rsaxml(key).encode("utf-16"),
+    }
+
+
+TEXT_FORMS = [
+    "RSAXML with a UTF-8 BOM",
+    "PEM with a UTF-8 BOM",
+    "PEM with CRLF",
+    "RSAXML with CRLF and indentation",
+    "whitespace around",
+    "BOM then whitespace",
+]
+
+
+@pytest.mark.parametrize(
+    ("form", "given_as"),
+    [
+        *((form, given_as) for form in TEXT_FORMS for given_as in ("bytes", "str", "path")),
+        # A str has no encoding: UTF-16 comes as bytes or in a file.
+        ("UTF-16 with a BOM", "bytes"),
+        ("UTF-16 with a BOM", "path"),
+    ],
+)
+def test_a_key_with_a_bom_crlf_or_whitespace_is_accepted(
+    key: rsa.RSAPrivateKey, tmp_path: Path, form: str, given_as: str
+) -> None:
+    data = key_text_forms(key)[form]
+    if given_as == "str":
+        value: object = data.decode("utf-8")
+    elif given_as == "path":
+        value = tmp_path / "key"
+        value.write_bytes(data)
+    else:
+        value = data
+
+    user = system_user(value)
+
+    signed = signed_system_token("t", user._key, datetime.now(timezone.utc))
+    data_signed, _, signature = signed.rpartition(".")
+    key.public_key().verify(
+        base64.b64decode(signature), data_signed.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "advised"),
+    [
+        ("/run/secrets/app-key.pem", True),
+        ("C:\\keys\\app.xml", True),
+        ("app-key.pem", True),
+        (b"/run/secrets/app-key.pem", False),  # bytes are never a path
+        ("not a key at all", False),
+        ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 40, False),  # a PEM body without its armour
+        ("-----BEGIN NOTHING-----", False),
+    ],
+)
+def test_the_path_advice_appears_only_for_text_that_looks_like_a_path(
+    key: rsa.RSAPrivateKey, value: object, advised: bool
+) -> None:
+    with pytest.raises(ValueError, match="private_key") as raised:
+        system_user(value)
+    assert ("pathlib.Path" in str(raised.value)) is advised
+
+
+@pytest.mark.parametrize("form", ["PKCS#8 PEM", "RSAXML", "PEM in one line"])
+def test_key_text_given_as_a_path_is_never_echoed(key: rsa.RSAPrivateKey, form: str) -> None:
+    text = {
+        "PKCS#8 PEM": pem(key, serialization.PrivateFormat.PKCS8).decode(),
+        "RSAXML": rsaxml(key),
+        "PEM in one line": pem(key, serialization.PrivateFormat.PKCS8).decode().replace("\n", ""),
+    }[form]
+
+    with pytest.raises(ValueError, match="looks like key content") as raised:
+        system_user(Path(text))
+
+    message = str(raised.value)
+    assert message.startswith("private_key: ")
+    assert "looks like key content, not a path" in message
+    assert not any(line in message for line in text.splitlines() if len(line) > 8)
+    for piece in ("BEGIN", "RSAKeyValue", "MII"):
+        assert piece not in message
+
+
+# -- issue 18, friction 4: SystemUser.from_env ---------------------------------------------
+
+
+def env_settings(key: rsa.RSAPrivateKey, tmp_path: Path) -> dict[str, str]:
+    key_file = tmp_path / "app-key.pem"
+    key_file.write_bytes(pem(key, serialization.PrivateFormat.PKCS8))
+    return {
+        "SUPEROFFICE_CONTEXT_ID": "Cust12345",
+        "SUPEROFFICE_ENVIRONMENT": "sod",
+        "SUPEROFFICE_SYSTEM_USER_TOKEN": SYSTEM_USER_TOKEN,
+        "SUPEROFFICE_PRIVATE_KEY_FILE": str(key_file),
+        "SUPEROFFICE_APP_TOKEN": APP_TOKEN,
+    }
+
+
+def test_from_env_reads_the_cli_variables(key: rsa.RSAPrivateKey, tmp_path: Path) -> None:
+    user = SystemUser.from_env(env_settings(key, tmp_path))
+
+    assert (user.context_identifier, user.environment) == (
+        "Cust12345",
+        "https://sod.superoffice.com",
+    )
+    assert user.application_token == APP_TOKEN
+    assert user._key.private_numbers() == key.private_numbers()
+    assert SYSTEM_USER_TOKEN in user.secrets
+
+
+def test_from_env_reads_os_environ_by_default(
+    key: rsa.RSAPrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env_settings(key, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    assert SystemUser.from_env().context_identifier == "Cust12345"
+
+
+@pytest.mark.parametrize(
+    ("unset", "named"),
+    [
+        (["SUPEROFFICE_APP_TOKEN"], "SUPEROFFICE_APP_TOKEN"),
+        (
+            ["SUPEROFFICE_CONTEXT_ID", "SUPEROFFICE_PRIVATE_KEY_FILE"],
+            "SUPEROFFICE_CONTEXT_ID and SUPEROFFICE_PRIVATE_KEY_FILE",
+        ),
+        (
+            [
+                "SUPEROFFICE_CONTEXT_ID",
+                "SUPEROFFICE_ENVIRONMENT",
+                "SUPEROFFICE_SYSTEM_USER_TOKEN",
+                "SUPEROFFICE_PRIVATE_KEY_FILE",
+                "SUPEROFFICE_APP_TOKEN",
+            ],
+            "SUPEROFFICE_CONTEXT_ID, SUPEROFFICE_ENVIRONMENT, SUPEROFFICE_SYSTEM_USER_TOKEN, "
+            "SUPEROFFICE_PRIVATE_KEY_FILE and SUPEROFFICE_APP_TOKEN",
+        ),
+    ],
+)
+@pytest.mark.parametrize("how", ["missing", "empty"])
+def test_from_env_with_variables_missing_names_them_never_a_value(
+    key: rsa.RSAPrivateKey, tmp_path: Path, unset: list[str], named: str, how: str
+) -> None:
+    environ = env_settings(key, tmp_path)
+    for name in unset:
+        if how == "missing":
+            del environ[name]
+        else:
+            environ[name] = ""
+
+    with pytest.raises(ValueError, match="incomplete") as raised:
+        SystemUser.from_env(environ)
+
+    assert str(raised.value) == f"incomplete system-user settings: set {named}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SUPEROFFICE_CONTEXT_ID", "12345", "SUPEROFFICE_CONTEXT_ID must be Cust followed"),
+        ("SUPEROFFICE_ENVIRONMENT", "prod", "SUPEROFFICE_ENVIRONMENT must be an http"),
+        ("SUPEROFFICE_APP_TOKEN", "a\x01b", "SUPEROFFICE_APP_TOKEN contains a character"),
+        (
+            "SUPEROFFICE_PRIVATE_KEY_FILE",
+            "/nowhere/key.pem",
+            "SUPEROFFICE_PRIVATE_KEY_FILE: cannot",
+        ),
+    ],
+)
+def test_from_env_names_the_variable_a_bad_value_came_from(
+    key: rsa.RSAPrivateKey, tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    environ = {**env_settings(key, tmp_path), name: value}
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}") as raised:
+        SystemUser.from_env(environ)
+    assert SYSTEM_USER_TOKEN not in str(raised.value)
+    assert APP_TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize("form", ["PEM", "RSAXML"])
+def test_from_env_with_key_content_for_the_key_file_names_the_variable_not_the_key(
+    key: rsa.RSAPrivateKey, tmp_path: Path, form: str
+) -> None:
+    text = pem(key, serialization.PrivateFormat.PKCS8).decode() if form == "PEM" else rsaxml(key)
+    environ = {**env_settings(key, tmp_path), "SUPEROFFICE_PRIVATE_KEY_FILE": text}
+
+    with pytest.raises(ValueError, match="looks like key content") as raised:
+        SystemUser.from_env(environ)
+
+    message = str(raised.value)
+    assert message.startswith("SUPEROFFICE_PRIVATE_KEY_FILE looks like key content, not a path")
+    assert not any(line in message for line in text.splitlines() if len(line) > 8)
+
+
+def test_online_tenant_from_env_needs_only_the_tenant() -> None:
+    tenant = OnlineTenant.from_env(
+        {"SUPEROFFICE_CONTEXT_ID": "Cust12345", "SUPEROFFICE_ENVIRONMENT": "online"}
+    )
+    assert repr(tenant) == (
+        "OnlineTenant(context_identifier='Cust12345', environment='https://online.superoffice.com')"
+    )
+    with pytest.raises(ValueError, match=r"set SUPEROFFICE_ENVIRONMENT$"):
+        OnlineTenant.from_env({"SUPEROFFICE_CONTEXT_ID": "Cust12345"})

@@ -36,7 +36,7 @@ from .models import (
 from .operations import Reply
 
 if TYPE_CHECKING:
-    from .online import SystemUser, TenantState
+    from .online import OnlineTenant, SystemUser, TenantState
     from .soprincipal import (
         Authentication,
         EjUserStatus,
@@ -52,7 +52,7 @@ __getattr__ = lazy_names(
     __name__,
     "superoffice_batch.soprincipal",
     SOPRINCIPAL_MODELS,
-    ("superoffice_batch.online", ("SystemUser", "TenantState")),
+    ("superoffice_batch.online", ("OnlineTenant", "SystemUser", "TenantState")),
 )
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "EjUserStatus",
     "HttpError",
     "NetServerBuildType",
+    "OnlineTenant",
     "Principal",
     "ProtocolError",
     "Reply",

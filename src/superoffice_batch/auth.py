@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -32,13 +33,13 @@ from .models import Credentials
 from .operations import Operation
 from .xmlvalues import check_text
 
-if TYPE_CHECKING:
-    from .online import SystemUser, TenantState
-
 __all__ = [
     "AccessToken",
     "FlowSource",
     "LoginSession",
+    "Tenant",
+    "TenantCache",
+    "TenantSource",
     "TicketCache",
     "TicketKeeper",
     "TicketSource",
@@ -237,6 +238,7 @@ class TicketKeeper:
         self.application_token = application_token or own_token
         self.locates_tenant = hasattr(source, "tenant_flow")
         """Whether the source finds the tenant's endpoint (SuperOffice CRM Online)."""
+        self.tenants: TenantCache = getattr(source, "tenant_cache", None) or TenantCache()
         self.cache: TicketCache = getattr(source, "ticket_cache", None) or TicketCache()
         self._ticket: str | None = None
         self._credentials = Credentials(application_token=self.application_token)
@@ -299,27 +301,113 @@ class TicketKeeper:
     # -- the tenant (SuperOffice CRM Online) -----------------------------------------
 
     def needs_tenant(self, stale: str | None) -> bool:
-        """Whether the tenant's state must be read now: none yet, past its ``ValidUntil``,
-        or ``stale`` (an endpoint that answered 421) is still the one on record."""
-        source: SystemUser = self.source  # locates_tenant: an Online source
-        tenant = source.tenant
-        return (
-            tenant is None
-            or time.time() >= source.tenant_expires
-            or (stale is not None and stale == tenant.endpoint)
-        )
+        """Whether the tenant's state must be read now: none kept (see
+        :class:`TenantCache`), or ``stale`` (an endpoint that answered 421) is its endpoint."""
+        return self.tenants.current(stale) is None
 
-    def tenant(self) -> TenantState:
-        """The tenant state on record (after :meth:`needs_tenant` said no)."""
-        tenant = self.source.tenant
+    def tenant(self) -> Tenant:
+        """The tenant state last read (after :meth:`needs_tenant` said no, or after
+        :meth:`store_tenant`)."""
+        tenant = self.tenants.last
         assert tenant is not None
-        return tenant  # type: ignore[no-any-return]
+        return tenant
 
-    def store_tenant(self, tenant: TenantState) -> None:
-        """Keep a tenant state until its ``ValidUntil``."""
-        self.source.tenant_expires = tenant.expires_at()
-        self.source.tenant = tenant
+    @property
+    def known_tenant(self) -> Tenant | None:
+        """The tenant state last read, if any: for showing where calls go."""
+        return self.tenants.last
 
-    def tenant_flow(self, session: LoginSession) -> Flow[TenantState]:
+    def store_tenant(self, tenant: Tenant) -> None:
+        """Record a tenant state just read."""
+        self.tenants.store(tenant)
+
+    def tenant_flow(self, session: LoginSession) -> Flow[Tenant]:
         """The source's flow that reads the tenant state."""
-        return self.source.tenant_flow(session)  # type: ignore[no-any-return]
+        source: TenantSource = self.source
+        return source.tenant_flow(session)
+
+
+class Tenant(Protocol):
+    """What the clients read of an Online tenant's state
+    (:class:`~superoffice_batch.online.TenantState` is one)."""
+
+    @property
+    def context_identifier(self) -> str:
+        """The tenant, ``Cust12345``."""
+        ...
+
+    @property
+    def endpoint(self) -> str | None:
+        """The tenant's root for API calls, without a trailing ``/``."""
+        ...
+
+    @property
+    def state(self) -> str:
+        """What the state API said, ``Running``, ``OfflineMaintenance``, …"""
+        ...
+
+    @property
+    def valid_until(self) -> datetime:
+        """When the state API says to ask again."""
+        ...
+
+    @property
+    def api_available(self) -> bool:
+        """Whether calls may be sent now."""
+        ...
+
+    def expires_at(self) -> float:
+        """Until when (a ``time.time()`` value) the state may be used without reading it
+        again; at or before now: not at all."""
+        ...
+
+
+class TenantCache:
+    """The tenant state last read and until when it holds: kept by a source (next to its
+    :class:`TicketCache`), shared by its clients.
+
+    A state is kept until its :meth:`Tenant.expires_at`. One whose API is not available
+    expires at once, so the next call (and ``tenant_state()``) reads it again; the state
+    last read is still :attr:`last`, for the error that says so.
+    """
+
+    __slots__ = ("_record",)
+
+    def __init__(self) -> None:
+        # One attribute, replaced whole: a reader never sees a state with another's expiry.
+        self._record: tuple[Tenant, float] | None = None
+
+    @property
+    def last(self) -> Tenant | None:
+        """The state last read, kept or not; None before the first."""
+        record = self._record
+        return None if record is None else record[0]
+
+    def current(self, stale: str | None = None) -> Tenant | None:
+        """The state on record while it holds and ``stale`` is not its endpoint; else None
+        (read it again)."""
+        record = self._record
+        if record is None:
+            return None
+        tenant, expires = record
+        if time.time() >= expires or (stale is not None and stale == tenant.endpoint):
+            return None
+        return tenant
+
+    def store(self, tenant: Tenant) -> None:
+        """Record a state just read."""
+        self._record = (tenant, tenant.expires_at())
+
+
+class TenantSource(Protocol):
+    """A source that finds an Online tenant's endpoint:
+    :class:`~superoffice_batch.online.SystemUser` (or ``OnlineTenant``)."""
+
+    @property
+    def tenant_cache(self) -> TenantCache:
+        """The tenant state, shared by every client given this source."""
+        ...
+
+    def tenant_flow(self, session: LoginSession) -> Flow[Tenant]:
+        """Read the tenant state through ``session``; return it."""
+        ...

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .online import TenantState
 
 from ._version import __version__
-from .auth import TicketKeeper, TicketSource, is_ticket_rejection
+from .auth import Tenant, TicketKeeper, TicketSource, is_ticket_rejection
 from .decoding import ACCEPT_ENCODING, CappedBody
 from .envelope import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, SoapVersion
 from .errors import (
@@ -419,7 +419,7 @@ class _CallPolicy:
         """The installation root in use: fixed, or the tenant's endpoint once known."""
         if self._root is not None:
             return self._root
-        tenant = self.keeper.source.tenant
+        tenant = self.keeper.known_tenant
         return None if tenant is None or tenant.endpoint is None else tenant.endpoint + "/"
 
     def plan(self, operation: Operation[T], *, stop_by: float | None = None) -> _Plan[T]:
@@ -602,7 +602,7 @@ class _CallPolicy:
         """Read the tenant state anew, whatever it says."""
         if not self.keeper.locates_tenant:
             raise ValueError("tenant_state needs auth=SystemUser(...): only Online has tenants")
-        known = self.keeper.source.tenant
+        known = self.keeper.known_tenant
         # Naming the endpoint on record as stale makes the driver read the state again.
         tenant: TenantState = yield NeedTenant(None if known is None else known.endpoint)
         return tenant
@@ -612,7 +612,7 @@ class _CallPolicy:
         ``TenantUnavailable`` when the tenant's API does not answer now."""
         tenant: TenantState = yield NeedTenant(stale)
         if tenant.endpoint is None or not tenant.api_available:
-            raise TenantUnavailable(tenant.context_identifier, tenant.state)
+            raise TenantUnavailable(tenant.context_identifier, tenant.state, tenant.valid_until)
         return tenant.endpoint
 
     def _transport_retry(
@@ -1068,7 +1068,7 @@ class BatchClient(_Client[httpx.Client]):
                 keeper.store(self._drive(login) if login is not None else keeper.source())
             return keeper.credentials(stale)
 
-    def _tenant(self, stale: str | None) -> TenantState:
+    def _tenant(self, stale: str | None) -> Tenant:
         keeper = self._policy.keeper
         if not keeper.needs_tenant(stale):  # the common case needs no lock
             return keeper.tenant()
@@ -1331,7 +1331,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                 keeper.store(ticket)
             return keeper.credentials(stale)
 
-    async def _tenant(self, stale: str | None) -> TenantState:
+    async def _tenant(self, stale: str | None) -> Tenant:
         keeper = self._policy.keeper
         if not keeper.needs_tenant(stale):  # the common case needs no lock
             return keeper.tenant()

@@ -22,6 +22,7 @@ ticket masked before it is stored, so neither ``str()`` nor the attributes can l
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from .servertext import ServerText, reveal
@@ -38,6 +39,7 @@ __all__ = [
     "TenantUnavailable",
     "TransportError",
     "redact",
+    "tenant_advice",
 ]
 
 EXCERPT_CHARS = 2048
@@ -270,19 +272,56 @@ class AuthenticationError(SuperOfficeError):
         super().__init__(message)
 
 
+# What to do about a tenant whose API is not available, by its state (PROTOCOL.md §11,
+# docs/online.md). A state not listed gets _OTHER_STATE.
+_CHECK_CONTEXT = (
+    "check the context identifier (and the environment): SuperOffice knows no such tenant"
+)
+_TRY_LATER = "try again later"
+_OWNER_MUST_ACT = "the tenant's owner must act (with SuperOffice) before its API answers again"
+_OTHER_STATE = "try again later; if it lasts, ask the tenant's owner"
+_ADVICE = {
+    "Unknown": _CHECK_CONTEXT,
+    "OfflineMaintenance": _TRY_LATER,
+    "OnlineMaintenance": _TRY_LATER,
+    "Provisioning": _TRY_LATER,
+    "Suspended": _OWNER_MUST_ACT,
+    "Deleted": _OWNER_MUST_ACT,
+    "Deleting": _OWNER_MUST_ACT,
+    "DeleteFailed": _OWNER_MUST_ACT,
+    "ProvisioningFailed": _OWNER_MUST_ACT,
+}
+
+
+def tenant_advice(state: str, valid_until: datetime | None = None) -> str:
+    """What to do about a tenant in ``state`` (one whose API is not available);
+    ``valid_until`` is when the state API said to ask again."""
+    advice = _ADVICE.get(state, _OTHER_STATE)
+    if advice is _TRY_LATER and valid_until is not None:
+        return f"{advice}, after {valid_until:%Y-%m-%d %H:%M:%S} UTC (the state's ValidUntil)"
+    return advice
+
+
 class TenantUnavailable(SuperOfficeError):
     """The Online tenant's state says its API does not answer now: nothing was sent.
 
-    ``state`` is what the tenant state API said (``OfflineMaintenance``, ``Suspended``, …);
-    OfflineMaintenance usually lasts minutes.
+    ``state`` is what the tenant state API said (``OfflineMaintenance``, ``Suspended``, …),
+    ``valid_until`` when it said to ask again (None if not known). The message ends with
+    what to do (:func:`tenant_advice`): check the context identifier for ``Unknown``, try
+    again later for maintenance, have the tenant's owner act for a suspended or deleted
+    tenant.
     """
 
-    def __init__(self, context_identifier: str, state: str) -> None:
+    def __init__(
+        self, context_identifier: str, state: str, valid_until: datetime | None = None
+    ) -> None:
         self.context_identifier = context_identifier
         self.state = state
+        self.valid_until = valid_until
         shown = reveal(ServerText(state), limit=40)  # the state API's words: server text
         super().__init__(
-            f"tenant {context_identifier} is {shown}: its API is not available, so nothing was sent"
+            f"tenant {context_identifier} is {shown}: its API is not available, so nothing "
+            f"was sent; {tenant_advice(state, valid_until)}"
         )
 
 

@@ -15,25 +15,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
 from lxml import etree
 
-from .auth import TicketCache, check_secret
+from .auth import TenantCache, TicketCache, check_secret
 from .envelope import hardened_parser, open_reply, serialize
 from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError, excerpt
 from .messages import HttpRequest, RawResponse
 from .servertext import ServerText, reveal
-from .xmlvalues import MAX_SECRET_CHARS, parse_datetime
+from .xmlvalues import MAX_SECRET_CHARS, check_text, parse_datetime
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -44,13 +47,21 @@ __all__ = [
     "API_STATES",
     "ENVIRONMENTS",
     "ISSUER",
+    "SYSTEM_USER_ENV",
+    "TENANT_ENV",
     "TICKET_CLAIM",
+    "OnlineTenant",
     "SystemUser",
     "TenantState",
 ]
 
 ENVIRONMENTS = ("sod", "qaonline", "online")
 """SuperOffice's environments: development, stage, production (``https://{env}.superoffice.com``)."""
+_NAMED_ROOTS = frozenset(f"https://{name}.superoffice.com" for name in ENVIRONMENTS)
+# A tenant host: ASCII labels (no punycode look-alike), under superoffice.com, no port.
+_SUPEROFFICE_HOST = re.compile(
+    r"(?:(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+superoffice\.com", re.ASCII
+)
 ISSUER = "SuperOffice AS"
 """The ``iss`` every SuperOffice JWT carries (not the OpenID configuration's ``issuer``)."""
 CLAIMS = "http://schemes.superoffice.net/identity/"
@@ -67,8 +78,10 @@ TICKET_IDLE_LIMIT = 6 * 3600.0
 LEEWAY = 60.0
 """Seconds of clock difference allowed when checking a JWT's ``exp`` and ``nbf``."""
 STATE_FLOOR = 30.0
-"""Seconds a tenant state is kept at least, so a clock ahead of SuperOffice's cannot make
-every call ask for it again."""
+"""Seconds a tenant state whose API is available is kept at least, so a clock ahead of
+SuperOffice's cannot make every call ask for it again."""
+STATE_CAP = 3600.0
+"""Seconds a tenant state is kept at most, whatever its ``ValidUntil`` says."""
 
 _SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 _EXCHANGE_HEADERS = {
@@ -80,6 +93,9 @@ _RESPONSE = f"{{{PSU}}}AuthenticationResponse"
 _RESPONSE_FIELDS = ("ErrorMessage", "IsSuccessful", "Token")
 _RSAXML_FIELDS = ("Modulus", "Exponent", "P", "Q", "DP", "DQ", "InverseQ", "D")
 _MAX_KEY_FILE_BYTES = 1024 * 1024
+# Longer "paths" are taken for key content (a 2048-bit key's base64 is about 1,600 characters).
+_MAX_PATH_CHARS = 512
+_KEY_SUFFIXES = frozenset({".pem", ".key", ".xml", ".txt"})
 # A JWKS holds a handful of keys; building thousands from a hostile reply costs real time.
 _MAX_JWKS_KEYS = 64
 _EXTRA_HINT = "pip install 'superoffice-batch[online]'"
@@ -126,7 +142,8 @@ def _checked_url(name: str, value: str, *, expected: str = "") -> httpx.URL:
         raise ValueError(f"{name} must be an http:// or https:// URL{expected}")
     if port is not None and not 0 < port < 65536:
         raise ValueError(f"{name} has a port outside 1-65535: {port}")
-    if url.userinfo or url.query or url.fragment:
+    # The string too: httpx parses "…/Cust1?" as having no query, and joins it otherwise.
+    if url.userinfo or url.query or url.fragment or "?" in value or "#" in value:
         raise ValueError(f"{name} must not carry user info, a query or a fragment")
     return url
 
@@ -150,31 +167,68 @@ KeyInput = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 
 def load_private_key(value: object) -> tuple[RSAPrivateKey, str]:
-    """The RSA private key in ``value``, and its text (to mask); errors never show the key."""
+    """The RSA private key in ``value``, and its text (to mask); errors never show the key.
+
+    The text may start with a byte order mark (UTF-8, or UTF-16 as Windows PowerShell
+    writes), end its lines with CRLF and have whitespace around it.
+    """
     if isinstance(value, os.PathLike):
         data = _read_key_file(value)
     elif isinstance(value, (str, bytes)):
-        data = value.encode("utf-8") if isinstance(value, str) else value
+        data = value.encode("utf-8", errors="replace") if isinstance(value, str) else value
     else:
         raise TypeError(
             f"private_key must be PEM or RSAXML text (str or bytes) or a path (os.PathLike), "
             f"not {type(value).__name__}"
         )
-    data = data.strip()
+    data = _key_text(data)
     if data.startswith(b"<"):
         key = _rsaxml_key(data)
     elif data.startswith(b"-----BEGIN "):
         key = _pem_key(data)
     else:
-        hint = "" if isinstance(value, os.PathLike) else "; pass a path as a pathlib.Path"
+        hint = "; pass a file's path as a pathlib.Path" if _looks_like_path(value) else ""
         raise ValueError(
             f"private_key is neither PEM (-----BEGIN …) nor RSAXML (<RSAKeyValue>){hint}"
         )
     return key, data.decode("utf-8", errors="replace")
 
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _key_text(data: bytes) -> bytes:
+    """The key's bytes as UTF-8 without a byte order mark or surrounding whitespace."""
+    if data.startswith(_UTF16_BOMS):
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeError:
+            raise ValueError(
+                "private_key starts with a UTF-16 byte order mark but is not UTF-16"
+            ) from None
+    return data.strip().removeprefix(codecs.BOM_UTF8).strip()
+
+
+def _looks_like_key(text: str) -> bool:
+    """Whether text given as a file's path is a key's content instead."""
+    shown = text.lstrip("\ufeff \t\r\n")
+    return shown.startswith(("-----BEGIN", "<")) or "\n" in shown or len(shown) > _MAX_PATH_CHARS
+
+
+def _looks_like_path(value: object) -> bool:
+    """Whether a key given as ``str`` that is no key is a file's path, meant as one."""
+    if not isinstance(value, str) or _looks_like_key(value) or not value.strip():
+        return False
+    return "/" in value or "\\" in value or os.path.splitext(value)[1].lower() in _KEY_SUFFIXES
+
+
 def _read_key_file(path: os.PathLike[str] | os.PathLike[bytes]) -> bytes:
     shown = os.fsdecode(os.fspath(path))
+    if _looks_like_key(shown):  # key text in a Path (a container secret's content): never shown
+        raise ValueError(
+            "private_key: the path given looks like key content, not a path; pass the key's "
+            "text as str or bytes, or the path of the file that holds it"
+        )
     try:
         with open(path, "rb") as file:
             data = file.read(_MAX_KEY_FILE_BYTES + 1)
@@ -265,12 +319,21 @@ class TenantState:
         return self.state in API_STATES and self.endpoint is not None
 
     def expires_at(self) -> float:
-        """``valid_until`` as a ``time.time()`` value (at least :data:`STATE_FLOOR` ahead)."""
-        return max(self.valid_until.timestamp(), time.time() + STATE_FLOOR)
+        """Until when (a ``time.time()`` value) the clients use this state without reading
+        it again: ``valid_until``, at least :data:`STATE_FLOOR` and at most
+        :data:`STATE_CAP` ahead; now, when the API is not available, so that the next
+        call reads it again (a maintenance window's end is seen at once)."""
+        now = time.time()
+        if not self.api_available:
+            return now
+        return min(max(self.valid_until.timestamp(), now + STATE_FLOOR), now + STATE_CAP)
 
 
-def read_tenant_state(response: RawResponse, url: str, root: str) -> TenantState:
-    """The tenant state API's JSON reply, checked; a ``ProtocolError`` when it is not one.
+def read_tenant_state(
+    response: RawResponse, url: str, root: str, context_identifier: str
+) -> TenantState:
+    """The tenant state API's JSON reply, checked; a ``ProtocolError`` when it is not one
+    (or when its ``Endpoint`` breaks the host rule of :func:`_checked_endpoint`).
 
     ``Endpoint`` may be missing only where the API is not available anyway (an unknown
     tenant's state is ``Unknown``).
@@ -295,7 +358,7 @@ def read_tenant_state(response: RawResponse, url: str, root: str) -> TenantState
     if valid_until is None or valid_until.tzinfo is None:
         raise _protocol_error("the tenant state has no UTC ValidUntil", response, url, "GET")
     if isinstance(endpoint, str) and endpoint:
-        endpoint = _checked_endpoint(endpoint, root, response, url)
+        endpoint = _checked_endpoint(endpoint, root, context_identifier, response, url)
     api = data.get("Api")
     return TenantState(
         context_identifier=str(context),
@@ -307,15 +370,47 @@ def read_tenant_state(response: RawResponse, url: str, root: str) -> TenantState
     )
 
 
-def _checked_endpoint(endpoint: str, root: str, response: RawResponse, url: str) -> str:
+def _checked_endpoint(
+    endpoint: str, root: str, context_identifier: str, response: RawResponse, url: str
+) -> str:
+    """``Endpoint`` as the client will join service paths to it, or a ``ProtocolError``.
+
+    The ticket and the client secret go wherever it points. Under a named environment it
+    must be SuperOffice's: ``https://{host}.superoffice.com/{ContextIdentifier}``, read
+    from the string as given (PROTOCOL.md §11). An environment given as a URL (a test, a
+    private installation) is trusted, but never sends them from https down to http.
+    """
+    if root in _NAMED_ROOTS:
+        if not _is_superoffice_endpoint(endpoint, context_identifier):
+            raise _protocol_error(
+                f"the tenant state's Endpoint is not https://<host>.superoffice.com/"
+                f"{context_identifier}",
+                response,
+                url,
+                "GET",
+            )
+        return endpoint.rstrip("/")
     try:
         checked = _checked_url("Endpoint", endpoint)
     except ValueError as error:
         raise _protocol_error(f"the tenant state's {error}", response, url, "GET") from None
-    # The ticket goes wherever Endpoint points: never from https down to plain http.
     if root.startswith("https:") and checked.scheme != "https":
         raise _protocol_error("the tenant state's Endpoint is not https", response, url, "GET")
     return endpoint.rstrip("/")
+
+
+def _is_superoffice_endpoint(endpoint: str, context_identifier: str) -> bool:
+    """Whether ``endpoint`` is https, on an ASCII host under .superoffice.com (no user
+    info, no port), with the path ``/{context_identifier}`` (one trailing slash allowed)."""
+    scheme, _, rest = endpoint.partition("://")
+    host, slash, path = rest.partition("/")
+    return (
+        scheme == "https"
+        and bool(slash)
+        and path in (context_identifier, context_identifier + "/")
+        and host.isascii()  # before lower(): U+212A KELVIN SIGN lowers to "k"
+        and _SUPEROFFICE_HOST.fullmatch(host.lower()) is not None
+    )
 
 
 # -- replies ---------------------------------------------------------------------------
@@ -432,7 +527,8 @@ def unverified_header(token: str) -> dict[str, Any]:
 
 
 def keys_of(jwks: Mapping[str, Any], url: str) -> dict[str | None, RSAPublicKey]:
-    """The RSA signing keys of a JWKS, by ``kid``."""
+    """The RSA signing keys of a JWKS, by ``kid``; two usable keys with one ``kid`` (or
+    both without) are a ``ProtocolError``."""
     import jwt
 
     entries = jwks.get("keys")
@@ -449,14 +545,19 @@ def keys_of(jwks: Mapping[str, Any], url: str) -> dict[str | None, RSAPublicKey]
         except Exception:  # a key PyJWT cannot use is no signing key
             continue
         kid = entry.get("kid")
-        keys[kid if isinstance(kid, str) else None] = key
+        kid = kid if isinstance(kid, str) else None
+        if kid in keys:  # which of the two signs? Neither is trusted.
+            named = "without a kid" if kid is None else "with the same kid"
+            raise ProtocolError(f"the JWKS holds two signing keys {named}", url=url)
+        keys[kid] = key
     if not keys:
         raise ProtocolError("the JWKS holds no RSA signing key", url=url)
     return keys
 
 
 def pick_key(keys: Mapping[str | None, RSAPublicKey], kid: object) -> RSAPublicKey | None:
-    """The key a JWT names; a token without ``kid`` may use the only key there is."""
+    """The key a JWT names; a token without ``kid`` may use the only key there is (and
+    only when the JWKS holds exactly one)."""
     if isinstance(kid, str):
         return keys.get(kid)
     if kid is None and len(keys) == 1:
@@ -491,6 +592,10 @@ def validated_claims(token: str, key: RSAPublicKey) -> dict[str, Any]:
         raise _refused("it carries no ticket claim")
     if len(ticket) > MAX_SECRET_CHARS:  # every later masking would pay for its length
         raise _refused(f"its ticket is longer than {MAX_SECRET_CHARS} characters")
+    try:
+        check_text("the ticket claim", ticket, secret=True)
+    except ValueError:  # signed, yet no envelope could carry it: nothing is sent
+        raise _refused("its ticket holds a character XML cannot carry") from None
     return claims
 
 
@@ -511,10 +616,124 @@ def _token_problem(error: Exception) -> str:
     return "it is malformed"
 
 
-# -- the ticket source -----------------------------------------------------------------
+# -- the sources --------------------------------------------------------------------------
 
 
-class SystemUser:
+ENV_CONTEXT_ID = "SUPEROFFICE_CONTEXT_ID"
+ENV_ENVIRONMENT = "SUPEROFFICE_ENVIRONMENT"
+ENV_SYSTEM_USER_TOKEN = "SUPEROFFICE_SYSTEM_USER_TOKEN"
+ENV_PRIVATE_KEY_FILE = "SUPEROFFICE_PRIVATE_KEY_FILE"
+ENV_APP_TOKEN = "SUPEROFFICE_APP_TOKEN"
+TENANT_ENV = (ENV_CONTEXT_ID, ENV_ENVIRONMENT)
+"""What :meth:`OnlineTenant.from_env` reads."""
+SYSTEM_USER_ENV = (*TENANT_ENV, ENV_SYSTEM_USER_TOKEN, ENV_PRIVATE_KEY_FILE, ENV_APP_TOKEN)
+"""What :meth:`SystemUser.from_env` reads (the CLI's variables)."""
+
+# The settings' errors start with the argument they are about (never with its value);
+# from_env names the variable instead. In order: "private_key:" (the file) first.
+_ENV_TERMS = (
+    ("private_key:", f"{ENV_PRIVATE_KEY_FILE}:"),
+    ("private_key", f"the key in {ENV_PRIVATE_KEY_FILE}"),
+    ("system_user_token", ENV_SYSTEM_USER_TOKEN),
+    ("application_token", ENV_APP_TOKEN),
+    ("context_identifier", ENV_CONTEXT_ID),
+    ("environment", ENV_ENVIRONMENT),
+)
+
+
+def listed(names: tuple[str, ...] | list[str]) -> str:
+    """``A``, ``A and B``, ``A, B and C``: names as a message lists them."""
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+
+
+def _from_env(environ: Mapping[str, str] | None, names: tuple[str, ...]) -> dict[str, str]:
+    """The variables ``names``, all set and not empty, else a ``ValueError`` naming the
+    ones that are not (never a value)."""
+    source = os.environ if environ is None else environ
+    settings = {name: source.get(name) or "" for name in names}
+    missing = [name for name, value in settings.items() if not value]
+    if missing:
+        raise ValueError(f"incomplete system-user settings: set {listed(missing)}")
+    return settings
+
+
+def _in_env_terms(error: ValueError) -> ValueError:
+    """A settings error with the argument it names as the variable it came from."""
+    text = str(error)
+    for argument, variable in _ENV_TERMS:
+        if text.startswith(argument):
+            return ValueError(variable + text[len(argument) :])
+    return error
+
+
+class OnlineTenant:
+    """An Online tenant, found through SuperOffice's tenant state API: no credentials.
+
+    ``context_identifier`` is the tenant (``Cust12345``), ``environment`` one of ``sod``,
+    ``qaonline``, ``online`` (or an ``http(s)://host[:port]`` URL standing in for one).
+    Give it to a client as ``auth=`` to read :meth:`BatchClient.tenant_state` only: the
+    state API needs no credentials, so neither the ``[online]`` extra nor a key is needed.
+    A call to NetServer needs a :class:`SystemUser`, which is an ``OnlineTenant`` with
+    the app's credentials.
+    """
+
+    def __init__(self, *, context_identifier: str, environment: str) -> None:
+        self.context_identifier = _check_context_identifier(context_identifier)
+        self.environment = environment_root(environment)
+        """The environment's root URL, e.g. ``https://sod.superoffice.com``."""
+        self.secrets: tuple[str, ...] = ()
+        """What to mask in errors and logs."""
+        self.tenant_cache = TenantCache()
+        """The tenant state, shared by every client given this source."""
+        self.login_lock = threading.Lock()
+        """Held by the sync clients given this source while they exchange or read the
+        tenant state, so that they share one exchange (async clients lock per client)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> OnlineTenant:
+        """The tenant that ``SUPEROFFICE_CONTEXT_ID`` and ``SUPEROFFICE_ENVIRONMENT`` name
+        (in ``environ``, default ``os.environ``). A variable missing or empty, or a value
+        refused, is a ``ValueError`` naming the variable."""
+        settings = _from_env(environ, TENANT_ENV)
+        try:
+            return cls(
+                context_identifier=settings[ENV_CONTEXT_ID],
+                environment=settings[ENV_ENVIRONMENT],
+            )
+        except ValueError as error:
+            raise _in_env_terms(error) from None
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(context_identifier={self.context_identifier!r}, "
+            f"environment={self.environment!r})"
+        )
+
+    def login_flow(self, session: LoginSession) -> Flow[str]:
+        """Refuse: an ``OnlineTenant`` has no credentials (nothing is sent)."""
+        raise ValueError(
+            "auth=OnlineTenant(...) only reads the tenant state; calls to NetServer need "
+            "auth=SystemUser(...)"
+        )
+
+    def tenant_flow(self, session: LoginSession) -> Flow[TenantState]:
+        """Ask the state API where the tenant's API is and whether it answers."""
+        url = f"{self.environment}{STATE_PATH}{self.context_identifier}"
+        response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
+        tenant = read_tenant_state(response, url, self.environment, self.context_identifier)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s: tenant %s is %s at %s until %s",
+                type(self).__name__,
+                self.context_identifier,
+                reveal(ServerText(tenant.state), limit=40),  # the state API's words
+                tenant.endpoint,
+                tenant.valid_until.isoformat(),
+            )
+        return tenant
+
+
+class SystemUser(OnlineTenant):
     """A SuperOffice CRM Online system user: tickets for a server-side app, no user needed.
 
     ``system_user_token`` comes from the tenant's consent (the app's callback),
@@ -523,12 +742,14 @@ class SystemUser:
     secret (also sent as the ``ApplicationToken`` of every Batch call),
     ``context_identifier`` the tenant (``Cust12345``) and ``environment`` one of ``sod``,
     ``qaonline``, ``online`` (or an ``http(s)://host[:port]`` URL standing in for one).
+    :meth:`from_env` reads them from the environment, as the CLI does.
 
     Give it to a client as ``auth=`` and leave out ``base_url``: the client finds the
-    tenant's endpoint through the state API. The ticket, the endpoint and the
-    environment's keys are cached in this object, so clients sharing it share them; every
-    exchange creates a credentials record on the tenant, so one is made only on first use,
-    after NetServer rejects the ticket, or when the ticket has been idle for six hours.
+    tenant's endpoint through the state API. The ticket (:attr:`ticket_cache`), the tenant
+    state (:attr:`tenant_cache`) and the environment's keys are cached in this object, so
+    clients sharing it share them; every exchange creates a credentials record on the
+    tenant, so one is made only on first use, after NetServer rejects the ticket, or when
+    the ticket has been idle for six hours.
     """
 
     def __init__(
@@ -543,23 +764,42 @@ class SystemUser:
         self._system_user_token = check_secret("system_user_token", system_user_token)
         self.application_token = check_secret("application_token", application_token)
         """The app's client secret (read by the clients; never shown)."""
-        self.context_identifier = _check_context_identifier(context_identifier)
-        self.environment = environment_root(environment)
-        """The environment's root URL, e.g. ``https://sod.superoffice.com``."""
+        super().__init__(context_identifier=context_identifier, environment=environment)
         require_online_extra()
         self._key, key_text = load_private_key(private_key)
-        self.secrets: tuple[str, ...] = (self._system_user_token, self.application_token, key_text)
+        self.secrets = (self._system_user_token, self.application_token, key_text)
         """What to mask in errors and logs (the clients add the ticket)."""
         self.ticket_cache: TicketCache = TicketCache(idle_limit=TICKET_IDLE_LIMIT)
         """The ticket, shared by every client given this source."""
-        self.login_lock = threading.Lock()
-        """Held by the sync clients given this source while they exchange or read the
-        tenant state, so that they share one exchange (async clients lock per client)."""
-        self.tenant: TenantState | None = None
-        """The tenant state last read, shared likewise."""
-        self.tenant_expires = 0.0
-        """When to read it again, as a ``time.time()`` value."""
         self._keys: dict[str | None, RSAPublicKey] | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SystemUser:
+        """The system user that the CLI's variables describe, in ``environ`` (default
+        ``os.environ``): ``SUPEROFFICE_CONTEXT_ID``, ``SUPEROFFICE_ENVIRONMENT``,
+        ``SUPEROFFICE_SYSTEM_USER_TOKEN``, ``SUPEROFFICE_PRIVATE_KEY_FILE`` (the key file's
+        path; ``~`` is expanded) and ``SUPEROFFICE_APP_TOKEN``.
+
+        Variables missing or empty, or a value refused, are a ``ValueError`` naming the
+        variables, never their values.
+        """
+        settings = _from_env(environ, SYSTEM_USER_ENV)
+        key_file = settings[ENV_PRIVATE_KEY_FILE]
+        if _looks_like_key(key_file):  # a container secret's content, not its path
+            raise ValueError(
+                f"{ENV_PRIVATE_KEY_FILE} looks like key content, not a path: set it to the "
+                "path of the file that holds the key"
+            )
+        try:
+            return cls(
+                system_user_token=settings[ENV_SYSTEM_USER_TOKEN],
+                private_key=Path(key_file).expanduser(),
+                application_token=settings[ENV_APP_TOKEN],
+                context_identifier=settings[ENV_CONTEXT_ID],
+                environment=settings[ENV_ENVIRONMENT],
+            )
+        except ValueError as error:
+            raise _in_env_terms(error) from None
 
     def __repr__(self) -> str:
         return (
@@ -598,18 +838,3 @@ class SystemUser:
         keys = keys_of(read_json(response, url, "GET"), url)
         logger.info("SystemUser: %d signing key(s) from %s", len(keys), url)
         return keys
-
-    def tenant_flow(self, session: LoginSession) -> Flow[TenantState]:
-        """Ask the state API where the tenant's API is and whether it answers."""
-        url = f"{self.environment}{STATE_PATH}{self.context_identifier}"
-        response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
-        tenant = read_tenant_state(response, url, self.environment)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "SystemUser: tenant %s is %s at %s until %s",
-                self.context_identifier,
-                reveal(ServerText(tenant.state), limit=40),  # the state API's words
-                tenant.endpoint,
-                tenant.valid_until.isoformat(),
-            )
-        return tenant

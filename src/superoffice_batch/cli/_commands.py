@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..client import BatchClient
-from ..errors import BatchTaskTimeout, ProtocolError
+from ..errors import BatchTaskTimeout, ProtocolError, tenant_advice
 from ..models import BatchTaskInfo, BatchTaskState
 from ..soprincipal import AuthenticateUsernamePassword
 from ._base import PROG, Context, ExitCode, UsageError
@@ -234,9 +234,10 @@ def cmd_tenant(ctx: Context) -> int:
     ctx.out.tenant(tenant)
     if not tenant.api_available:
         state = ctx.out.mask(tenant.state)
+        advice = tenant_advice(tenant.state, tenant.valid_until)
         ctx.out.notice(
             f"the tenant's API is not available while it is {state}: "
-            "the other commands exit 3 without sending anything"
+            f"the other commands exit 3 without sending anything; {advice}"
         )
     return ExitCode.OK
 

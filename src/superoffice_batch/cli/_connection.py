@@ -14,14 +14,23 @@ or password is a usage error: one run has one credential.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..auth import UsernamePassword
 from ..client import BatchClient
 from ..envelope import SoapVersion
-from ..online import SystemUser
+from ..online import (
+    ENV_APP_TOKEN,
+    ENV_CONTEXT_ID,
+    ENV_ENVIRONMENT,
+    ENV_PRIVATE_KEY_FILE,
+    ENV_SYSTEM_USER_TOKEN,
+    TENANT_ENV,
+    OnlineTenant,
+    SystemUser,
+    listed,
+)
 from ._base import PROG, UsageError
 
 __all__ = [
@@ -49,23 +58,13 @@ __all__ = [
 
 ENV_URL = "SUPEROFFICE_URL"
 ENV_TICKET = "SUPEROFFICE_TICKET"
-ENV_APP_TOKEN = "SUPEROFFICE_APP_TOKEN"
 ENV_USERNAME = "SUPEROFFICE_USERNAME"
 ENV_PASSWORD = "SUPEROFFICE_PASSWORD"
-ENV_CONTEXT_ID = "SUPEROFFICE_CONTEXT_ID"
-ENV_ENVIRONMENT = "SUPEROFFICE_ENVIRONMENT"
-ENV_SYSTEM_USER_TOKEN = "SUPEROFFICE_SYSTEM_USER_TOKEN"
-ENV_PRIVATE_KEY_FILE = "SUPEROFFICE_PRIVATE_KEY_FILE"
-
-
-def _listed(names: Sequence[str]) -> str:
-    """``A``, ``A and B``, ``A, B and C``: names as a message lists them."""
-    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
-
+# The system-user variables are the library's (SystemUser.from_env): one reader.
 
 SYSTEM_USER_ENV = (ENV_CONTEXT_ID, ENV_ENVIRONMENT, ENV_SYSTEM_USER_TOKEN, ENV_PRIVATE_KEY_FILE)
 """The system-user settings; any one of them set asks for all (and the application token)."""
-SYSTEM_USER_SETTINGS = _listed((*SYSTEM_USER_ENV, ENV_APP_TOKEN))
+SYSTEM_USER_SETTINGS = listed((*SYSTEM_USER_ENV, ENV_APP_TOKEN))
 """The system-user settings as a message names them."""
 
 DEFAULT_TIMEOUT = 30.0
@@ -87,16 +86,6 @@ _CLI_TERMS = (
     ("base_url", f"{ENV_URL} (or --url)"),
 )
 
-# SystemUser's errors start with the argument they are about (never with its value).
-_SYSTEM_USER_FIELDS = (
-    ("private_key:", f"{ENV_PRIVATE_KEY_FILE}:"),  # the file could not be read
-    ("private_key", f"the key in {ENV_PRIVATE_KEY_FILE}"),  # the file holds no usable key
-    ("system_user_token", ENV_SYSTEM_USER_TOKEN),
-    ("application_token", f"{ENV_APP_TOKEN} (or --app-token)"),
-    ("context_identifier", ENV_CONTEXT_ID),
-    ("environment", ENV_ENVIRONMENT),
-)
-
 
 def in_cli_terms(text: str) -> str:
     """A library message or hint with its argument names replaced by the CLI's settings."""
@@ -105,12 +94,10 @@ def in_cli_terms(text: str) -> str:
     return text
 
 
-def _system_user_terms(text: str) -> str:
-    """A ``SystemUser`` settings error with the argument it names as the CLI's setting."""
-    for argument, setting in _SYSTEM_USER_FIELDS:
-        if text.startswith(argument):
-            return setting + text[len(argument) :]
-    return text
+def _settings_error(error: ValueError) -> UsageError:
+    """A ``from_env`` error (it names the variables) as the CLI's: the application token
+    may be an option too."""
+    return UsageError(str(error).replace(ENV_APP_TOKEN, f"{ENV_APP_TOKEN} (or --app-token)"))
 
 
 def online_extra_missing(error: ImportError) -> UsageError:
@@ -150,7 +137,7 @@ class Connection:
     url: str | None
     ticket: str | None = field(default=None, repr=False)
     login: UsernamePassword | None = None  # masks its password itself
-    system_user: SystemUser | None = None  # masks its secrets itself
+    system_user: OnlineTenant | None = None  # a SystemUser (or, for tenant, the tenant alone)
     application_token: str | None = field(default=None, repr=False)
     soap_version: SoapVersion | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -194,7 +181,7 @@ def _refuse_other_credentials(args: argparse.Namespace, env: Mapping[str, str]) 
     given = [f"--{dest}/{name}" for dest, name in others if _setting(args, dest, env, name).value]
     if given:
         raise UsageError(
-            f"both the system-user settings and {_listed(given)} are set; use one "
+            f"both the system-user settings and {listed(given)} are set; use one "
             "credential (the system user logs in by itself)"
         )
 
@@ -205,29 +192,17 @@ def _system_user(args: argparse.Namespace, env: Mapping[str, str]) -> SystemUser
     Partial settings, another credential alongside, or a value ``SystemUser`` refuses (an
     unreadable key file…) are usage errors that name the settings, never their values.
     """
-    settings = _system_user_env(env)
-    if not settings:
+    if not _system_user_env(env):
         return None
-    application_token = _setting(args, "app_token", env, ENV_APP_TOKEN).value or ""
-    missing = [name for name in SYSTEM_USER_ENV if name not in settings]
-    if not application_token:
-        missing.append(f"{ENV_APP_TOKEN} (or --app-token)")
-    if missing:
-        raise UsageError(f"incomplete system-user settings: set {_listed(missing)}")
-    _refuse_other_credentials(args, env)
+    app_token = getattr(args, "app_token", None)
     try:
-        return SystemUser(
-            system_user_token=settings[ENV_SYSTEM_USER_TOKEN],
-            # SystemUser reads the file itself; a Path (not text) says it is one.
-            private_key=Path(settings[ENV_PRIVATE_KEY_FILE]).expanduser(),
-            application_token=application_token,
-            context_identifier=settings[ENV_CONTEXT_ID],
-            environment=settings[ENV_ENVIRONMENT],
-        )
-    except (TypeError, ValueError) as error:
-        raise UsageError(_system_user_terms(str(error))) from None
+        system_user = SystemUser.from_env({**env, ENV_APP_TOKEN: app_token} if app_token else env)
+    except ValueError as error:
+        raise _settings_error(error) from None
     except ImportError as error:
         raise online_extra_missing(error) from None
+    _refuse_other_credentials(args, env)
+    return system_user
 
 
 def _username_password(username: str, password: str) -> UsernamePassword:
@@ -254,7 +229,7 @@ def _connection(
     *,
     ticket: str | None = None,
     login: UsernamePassword | None = None,
-    system_user: SystemUser | None = None,
+    system_user: OnlineTenant | None = None,
 ) -> Connection:
     """A :class:`Connection` with the settings every command shares, and a credential.
 
@@ -312,13 +287,17 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str]) -> Connection:
 
 
 def tenant_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Connection:
-    """The settings of ``tenant``: the system user's (only Online has tenants)."""
-    system_user = _system_user(args, env)
-    if system_user is None:
-        raise UsageError(
-            f"{PROG} tenant needs the system-user settings: set {SYSTEM_USER_SETTINGS}"
-        )
-    return _connection(args, env, system_user=system_user)
+    """The settings of ``tenant``: the tenant's context identifier and environment (the
+    state API needs nothing else; only Online has tenants)."""
+    if not any(env.get(name) for name in TENANT_ENV):
+        raise UsageError(f"{PROG} tenant needs the tenant: set {listed(TENANT_ENV)}")
+    if _system_user_env(env):
+        _refuse_other_credentials(args, env)
+    try:
+        tenant = OnlineTenant.from_env(env)
+    except ValueError as error:
+        raise _settings_error(error) from None
+    return _connection(args, env, system_user=tenant)
 
 
 def login_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Connection:

@@ -71,7 +71,7 @@ def _run(ctx: Context, debug: bool) -> int:
         hint = authentication_hint(ctx.env)
         return _report(out, error, ExitCode.SERVICE, debug, hint=hint)
     except TenantUnavailable as error:
-        hint = f"try again later; {PROG} tenant shows its state"
+        hint = f"{PROG} tenant shows its state"  # the message says what to do
         return _report(out, error, ExitCode.SERVICE, debug, hint=hint)
     except (TransportError, BatchTaskTimeout) as error:
         return _report(out, error, ExitCode.CONNECTION, debug)
