@@ -10,8 +10,8 @@ change its tenant's state.
 
 from __future__ import annotations
 
-import io
 import codecs
+import io
 import json
 import re
 import sys
