@@ -57,6 +57,8 @@ from superoffice_batch import (
 )
 from superoffice_batch.auth import is_ticket_rejection
 from superoffice_batch.errors import SuperOfficeError
+from superoffice_batch.secrets import NO_SECRETS
+from superoffice_batch.servertext import ServerText
 
 USERNAME = "jdoe"
 # The password the refused fixture echoes back in ExtraInfo; not shaped like a ticket, so
@@ -433,8 +435,16 @@ NEAR_MISSES = [
 ]
 
 
+S12 = "http://www.w3.org/2003/05/soap-envelope"
+
+
+def said(text: str) -> ServerText:
+    """``text`` as the server's words (no secret to mask)."""
+    return ServerText(text, NO_SECRETS)
+
+
 def _service(pair: tuple[str | None, str | None], **extra: Any) -> ServiceError:
-    exception_type, message = pair
+    exception_type, message = (None if text is None else said(text) for text in pair)
     return ServiceError(exception_type=exception_type, message=message, **extra)
 
 
@@ -443,15 +453,15 @@ def _service(pair: tuple[str | None, str | None], **extra: Any) -> ServiceError:
     [
         *((_service(pair), True) for pair in REJECTING_TEXTS),
         *((_service(pair), False) for pair in NEAR_MISSES),
-        (HttpError(401, ""), True),
-        (HttpError(401, "<html>Unauthorized</html>", "text/html"), True),
-        (HttpError(403, "Forbidden"), True),
-        (HttpError(500, "Invalid ticket"), False),
-        (HttpError(503, "Session expired"), False),
+        (HttpError(401, said("")), True),
+        (HttpError(401, said("<html>Unauthorized</html>"), said("text/html")), True),
+        (HttpError(403, said("Forbidden")), True),
+        (HttpError(500, said("Invalid ticket")), False),
+        (HttpError(503, said("Session expired")), False),
         # Only a business error's type or an HTTP 401/403 says so (section 7), not a fault.
-        (SoapFault("{http://www.w3.org/2003/05/soap-envelope}Sender", "Invalid ticket"), False),
-        (SoapFault("{urn:x}Sender", "Denied", status_code=401), True),
-        (ServiceError(exception_type="SoException", status_code=403), True),
+        (SoapFault(said(f"{{{S12}}}Sender"), said("Invalid ticket")), False),
+        (SoapFault(said("{urn:x}Sender"), said("Denied"), status_code=401), True),
+        (ServiceError(exception_type=said("SoException"), status_code=403), True),
         (TransportError("ReadTimeout: session expired?", request_sent=True), False),
         (ProtocolError("Invalid ticket in reply"), False),
         (AuthenticationError("authentication failed: ticket invalid"), False),

@@ -970,7 +970,7 @@ def test_server_text_cannot_steer_the_terminal() -> None:
     assert "\u009b" not in table
     assert table.count("\n") == 1  # the header and one row
     assert "\r" not in table
-    assert stream.getvalue() == "\rbatch job 1 [--------------------]   0% Unknown:  gone next"
+    assert stream.getvalue() == "\rbatch job 1 [--------------------]   0% Unknown: gone next"
 
 
 def test_task_json_uses_wire_names_and_iso_dates() -> None:

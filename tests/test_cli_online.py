@@ -25,6 +25,7 @@ import test_cli
 from superoffice_batch import TenantState
 from superoffice_batch.cli import _simulator as cli_simulator
 from superoffice_batch.cli._output import Output
+from superoffice_batch.secrets import Secrets
 from superoffice_batch.testing.online import OnlineSimulator, RsaKey, generate_app_key
 from superoffice_batch.testing.sessions import Sessions
 from test_cli import JOB_SECONDS, POLL, Run, error_lines, run_process
@@ -516,14 +517,16 @@ def test_tenant_text_shows_each_field_as_sent_cleaned_and_masked() -> None:
         is_running=True,
         valid_until=datetime(2026, 12, 4, 6, 0, 30, 123456, tzinfo=timezone.utc),
     )
-    out = Output(json_mode=False, stdout=io.StringIO(), stderr=io.StringIO(), secrets=[APP_TOKEN])
+    out = Output(
+        json_mode=False, stdout=io.StringIO(), stderr=io.StringIO(), secrets=Secrets(APP_TOKEN)
+    )
 
     out.tenant(tenant)
 
     assert out.stdout.getvalue().splitlines() == [
         "Context identifier: Cust12345",
         "Endpoint:           https://sod2.superoffice.com/***",
-        "State:              Upgrading [2J ",
+        "State:              Upgrading [2J",
         "Is running:         yes",
         "API available:      no",
         "Valid until:        2026-12-04 06:00:30+00:00",

@@ -31,8 +31,17 @@ from superoffice_batch import (
     TransportError,
     errors,
 )
+from superoffice_batch.secrets import NO_SECRETS
+from superoffice_batch.servertext import ServerText
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+
+
+def said(text: str) -> ServerText:
+    """``text`` as the server's words (no secret to mask)."""
+    return ServerText(text, NO_SECRETS)
+
+
 TASK = BatchTaskInfo(
     id=42,
     name="ExportTask",
@@ -44,31 +53,33 @@ TASK = BatchTaskInfo(
 SAMPLES: dict[type[SuperOfficeError], SuperOfficeError] = {
     SuperOfficeError: SuperOfficeError("something went wrong"),
     TransportError: TransportError("ConnectError on POST https://x/: refused", request_sent=False),
-    HttpError: HttpError(502, "<html>Bad Gateway</html>", "text/html"),
-    ProtocolError: ProtocolError("not XML", status_code=200, excerpt="<html"),
+    HttpError: HttpError(502, said("<html>Bad Gateway</html>"), said("text/html")),
+    ProtocolError: ProtocolError("not XML", quoting=said("x"), status_code=200, body=said("<html")),
     SoapFault: SoapFault(
-        f"{{{SOAP12}}}Sender",
-        "The action is not supported",
-        subcodes=("{urn:a}ActionNotSupported", "{urn:b}Deeper"),
-        detail="<Detail>why</Detail>",
+        said(f"{{{SOAP12}}}Sender"),
+        said("The action is not supported"),
+        subcodes=(said("{urn:a}ActionNotSupported"), said("{urn:b}Deeper")),
+        detail=said("<Detail>why</Detail>"),
         status_code=500,
     ),
     ServiceError: ServiceError(
-        exception_type="SoException",
-        message="No such task",
-        friendly_text="The task is gone",
-        source="NetServer.Batch",
-        parameters={"Id": "42", "Empty": None},
-        stack_trace="at Batch.Get()",
-        inner_exception=ServiceError(exception_type="SqlException", message="timeout"),
+        exception_type=said("SoException"),
+        message=said("No such task"),
+        friendly_text=said("The task is gone"),
+        source=said("NetServer.Batch"),
+        parameters={said("Id"): said("42"), said("Empty"): None},
+        stack_trace=said("at Batch.Get()"),
+        inner_exception=ServiceError(exception_type=said("SqlException"), message=said("timeout")),
         status_code=500,
     ),
     AuthenticationError: AuthenticationError(
         "authentication failed", principal=Principal(associate="demo", associate_id=7)
     ),
-    TenantUnavailable: TenantUnavailable("Cust12345", "OfflineMaintenance"),
-    BatchTaskFailed: BatchTaskFailed("batch task 42 failed: disk full", TASK),
-    BatchTaskTimeout: BatchTaskTimeout("batch task 42 still InProgress after 5 s", TASK),
+    TenantUnavailable: TenantUnavailable("Cust12345", said("OfflineMaintenance")),
+    BatchTaskFailed: BatchTaskFailed("batch task 42 failed", TASK, quoting=said("disk full")),
+    BatchTaskTimeout: BatchTaskTimeout(
+        "batch task 42 had not finished after 5 s; its state", TASK, quoting=said("InProgress")
+    ),
 }
 
 
@@ -145,7 +156,7 @@ def test_properties_work_on_a_restored_error() -> None:
 
 
 def test_attributes_set_after_construction_and_notes_are_kept() -> None:
-    error = HttpError(503, "busy")
+    error = HttpError(503, said("busy"))
     error.retry_after = 30  # type: ignore[attr-defined]
     error.__notes__ = ["while polling job 42"]
     restored = pickle.loads(pickle.dumps(error))
@@ -157,7 +168,7 @@ def test_subclass_of_a_library_error_pickles_too() -> None:
     class_ = type("RetryableHttpError", (HttpError,), {"__module__": __name__})
     globals()["RetryableHttpError"] = class_  # pickle finds classes by module and name
     try:
-        error = class_(429, "slow down", "text/plain")
+        error = class_(429, said("slow down"), said("text/plain"))
         assert state(pickle.loads(pickle.dumps(error))) == state(error)
     finally:
         del globals()["RetryableHttpError"]

@@ -107,8 +107,8 @@ def test_the_client_asks_only_for_codings_it_decodes(
 @pytest.mark.parametrize(
     ("coding", "status", "match"),
     [
-        ("br", 200, "unsupported Content-Encoding: 'br'"),
-        ("zstd", 500, "unsupported Content-Encoding: 'zstd'"),
+        ("br", 200, "unsupported Content-Encoding: br"),
+        ("zstd", 500, "unsupported Content-Encoding: zstd"),
         ("gzip, gzip, gzip", 200, "3 Content-Encoding layers"),
         ("gzip", 200, "not valid gzip"),
     ],

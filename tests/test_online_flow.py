@@ -41,6 +41,7 @@ from superoffice_batch.online import (
     signed_system_token,
     validated_claims,
 )
+from superoffice_batch.secrets import NO_SECRETS, SecretView
 
 CLAIMS = "http://schemes.superoffice.net/identity/"
 SERIAL = "0c3a2f4e-1111-4222-8333-944445555666"
@@ -376,7 +377,7 @@ def test_a_successful_exchange_gives_its_token() -> None:
     reply = exchange_reply(
         '<ErrorMessage i:nil="true"/><IsSuccessful>true</IsSuccessful><Token> a.b.c </Token>'
     )
-    assert read_exchange_reply(reply, EXCHANGE_URL, ()) == "a.b.c"
+    assert read_exchange_reply(reply, EXCHANGE_URL, NO_SECRETS) == "a.b.c"
 
 
 def test_a_refused_exchange_says_why_with_secrets_masked() -> None:
@@ -386,7 +387,7 @@ def test_a_refused_exchange_says_why_with_secrets_masked() -> None:
     )
 
     with pytest.raises(AuthenticationError, match="Unknown application token \\*\\*\\*") as raised:
-        read_exchange_reply(reply, EXCHANGE_URL, (APP_TOKEN,))
+        read_exchange_reply(reply, EXCHANGE_URL, SecretView([APP_TOKEN]))
 
     assert APP_TOKEN not in str(raised.value)
 
@@ -406,7 +407,7 @@ def test_a_refusal_echoing_a_secret_in_another_form_is_masked(echo: str) -> None
     )
 
     with pytest.raises(AuthenticationError, match=r"Unknown token \*\*\*") as raised:
-        read_exchange_reply(reply, EXCHANGE_URL, (APP_TOKEN,))
+        read_exchange_reply(reply, EXCHANGE_URL, SecretView([APP_TOKEN]))
 
     assert "client-secret" not in str(raised.value).lower()
 
@@ -445,7 +446,7 @@ def test_an_unusable_exchange_reply_is_a_library_error_naming_the_url(
     reply: RawResponse, error: type[Exception]
 ) -> None:
     with pytest.raises(error) as raised:
-        read_exchange_reply(reply, EXCHANGE_URL, ())
+        read_exchange_reply(reply, EXCHANGE_URL, NO_SECRETS)
     if not isinstance(raised.value, AuthenticationError):
         assert EXCHANGE_URL in str(raised.value)
 
@@ -625,7 +626,9 @@ def state_reply(**changes: Any) -> RawResponse:
 
 
 def test_the_documented_state_reads_with_seven_fraction_digits() -> None:
-    tenant = read_tenant_state(state_reply(), STATE_URL, "https://sod.superoffice.com", "Cust12345")
+    tenant = read_tenant_state(
+        state_reply(), STATE_URL, "https://sod.superoffice.com", "Cust12345", NO_SECRETS
+    )
 
     assert tenant.endpoint == "https://sod2.superoffice.com/Cust12345"
     assert tenant.valid_until == datetime(2026, 12, 4, 9, 52, 1, 934296, tzinfo=timezone.utc)
@@ -649,7 +652,7 @@ def test_only_running_and_online_maintenance_have_the_api(state: str, available:
     reply = state_reply(State=state, IsRunning=available)
     assert (
         read_tenant_state(
-            reply, STATE_URL, "https://sod.superoffice.com", "Cust12345"
+            reply, STATE_URL, "https://sod.superoffice.com", "Cust12345", NO_SECRETS
         ).api_available
         is available
     )
@@ -688,14 +691,14 @@ def test_only_running_and_online_maintenance_have_the_api(state: str, available:
 )
 def test_an_unusable_state_is_a_protocol_error_naming_the_get(reply: RawResponse) -> None:
     with pytest.raises(ProtocolError) as raised:
-        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com", "Cust12345")
+        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com", "Cust12345", NO_SECRETS)
     assert f"(GET {STATE_URL})" in str(raised.value)
 
 
 def test_a_failed_state_request_is_an_http_error_naming_the_get() -> None:
     reply = RawResponse(503, "text/html", b"<html>Service Unavailable</html>")
     with pytest.raises(HttpError, match=f"HTTP 503.*\\(GET {STATE_URL}\\)"):
-        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com", "Cust12345")
+        read_tenant_state(reply, STATE_URL, "https://sod.superoffice.com", "Cust12345", NO_SECRETS)
 
 
 # -- issue 17, break 6: the tenant's host must be SuperOffice's ---------------------------
@@ -735,7 +738,7 @@ def test_under_a_named_environment_an_endpoint_off_superoffice_is_a_protocol_err
     for environment in ("sod", "online"):
         root = environment_root(environment)
         with pytest.raises(ProtocolError, match=r"superoffice\.com/Cust12345"):
-            read_tenant_state(reply, f"{root}/api/state/Cust12345", root, "Cust12345")
+            read_tenant_state(reply, f"{root}/api/state/Cust12345", root, "Cust12345", NO_SECRETS)
 
 
 @pytest.mark.parametrize(
@@ -748,14 +751,18 @@ def test_under_a_named_environment_an_endpoint_off_superoffice_is_a_protocol_err
 )
 def test_under_a_named_environment_superoffice_endpoints_pass(endpoint: str) -> None:
     tenant = read_tenant_state(
-        state_reply(Endpoint=endpoint), STATE_URL, "https://sod.superoffice.com", "Cust12345"
+        state_reply(Endpoint=endpoint),
+        STATE_URL,
+        "https://sod.superoffice.com",
+        "Cust12345",
+        NO_SECRETS,
     )
     assert tenant.endpoint == endpoint.rstrip("/")
 
 
 def test_an_environment_given_as_a_url_trusts_the_endpoint_as_before() -> None:
     reply = state_reply(Endpoint="http://127.0.0.1:8081/Cust12345")
-    tenant = read_tenant_state(reply, STATE_URL, "http://127.0.0.1:8080", "Cust12345")
+    tenant = read_tenant_state(reply, STATE_URL, "http://127.0.0.1:8080", "Cust12345", NO_SECRETS)
     assert tenant.endpoint == "http://127.0.0.1:8081/Cust12345"
 
 
@@ -767,7 +774,11 @@ def test_an_empty_query_or_fragment_is_refused_under_any_environment(endpoint: s
     # httpx parses these as having none, but joins "Remote/…" to the host's root.
     with pytest.raises(ProtocolError, match="query or a fragment"):
         read_tenant_state(
-            state_reply(Endpoint=endpoint), STATE_URL, "http://127.0.0.1:8080", "Cust12345"
+            state_reply(Endpoint=endpoint),
+            STATE_URL,
+            "http://127.0.0.1:8080",
+            "Cust12345",
+            NO_SECRETS,
         )
 
 

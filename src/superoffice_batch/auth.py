@@ -31,6 +31,7 @@ from .errors import HttpError, ServiceError, SoapFault, SuperOfficeError
 from .messages import HttpRequest, RawResponse
 from .models import Credentials
 from .operations import Operation
+from .secrets import Secrets
 from .xmlvalues import check_text
 
 __all__ = [
@@ -54,6 +55,11 @@ Flow = Generator[Any, Any, T]
 
 class LoginSession(Protocol):
     """What a login flow may ask of the client driving it."""
+
+    @property
+    def secrets(self) -> Secrets:
+        """The client's registry: a flow registers each secret it makes (a signed token)."""
+        ...
 
     def call(self, operation: Operation[T]) -> Flow[T]:
         """Call a NetServer operation (SoPrincipal's, for a ticket) and return its result."""
@@ -221,7 +227,7 @@ class TicketKeeper:
     (:meth:`needs_tenant`, :meth:`store_tenant`).
     """
 
-    def __init__(self, source: object, application_token: str | None) -> None:
+    def __init__(self, source: object, application_token: str | None, secrets: Secrets) -> None:
         if not (source is None or isinstance(source, str) or callable(source)) and not hasattr(
             source, "login_flow"
         ):
@@ -242,15 +248,11 @@ class TicketKeeper:
         self.cache: TicketCache = getattr(source, "ticket_cache", None) or TicketCache()
         self._ticket: str | None = None
         self._credentials = Credentials(application_token=self.application_token)
-        self._secrets = self._credentials.secrets + tuple(getattr(source, "secrets", ()))
+        self.secrets = secrets
+        """The client's registry: the keeper registers the credentials and each ticket."""
+        secrets.register(self.application_token, *getattr(source, "secrets", ()))
         if isinstance(source, str):
             self.store(source)
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Every secret this keeper knows, the current ticket included: what to mask."""
-        self._follow_cache()
-        return self._secrets
 
     @property
     def refreshable(self) -> bool:
@@ -296,7 +298,7 @@ class TicketKeeper:
         if ticket is not self._ticket:
             self._credentials = Credentials(ticket=ticket, application_token=self.application_token)
             self._ticket = ticket
-            self._secrets = self._credentials.secrets + tuple(getattr(self.source, "secrets", ()))
+            self.secrets.register_latest("ticket", ticket)
 
     # -- the tenant (SuperOffice CRM Online) -----------------------------------------
 

@@ -49,7 +49,6 @@ from .errors import (
     TenantUnavailable,
     TransportError,
     _ReplyError,
-    redact,
 )
 from .hosts import is_loopback
 from .messages import HttpRequest, RawResponse
@@ -73,6 +72,7 @@ from .operations import (
     StopBatchJob,
     UpdateBatchTask,
 )
+from .secrets import Secrets, SecretView
 from .servertext import ServerText, reveal
 from .xmlvalues import number_text
 
@@ -324,11 +324,11 @@ def _log_envelope(
     kind: str,
     name: str,
     content: bytes,
-    secrets: tuple[str, ...],
+    secrets: SecretView,
     content_type: str | None = None,
 ) -> None:
     if logger.isEnabledFor(logging.DEBUG):
-        text = reveal(ServerText(content, content_type), secrets)
+        text = reveal(ServerText(content, secrets, content_type))
         logger.debug("%s %s envelope: %s", name, kind, text)
 
 
@@ -370,7 +370,9 @@ class _CallPolicy:
     ) -> None:
         if soap_version is not None and not isinstance(soap_version, SoapVersion):
             raise TypeError(f"soap_version must be a SoapVersion or None, not {soap_version!r}")
-        self.keeper = TicketKeeper(auth, application_token)
+        self.secrets = Secrets()
+        """What this client must never show: every road to a message consults it."""
+        self.keeper = TicketKeeper(auth, application_token, self.secrets)
         self.base_url: httpx.URL | None = None
         """The fixed installation root; None when the tenant state says where it is."""
         if base_url is not None or not self.keeper.locates_tenant:
@@ -490,7 +492,7 @@ class _CallPolicy:
         name = type(operation).__name__
         own_secrets = operation.secrets  # a password or token passed to a login call
         while True:
-            secrets = self.keeper.secrets + own_secrets
+            secrets = self.secrets.view.plus(own_secrets)
             request = operation.to_request(credentials, version, time_zone=self.time_zone)
             target.url = url = self.url(root, request.path)
             _log_envelope("request", name, request.content, secrets)
@@ -551,7 +553,7 @@ class _CallPolicy:
                 raise failure
 
     def _reads_as_success(
-        self, parse: Callable[..., object], response: RawResponse, secrets: tuple[str, ...]
+        self, parse: Callable[..., object], response: RawResponse, secrets: SecretView
     ) -> bool:
         """Whether the body is the operation's successful reply, whatever the status said."""
         try:
@@ -612,7 +614,8 @@ class _CallPolicy:
         ``TenantUnavailable`` when the tenant's API does not answer now."""
         tenant: TenantState = yield NeedTenant(stale)
         if tenant.endpoint is None or not tenant.api_available:
-            raise TenantUnavailable(tenant.context_identifier, tenant.state, tenant.valid_until)
+            state = ServerText(tenant.state, self.secrets.view)  # the state API's words
+            raise TenantUnavailable(tenant.context_identifier, state, tenant.valid_until)
         return tenant.endpoint
 
     def _transport_retry(
@@ -661,14 +664,17 @@ class _CallPolicy:
             seen = _progress(info)
             if _is_finished(info):
                 if wait.raise_on_failure and info.state is BatchTaskState.FAILED:
-                    raise BatchTaskFailed(f"batch task {job} failed: {info.result or ''}", info)
+                    result = ServerText(info.result or "", self.secrets.view)  # the job's words
+                    raise BatchTaskFailed(f"batch task {job} failed", info, quoting=result)
                 return info
             delay = interval
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise BatchTaskTimeout(
-                        f"batch task {job} still {info.state} after {wait.timeout} s", info
+                        f"batch task {job} had not finished after {wait.timeout} s; its state",
+                        info,
+                        quoting=ServerText(str(info.state), self.secrets.view),  # maybe unknown
                     )
                 delay = min(delay, remaining)
             yield delay
@@ -736,21 +742,22 @@ _HTTPX_FAILURES = (
 
 
 def _wrap_httpx_error(
-    error: Exception, request: HttpRequest, secrets: tuple[str, ...]
+    error: Exception, request: HttpRequest, secrets: SecretView
 ) -> SuperOfficeError:
     url = request.url
-    detail = redact(str(error), secrets) or "no detail"
-    message = f"{type(error).__name__} on {request.method} {url}: {detail}"
+    # What httpx and h11 say may quote the server's bytes (a malformed header line).
+    detail = ServerText(str(error) or "no detail", secrets)
+    message = f"{type(error).__name__} on {request.method} {url}"
     if isinstance(error, httpx.TransportError):
         # Connect failures and pool timeouts happen before a byte of the request is written.
         sent = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-        return TransportError(message, request_sent=sent)
+        return TransportError(message, request_sent=sent, quoting=detail)
     if isinstance(error, httpx.HTTPError):
         # The reply arrived but could not be read: a bad Content-Encoding, redirects (only
         # an injected client follows them)...
-        return ProtocolError(f"{type(error).__name__}: {detail}", url=url, method=request.method)
+        return ProtocolError(type(error).__name__, quoting=detail, url=url, method=request.method)
     # Not httpx's own: when it struck is unknown, so the request may have gone out.
-    return TransportError(message, request_sent=True)
+    return TransportError(message, request_sent=True, quoting=detail)
 
 
 def _past_deadline(url: str, seconds: float) -> TransportError:
@@ -1093,7 +1100,7 @@ class BatchClient(_Client[httpx.Client]):
                     response.status_code,
                     response.headers,
                     policy.max_response_bytes,
-                    policy.keeper.secrets,
+                    policy.secrets.view,
                 )
                 if response.is_stream_consumed:
                     body.take_decoded(response.content)
@@ -1106,7 +1113,7 @@ class BatchClient(_Client[httpx.Client]):
                     body.finish()
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
-            raise _wrap_httpx_error(error, request, policy.keeper.secrets) from error
+            raise _wrap_httpx_error(error, request, policy.secrets.view) from error
 
     # -- lifetime ------------------------------------------------------------------
 
@@ -1356,7 +1363,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                     response.status_code,
                     response.headers,
                     policy.max_response_bytes,
-                    policy.keeper.secrets,
+                    policy.secrets.view,
                 )
                 if response.is_stream_consumed:
                     body.take_decoded(response.content)
@@ -1369,7 +1376,7 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
                     body.finish()
                 return _raw_response(response, body)
         except _HTTPX_FAILURES as error:
-            raise _wrap_httpx_error(error, request, policy.keeper.secrets) from error
+            raise _wrap_httpx_error(error, request, policy.secrets.view) from error
 
     # -- lifetime ------------------------------------------------------------------
 

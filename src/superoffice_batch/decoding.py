@@ -15,7 +15,8 @@ from typing import TypeAlias
 
 from .envelope import oversized
 from .errors import HttpError, ProtocolError
-from .servertext import ServerText, reveal
+from .secrets import NO_SECRETS, SecretView
+from .servertext import ServerText
 
 __all__ = ["ACCEPT_ENCODING", "MAX_CODINGS", "CappedBody"]
 
@@ -69,7 +70,7 @@ def _layer(coding: str) -> _Layer:
     return _Deflate() if coding == "deflate" else zlib.decompressobj(_GZIP)
 
 
-def _codings(content_encoding: str | None, status_code: int, secrets: tuple[str, ...]) -> list[str]:
+def _codings(content_encoding: str | None, status_code: int, secrets: SecretView) -> list[str]:
     """The codings of a Content-Encoding header, in the order the server applied them."""
     codings = [token.strip().lower() for token in (content_encoding or "").split(",")]
     codings = [coding for coding in codings if coding and coding != "identity"]
@@ -80,9 +81,10 @@ def _codings(content_encoding: str | None, status_code: int, secrets: tuple[str,
         )
     for coding in codings:
         if coding not in _DECODABLE:
-            shown = reveal(ServerText(coding), secrets, limit=40)
             raise ProtocolError(
-                f"reply has an unsupported Content-Encoding: {shown!r}", status_code=status_code
+                "reply has an unsupported Content-Encoding",
+                quoting=ServerText(coding, secrets),
+                status_code=status_code,
             )
     return codings
 
@@ -115,7 +117,7 @@ class CappedBody:
         status_code: int,
         headers: Mapping[str, str],
         limit: int,
-        secrets: tuple[str, ...] = (),
+        secrets: SecretView = NO_SECRETS,
     ) -> None:
         self._status_code = status_code
         self._content_type = headers.get("content-type")

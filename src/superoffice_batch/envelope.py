@@ -25,9 +25,10 @@ from types import MappingProxyType
 
 from lxml import etree
 
-from .errors import HttpError, ProtocolError, ServiceError, SoapFault, excerpt, redact
+from .errors import HttpError, ProtocolError, ServiceError, SoapFault
 from .models import TIME_ZONE, Credentials, ReplyHeaders, TimeZone
-from .servertext import ServerText, reveal
+from .secrets import NO_SECRETS, SecretView
+from .servertext import ServerText
 from .xmlvalues import (
     ARRAYS,
     CRYPTOGRAPHY,
@@ -274,7 +275,7 @@ def open_reply(
     status_code: int,
     content_type: str | None = None,
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    secrets: Iterable[str] = (),
+    secrets: SecretView | Iterable[str] = NO_SECRETS,
 ) -> tuple[etree._Element, ReplyBlocks]:
     """Classify a reply. Returns ``(payload, blocks)`` for a normal SOAP answer.
 
@@ -296,7 +297,7 @@ def open_reply(
     6. an empty Body -> ``ProtocolError``.
     """
     ok = 200 <= status_code < 300
-    secrets = tuple(secrets)  # the same object when a tuple already: read more than once
+    secrets = SecretView.of(secrets)
     if len(content) > max_bytes:
         raise oversized(len(content), max_bytes, status_code, content_type, secrets)
     try:
@@ -322,9 +323,10 @@ def open_reply(
         header, body = _header_and_body(root, tags)
     except _LayoutError as error:
         raise ProtocolError(
-            f"malformed SOAP envelope: {redact(str(error), secrets)}",
+            "malformed SOAP envelope",
+            quoting=ServerText(str(error), secrets),  # names an element of the reply
             status_code=status_code,
-            excerpt=excerpt(content, secrets, content_type),
+            body=ServerText(content, secrets, content_type),
         ) from None
     if body is None:
         raise _unreadable(
@@ -334,7 +336,7 @@ def open_reply(
         raise ProtocolError(
             f"malformed SOAP envelope: the Body holds {len(body)} elements, not one",
             status_code=status_code,
-            excerpt=excerpt(content, secrets, content_type),
+            body=ServerText(content, secrets, content_type),
         )
     payload = body[0] if len(body) else None
     if payload is not None and payload.tag == tags.fault:
@@ -345,8 +347,8 @@ def open_reply(
     if not ok:
         raise HttpError(
             status_code,
-            excerpt(content, secrets, content_type),
-            shown_header(content_type, secrets),
+            ServerText(content, secrets, content_type),
+            _header(content_type, secrets),
         )
     if payload is None:
         raise ProtocolError("SOAP Body is empty", status_code=status_code)
@@ -386,12 +388,8 @@ def _name(element: etree._Element) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else "node"
 
 
-def shown_header(value: str | None, secrets: Iterable[str]) -> str | None:
-    """A reply header's value as an error may quote it: through the gate, cut short."""
-    return None if value is None else reveal(ServerText(value), secrets, limit=_HEADER_CHARS)
-
-
-_HEADER_CHARS = 200
+def _header(value: str | None, secrets: SecretView) -> ServerText | None:
+    return None if value is None else ServerText(value, secrets)
 
 
 def oversized(
@@ -399,14 +397,14 @@ def oversized(
     limit: int,
     status_code: int,
     content_type: str | None,
-    secrets: Iterable[str] = (),
+    secrets: SecretView,
 ) -> HttpError | ProtocolError:
     """The error for a reply over the size limit; its body is neither parsed nor shown."""
     amount = f"of {size} bytes" if size is not None else "(size not declared)"
     note = f"[reply {amount} exceeds the limit of {limit} bytes; not read]"
     if 200 <= status_code < 300:
         return ProtocolError(note.strip("[]"), status_code=status_code)
-    return HttpError(status_code, note, shown_header(content_type, secrets))
+    return HttpError(status_code, None, _header(content_type, secrets), note=note)
 
 
 def _unreadable(
@@ -414,12 +412,12 @@ def _unreadable(
     content: bytes,
     status_code: int,
     content_type: str | None,
-    secrets: Iterable[str],
+    secrets: SecretView,
 ) -> HttpError | ProtocolError:
-    text = excerpt(content, secrets, content_type)
+    body = ServerText(content, secrets, content_type)
     if 200 <= status_code < 300:
-        return ProtocolError(reason, status_code=status_code, excerpt=text)
-    return HttpError(status_code, text, shown_header(content_type, secrets))
+        return ProtocolError(reason, status_code=status_code, body=body)
+    return HttpError(status_code, body, _header(content_type, secrets))
 
 
 # -- faults ----------------------------------------------------------------------------
@@ -434,16 +432,15 @@ def _resolve_qname(element: etree._Element, text: str | None) -> str:
 
 
 def _fault(
-    fault: etree._Element, version: SoapVersion, status_code: int, secrets: Iterable[str]
+    fault: etree._Element, version: SoapVersion, status_code: int, secrets: SecretView
 ) -> SoapFault:
-    secrets = tuple(secrets)
     tags = _TAGS[version]
     if version is SoapVersion.SOAP11:
         code_element = fault.find("faultcode")
         # The prefix may be declared on faultcode itself (WCF does), so resolve it there.
         code = "" if code_element is None else _resolve_qname(code_element, code_element.text)
         reason = fault.findtext("faultstring") or ""
-        subcodes: tuple[str, ...] = ()
+        subcodes: tuple[ServerText, ...] = ()
         detail = fault.find("detail")
     else:
         code = ""
@@ -457,15 +454,16 @@ def _fault(
             else:
                 code = name
             level = level.find(tags.subcode)
-        subcodes = tuple(redact(name, secrets) for name in subcodes_found)
+        subcodes = tuple(ServerText(name, secrets) for name in subcodes_found)
         reason = fault.findtext(f"{tags.reason}/{tags.text}") or ""
         detail = fault.find(tags.detail)
     detail_text = None
     if detail is not None:
-        detail_text = redact(etree.tostring(detail, encoding="unicode", with_tail=False), secrets)
+        detail_xml = etree.tostring(detail, encoding="unicode", with_tail=False)
+        detail_text = ServerText(detail_xml, secrets)
     return SoapFault(
-        redact(code, secrets) or "(no fault code)",
-        redact(reason.strip(), secrets),
+        ServerText(code, secrets),
+        ServerText(reason, secrets),
         subcodes=subcodes,
         detail=detail_text,
         status_code=status_code,
@@ -496,7 +494,7 @@ _KNOWN_BLOCKS = frozenset({_SUCCEEDED, _EXCEPTION_INFO, _TIME_ZONE, _EXTRA_INFO}
 
 
 def _read_header(
-    header: etree._Element, status_code: int, content: bytes, secrets: tuple[str, ...]
+    header: etree._Element, status_code: int, content: bytes, secrets: SecretView
 ) -> ReplyBlocks:
     """Raise for a business error; otherwise the blocks a successful reply may carry.
 
@@ -511,7 +509,7 @@ def _read_header(
                 raise ProtocolError(
                     f"malformed SOAP envelope: two {_name(block)} header blocks",
                     status_code=status_code,
-                    excerpt=excerpt(content, secrets),
+                    body=ServerText(content, secrets),
                 )
             found[tag] = block
     succeeded = True
@@ -521,9 +519,10 @@ def _read_header(
         try:
             succeeded = XSD_BOOLEAN.read_required(succeeded_block)
         except ValueError as error:
-            problem = redact(str(error), secrets)
             raise ProtocolError(
-                f"malformed Succeeded header: {problem}", status_code=status_code
+                "malformed Succeeded header",
+                quoting=ServerText(str(error), secrets),  # a reader's words quote the value
+                status_code=status_code,
             ) from None
     exception_info = found.get(_EXCEPTION_INFO)
     if exception_info is not None:
@@ -536,7 +535,9 @@ def _read_header(
         except ValueError as problem:
             # Nil yet holding an error: whether the call failed cannot be told.
             raise ProtocolError(
-                f"malformed ExceptionInfo header: {problem}", status_code=status_code
+                "malformed ExceptionInfo header",
+                quoting=ServerText(str(problem), secrets),
+                status_code=status_code,
             ) from None
         if reported is not None:
             raise reported
@@ -545,16 +546,14 @@ def _read_header(
     return found
 
 
-def _service_error(
-    element: etree._Element, status_code: int, secrets: tuple[str, ...]
-) -> ServiceError:
-    texts: dict[str, str | None] = {}
+def _service_error(element: etree._Element, status_code: int, secrets: SecretView) -> ServiceError:
+    texts: dict[str, ServerText | None] = {}
     inner = None
-    parameters: dict[str, str | None] = {}
+    parameters: dict[ServerText, ServerText | None] = {}
     for child in element:
         name = _EXCEPTION_TEXT_FIELDS.get(child.tag)
         if name is not None:
-            texts[name] = None if is_nil(child) else redact(child.text or "", secrets)
+            texts[name] = None if is_nil(child) else ServerText(child.text or "", secrets)
         elif child.tag == _INNER_EXCEPTION and not is_nil(child):
             inner = _service_error(child, status_code, secrets)
         elif child.tag == _PARAMETERS:
@@ -564,7 +563,7 @@ def _service_error(
                 # A malformed pair must not hide the error the server is reporting.
                 values = {}
             parameters = {
-                redact(key, secrets): None if value is None else redact(value, secrets)
+                ServerText(key, secrets): None if value is None else ServerText(value, secrets)
                 for key, value in values.items()
             }
     return ServiceError(

@@ -15,17 +15,21 @@
     └── BatchTaskTimeout a waited-for job was still running at the deadline
 
 Bad *input* is not in this tree: it raises ``TypeError``/``ValueError`` before sending.
-Reply text kept in these exceptions has every known secret and anything shaped like a
-ticket masked before it is stored, so neither ``str()`` nor the attributes can leak one.
+
+Server text reaches these exceptions only as :class:`~superoffice_batch.servertext.ServerText`,
+which carries the client's secrets: each exception reveals it itself (masked, and safe for
+a terminal) before it is stored, so neither ``str()``, ``repr()`` nor the attributes can
+leak a secret or act on a terminal. Their own words (``message``, ``reason``) are plain
+strings; the part of a message that quotes the server goes in ``quoting``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .servertext import ServerText, reveal
+from .servertext import ServerText, Shown, reveal
 
 __all__ = [
     "AuthenticationError",
@@ -38,30 +42,16 @@ __all__ = [
     "SuperOfficeError",
     "TenantUnavailable",
     "TransportError",
-    "redact",
     "tenant_advice",
 ]
 
 EXCERPT_CHARS = 2048
+"""The most of a reply body an error keeps (``excerpt``)."""
 _MESSAGE_EXCERPT_CHARS = 200
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask known secrets (in every form a server may echo them), anything shaped like a
-    ticket, and the content of secret elements; linear in the length of ``text``.
-
-    ``text`` is taken as server text: this is :func:`~superoffice_batch.servertext.reveal`.
-    """
-    return reveal(ServerText(text), secrets)
-
-
-def excerpt(content: bytes, secrets: Iterable[str] = (), content_type: str | None = None) -> str:
-    """A short, redacted, single-spaced excerpt of a reply body for error messages.
-
-    Decoded by BOM or by the ``charset`` of ``content_type``; the body is cut first and
-    only the kept part is masked, so the cost does not grow with the body.
-    """
-    return reveal(ServerText(content, content_type), secrets, limit=EXCERPT_CHARS)
+def _shown(text: ServerText | None, limit: int = _MESSAGE_EXCERPT_CHARS) -> Shown | None:
+    return None if text is None else reveal(text, limit=limit)
 
 
 def _short(text: str) -> str:
@@ -73,6 +63,8 @@ def _short(text: str) -> str:
 class SuperOfficeError(Exception):
     """Base of every error the library raises about a call to NetServer.
 
+    ``str()`` is the message, then the request (``(POST url)``) and what to check, when
+    known. ``quoting`` is server text the message ends with, revealed through the gate.
     Every one pickles (for multiprocessing, process pools, task queues) with its message
     and all its attributes.
     """
@@ -80,6 +72,24 @@ class SuperOfficeError(Exception):
     job_id: int | None = None
     """The batch task a ``wait_for_batch_task`` or ``run_batch_job`` was following when
     the error was raised (for ``run_batch_job``: once the job was started), else None."""
+    url: str | None = None
+    """The endpoint that was called, when known."""
+    method: str = "POST"
+    """The HTTP method of the request (GET for Online's JSON services)."""
+    hint: str | None = None
+    """What to check, when the reply says (a 404 names ``base_url``)."""
+
+    def __init__(self, message: str = "", *, quoting: ServerText | None = None) -> None:
+        if quoting is not None:
+            message = f"{message}: {reveal(quoting, limit=_MESSAGE_EXCERPT_CHARS) or '(empty)'}"
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # The one composition of a message: every addition (the request, the hint) here.
+        text = super().__str__()
+        if self.url:
+            text += f" ({self.method} {self.url})"
+        return f"{text}; {self.hint}" if self.hint else text
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception's own reduce calls type(*args): the constructors here take other
@@ -99,8 +109,10 @@ class TransportError(SuperOfficeError):
     is unknown unless ``request_sent`` is False.
     """
 
-    def __init__(self, message: str, *, request_sent: bool) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, request_sent: bool, quoting: ServerText | None = None
+    ) -> None:
+        super().__init__(message, quoting=quoting)
         self.request_sent = request_sent
 
 
@@ -109,19 +121,6 @@ class _ReplyError(SuperOfficeError):
 
     The parsers do not know the URL; the client sets :attr:`url` and :attr:`hint`.
     """
-
-    url: str | None
-    """The endpoint that was called, when known."""
-    hint: str | None
-    """What to check, when the reply says (a 404 names ``base_url``)."""
-    method: str = "POST"
-    """The HTTP method of the request (GET for Online's JSON services)."""
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        if self.url:
-            text += f" ({self.method} {self.url})"
-        return f"{text}; {self.hint}" if self.hint else text
 
 
 class HttpError(_ReplyError):
@@ -134,9 +133,10 @@ class HttpError(_ReplyError):
     def __init__(
         self,
         status_code: int,
-        excerpt: str,
-        content_type: str | None = None,
+        body: ServerText | None,
+        content_type: ServerText | None = None,
         *,
+        note: str = "",
         url: str | None = None,
         hint: str | None = None,
         method: str = "POST",
@@ -145,11 +145,12 @@ class HttpError(_ReplyError):
         self.hint = hint
         self.method = method
         self.status_code = status_code
-        self.excerpt = excerpt
-        self.content_type = content_type
-        kind = f" ({content_type})" if content_type else ""
-        body = f": {_short(excerpt)}" if excerpt else " with an empty body"
-        super().__init__(f"HTTP {status_code}{kind}{body}")
+        self.excerpt: str = _shown(body, EXCERPT_CHARS) or note
+        """The body (masked, at most 2048 characters), or what the library says of it."""
+        self.content_type = _shown(content_type)
+        kind = f" ({self.content_type})" if self.content_type else ""
+        shown = f": {_short(self.excerpt)}" if self.excerpt else " with an empty body"
+        super().__init__(f"HTTP {status_code}{kind}{shown}")
 
 
 class ProtocolError(_ReplyError):
@@ -159,8 +160,9 @@ class ProtocolError(_ReplyError):
         self,
         reason: str,
         *,
+        quoting: ServerText | None = None,
         status_code: int | None = None,
-        excerpt: str = "",
+        body: ServerText | None = None,
         url: str | None = None,
         hint: str | None = None,
         method: str = "POST",
@@ -168,12 +170,15 @@ class ProtocolError(_ReplyError):
         self.url = url
         self.hint = hint
         self.method = method
-        self.reason = reason
+        quoted = _shown(quoting)
+        self.reason = reason if quoted is None else f"{reason}: {quoted or '(empty)'}"
+        """What was wrong; ends with the server's words it quotes, masked."""
         self.status_code = status_code
-        self.excerpt = excerpt
+        self.excerpt: str = _shown(body, EXCERPT_CHARS) or ""
+        """The reply's body (masked, at most 2048 characters); empty when not known."""
         status = f" (HTTP {status_code})" if status_code is not None else ""
-        body = f": {_short(excerpt)}" if excerpt else ""
-        super().__init__(f"{reason}{status}{body}")
+        shown = f": {_short(self.excerpt)}" if self.excerpt else ""
+        super().__init__(f"{self.reason}{status}{shown}")
 
 
 class SoapFault(_ReplyError):
@@ -185,24 +190,26 @@ class SoapFault(_ReplyError):
 
     def __init__(
         self,
-        code: str,
-        reason: str,
+        code: ServerText,
+        reason: ServerText,
         *,
-        subcodes: tuple[str, ...] = (),
-        detail: str | None = None,
+        subcodes: tuple[ServerText, ...] = (),
+        detail: ServerText | None = None,
         status_code: int | None = None,
         url: str | None = None,
         hint: str | None = None,
     ) -> None:
         self.url = url
         self.hint = hint
-        self.code = code
-        self.subcodes = subcodes
-        self.reason = reason
-        self.detail = detail
+        self.code: str = reveal(code) or "(no fault code)"
+        self.subcodes: tuple[str, ...] = tuple(reveal(name) for name in subcodes)
+        self.reason: str = reveal(reason).strip()
+        self.detail: str | None = None if detail is None else reveal(detail)
         self.status_code = status_code
-        message = f"SOAP fault {_local(code)}{_subcode_text(subcodes)}: {_short(reason)}"
-        if "ActionNotSupported" in {_local(name) for name in (code, *subcodes)}:
+        message = (
+            f"SOAP fault {_local(self.code)}{_subcode_text(self.subcodes)}: {_short(self.reason)}"
+        )
+        if "ActionNotSupported" in {_local(name) for name in (self.code, *self.subcodes)}:
             # WCF's answer to an unknown action: older NetServers lack some operations.
             message += " (the operation may not exist on this NetServer version)"
         super().__init__(message)
@@ -211,6 +218,10 @@ class SoapFault(_ReplyError):
     def code_name(self) -> str:
         """The local part of :attr:`code`: ``VersionMismatch``, ``Sender``, ``Client``…"""
         return _local(self.code)
+
+
+def _whole(text: ServerText | None) -> Shown | None:
+    return None if text is None else reveal(text)
 
 
 def _local(clark: str) -> str:
@@ -231,21 +242,23 @@ class ServiceError(SuperOfficeError):
     def __init__(
         self,
         *,
-        exception_type: str | None = None,
-        message: str | None = None,
-        friendly_text: str | None = None,
-        source: str | None = None,
-        parameters: Mapping[str, str | None] | None = None,
-        stack_trace: str | None = None,
+        exception_type: ServerText | None = None,
+        message: ServerText | None = None,
+        friendly_text: ServerText | None = None,
+        source: ServerText | None = None,
+        parameters: Mapping[ServerText, ServerText | None] | None = None,
+        stack_trace: ServerText | None = None,
         inner_exception: ServiceError | None = None,
         status_code: int | None = None,
     ) -> None:
-        self.exception_type = exception_type
-        self.message = message
-        self.friendly_text = friendly_text
-        self.source = source
-        self.parameters = dict(parameters or {})
-        self.stack_trace = stack_trace
+        self.exception_type = _whole(exception_type)
+        self.message = _whole(message)
+        self.friendly_text = _whole(friendly_text)
+        self.source = _whole(source)
+        self.parameters: dict[str, str | None] = {
+            reveal(key): _whole(value) for key, value in (parameters or {}).items()
+        }
+        self.stack_trace = _whole(stack_trace)
         self.inner_exception = inner_exception
         self.status_code = status_code
         super().__init__(self._summary())
@@ -267,9 +280,11 @@ class AuthenticationError(SuperOfficeError):
     Never carries the password, the access token, the key, the JWT or the ticket.
     """
 
-    def __init__(self, message: str, *, principal: object | None = None) -> None:
+    def __init__(
+        self, message: str, *, principal: object | None = None, quoting: ServerText | None = None
+    ) -> None:
         self.principal = principal
-        super().__init__(message)
+        super().__init__(message, quoting=quoting)
 
 
 # What to do about a tenant whose API is not available, by its state (PROTOCOL.md §11,
@@ -313,30 +328,36 @@ class TenantUnavailable(SuperOfficeError):
     """
 
     def __init__(
-        self, context_identifier: str, state: str, valid_until: datetime | None = None
+        self, context_identifier: str, state: ServerText, valid_until: datetime | None = None
     ) -> None:
         self.context_identifier = context_identifier
-        self.state = state
+        self.state: str = reveal(state, limit=40)
+        """The state API's word for it, as shown (masked, cut at 40 characters)."""
         self.valid_until = valid_until
-        shown = reveal(ServerText(state), limit=40)  # the state API's words: server text
         super().__init__(
-            f"tenant {context_identifier} is {shown}: its API is not available, so nothing "
-            f"was sent; {tenant_advice(state, valid_until)}"
+            f"tenant {context_identifier} is {self.state}: its API is not available, so nothing "
+            f"was sent; {tenant_advice(self.state, valid_until)}"
         )
 
 
 class _BatchTaskOutcome(SuperOfficeError):
-    def __init__(self, message: str, info: Any) -> None:
+    def __init__(self, message: str, info: Any, *, quoting: ServerText | None = None) -> None:
         self.info = info
-        super().__init__(message)
+        super().__init__(message, quoting=quoting)
 
 
 class BatchTaskFailed(_BatchTaskOutcome):
-    """The job ended in state Failed; ``info`` is its final ``BatchTaskInfo``."""
+    """The job ended in state Failed; ``info`` is its final ``BatchTaskInfo``.
+
+    The message quotes the job's ``Result`` (``quoting``) through the gate.
+    """
 
 
 class BatchTaskTimeout(_BatchTaskOutcome):
     """The job had not finished at the deadline; ``info`` is the last snapshot seen.
+
+    The message quotes the job's state (``quoting``) through the gate: an unknown state
+    is the server's text.
 
     The job itself goes on running on the server: stop it with ``stop_batch_job``.
     """

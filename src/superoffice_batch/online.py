@@ -33,9 +33,10 @@ from lxml import etree
 
 from .auth import TenantCache, TicketCache, check_secret
 from .envelope import hardened_parser, open_reply, serialize
-from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError, excerpt
+from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError
 from .messages import HttpRequest, RawResponse
-from .servertext import ServerText, reveal
+from .secrets import SecretView
+from .servertext import ServerText, reveal, shows_as_is
 from .xmlvalues import MAX_SECRET_CHARS, check_text, parse_datetime
 
 if TYPE_CHECKING:
@@ -330,7 +331,7 @@ class TenantState:
 
 
 def read_tenant_state(
-    response: RawResponse, url: str, root: str, context_identifier: str
+    response: RawResponse, url: str, root: str, context_identifier: str, secrets: SecretView
 ) -> TenantState:
     """The tenant state API's JSON reply, checked; a ``ProtocolError`` when it is not one
     (or when its ``Endpoint`` breaks the host rule of :func:`_checked_endpoint`).
@@ -338,7 +339,7 @@ def read_tenant_state(
     ``Endpoint`` may be missing only where the API is not available anyway (an unknown
     tenant's state is ``Unknown``).
     """
-    data = read_json(response, url, "GET")
+    data = read_json(response, url, "GET", secrets)
     context, state, endpoint = (
         data.get(name) for name in ("ContextIdentifier", "State", "Endpoint")
     )
@@ -350,15 +351,26 @@ def read_tenant_state(
     elif state in API_STATES and not (isinstance(endpoint, str) and endpoint):
         problem = f"says {state} but names no Endpoint"
     if problem is not None:
-        raise _protocol_error(f"the tenant state {problem}", response, url, "GET")
+        raise _protocol_error(f"the tenant state {problem}", response, url, "GET", secrets)
     try:
         valid_until = parse_datetime(str(data.get("ValidUntil", "")))
     except (ValueError, OverflowError):
         valid_until = None
     if valid_until is None or valid_until.tzinfo is None:
-        raise _protocol_error("the tenant state has no UTC ValidUntil", response, url, "GET")
+        raise _protocol_error(
+            "the tenant state has no UTC ValidUntil", response, url, "GET", secrets
+        )
     if isinstance(endpoint, str) and endpoint:
-        endpoint = _checked_endpoint(endpoint, root, context_identifier, response, url)
+        endpoint = _checked_endpoint(endpoint, root, context_identifier, response, url, secrets)
+        # Every URL the library shows starts with it: it must show as it is, unmasked.
+        if not shows_as_is(endpoint, secrets):
+            raise _protocol_error(
+                "the tenant state's Endpoint holds a secret or a character a terminal acts on",
+                response,
+                url,
+                "GET",
+                secrets,
+            )
     api = data.get("Api")
     return TenantState(
         context_identifier=str(context),
@@ -371,7 +383,12 @@ def read_tenant_state(
 
 
 def _checked_endpoint(
-    endpoint: str, root: str, context_identifier: str, response: RawResponse, url: str
+    endpoint: str,
+    root: str,
+    context_identifier: str,
+    response: RawResponse,
+    url: str,
+    secrets: SecretView,
 ) -> str:
     """``Endpoint`` as the client will join service paths to it, or a ``ProtocolError``.
 
@@ -388,14 +405,19 @@ def _checked_endpoint(
                 response,
                 url,
                 "GET",
+                secrets,
             )
         return endpoint.rstrip("/")
     try:
         checked = _checked_url("Endpoint", endpoint)
     except ValueError as error:
-        raise _protocol_error(f"the tenant state's {error}", response, url, "GET") from None
+        raise _protocol_error(
+            f"the tenant state's {error}", response, url, "GET", secrets
+        ) from None
     if root.startswith("https:") and checked.scheme != "https":
-        raise _protocol_error("the tenant state's Endpoint is not https", response, url, "GET")
+        raise _protocol_error(
+            "the tenant state's Endpoint is not https", response, url, "GET", secrets
+        )
     return endpoint.rstrip("/")
 
 
@@ -416,13 +438,14 @@ def _is_superoffice_endpoint(endpoint: str, context_identifier: str) -> bool:
 # -- replies ---------------------------------------------------------------------------
 
 
-def read_json(response: RawResponse, url: str, method: str) -> dict[str, Any]:
+def read_json(response: RawResponse, url: str, method: str, secrets: SecretView) -> dict[str, Any]:
     """A 200 reply's JSON object; an ``HttpError``/``ProtocolError`` otherwise."""
     if response.status_code != 200:
+        content_type = response.content_type
         raise HttpError(
             response.status_code,
-            excerpt(response.content, content_type=response.content_type),
-            response.content_type,
+            ServerText(response.content, secrets, content_type),
+            None if content_type is None else ServerText(content_type, secrets),
             url=url,
             method=method,
         )
@@ -431,15 +454,17 @@ def read_json(response: RawResponse, url: str, method: str) -> dict[str, Any]:
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         data = None
     if not isinstance(data, dict):
-        raise _protocol_error("the reply is not a JSON object", response, url, method)
+        raise _protocol_error("the reply is not a JSON object", response, url, method, secrets)
     return data
 
 
-def _protocol_error(reason: str, response: RawResponse, url: str, method: str) -> ProtocolError:
+def _protocol_error(
+    reason: str, response: RawResponse, url: str, method: str, secrets: SecretView
+) -> ProtocolError:
     return ProtocolError(
         reason,
         status_code=response.status_code,
-        excerpt=excerpt(response.content, content_type=response.content_type),
+        body=ServerText(response.content, secrets, response.content_type),
         url=url,
         method=method,
     )
@@ -460,7 +485,7 @@ def exchange_request(
     return HttpRequest("POST", root + EXCHANGE_PATH, _EXCHANGE_HEADERS, serialize(envelope))
 
 
-def read_exchange_reply(response: RawResponse, url: str, secrets: tuple[str, ...]) -> str:
+def read_exchange_reply(response: RawResponse, url: str, secrets: SecretView) -> str:
     """The JWT of a successful exchange; ``AuthenticationError`` when it was refused."""
     try:
         payload, _ = open_reply(
@@ -476,8 +501,10 @@ def read_exchange_reply(response: RawResponse, url: str, secrets: tuple[str, ...
     successful = (fields.get("IsSuccessful") or "").strip()
     if successful not in ("true", "1"):
         reason = fields.get("ErrorMessage") or ""
-        shown = reveal(ServerText(reason), secrets, limit=200) or "no reason given"
-        raise AuthenticationError(f"SuperOffice refused the system-user token: {shown}")
+        raise AuthenticationError(
+            "SuperOffice refused the system-user token",
+            quoting=ServerText(reason or "no reason given", secrets),
+        )
     token = (fields.get("Token") or "").strip()
     if not token:
         raise AuthenticationError("SuperOffice accepted the system-user token but sent no JWT")
@@ -485,13 +512,14 @@ def read_exchange_reply(response: RawResponse, url: str, secrets: tuple[str, ...
 
 
 def _response_fields(
-    payload: etree._Element, response: RawResponse, url: str, secrets: tuple[str, ...]
+    payload: etree._Element, response: RawResponse, url: str, secrets: SecretView
 ) -> dict[str, str | None]:
     if payload.tag != _RESPONSE:
         raise ProtocolError(
-            f"expected an AuthenticationResponse, found {etree.QName(payload).localname}",
+            "expected an AuthenticationResponse, found",
+            quoting=ServerText(etree.QName(payload).localname, secrets),
             status_code=response.status_code,
-            excerpt=excerpt(response.content, secrets),
+            body=ServerText(response.content, secrets, response.content_type),
             url=url,
         )
     fields: dict[str, str | None] = {}
@@ -720,13 +748,16 @@ class OnlineTenant:
         """Ask the state API where the tenant's API is and whether it answers."""
         url = f"{self.environment}{STATE_PATH}{self.context_identifier}"
         response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
-        tenant = read_tenant_state(response, url, self.environment, self.context_identifier)
+        secrets = session.secrets.view
+        tenant = read_tenant_state(
+            response, url, self.environment, self.context_identifier, secrets
+        )
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s: tenant %s is %s at %s until %s",
                 type(self).__name__,
                 self.context_identifier,
-                reveal(ServerText(tenant.state), limit=40),  # the state API's words
+                reveal(ServerText(tenant.state, secrets), limit=40),  # the state API's words
                 tenant.endpoint,
                 tenant.valid_until.isoformat(),
             )
@@ -811,16 +842,20 @@ class SystemUser(OnlineTenant):
     def login_flow(self, session: LoginSession) -> Flow[str]:
         """Exchange a freshly signed system-user token for a validated JWT; its ticket."""
         signed = signed_system_token(self._system_user_token, self._key, datetime.now(timezone.utc))
+        session.secrets.register_latest("signed system-user token", signed)
         request = exchange_request(
             self.environment, self.application_token, self.context_identifier, signed
         )
         response = yield from session.send(request, read_only=False)
-        token = read_exchange_reply(response, request.url, (*self.secrets, signed))
+        token = read_exchange_reply(response, request.url, session.secrets.view)
+        session.secrets.register_latest("JWT", token)
         header = unverified_header(token)
         if header.get("alg") != "RS256":
             # Checked before PyJWT sees it: HS256 "signed" with the public key, or none.
-            algorithm = reveal(ServerText(str(header.get("alg"))), self.secrets, limit=20)
-            raise _refused(f"it is signed with {algorithm!r}, not RS256")
+            raise AuthenticationError(
+                "the JWT from SuperOffice failed validation: its algorithm is not RS256",
+                quoting=ServerText(str(header.get("alg")), session.secrets.view),
+            )
         kid = header.get("kid")
         key = None if self._keys is None else pick_key(self._keys, kid)
         if key is None:  # first use, or a key rotated in since: fetch the keys once
@@ -835,6 +870,6 @@ class SystemUser(OnlineTenant):
     def _fetch_keys(self, session: LoginSession) -> Flow[dict[str | None, RSAPublicKey]]:
         url = self.environment + JWKS_PATH
         response = yield from session.send(HttpRequest("GET", url, _JSON_HEADERS), read_only=True)
-        keys = keys_of(read_json(response, url, "GET"), url)
+        keys = keys_of(read_json(response, url, "GET", session.secrets.view), url)
         logger.info("SystemUser: %d signing key(s) from %s", len(keys), url)
         return keys

@@ -45,7 +45,7 @@ from .envelope import (
     read_reply_headers,
     serialize,
 )
-from .errors import ProtocolError, SuperOfficeError, excerpt, redact
+from .errors import ProtocolError, SuperOfficeError
 from .models import (
     BATCH_TASK_INFO,
     BATCH_TASK_INFO_LIST,
@@ -56,6 +56,8 @@ from .models import (
     ReplyHeaders,
     TimeZone,
 )
+from .secrets import SecretView
+from .servertext import ServerText
 from .xmlvalues import (
     EMPTY,
     TNS,
@@ -283,7 +285,7 @@ class Operation(Checked, Generic[T]):
         *,
         status_code: int = 200,
         content_type: str | None = None,
-        secrets: Iterable[str] = (),
+        secrets: SecretView | Iterable[str] = (),
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> T:
         """Turn a reply into this operation's result, or raise a ``SuperOfficeError``.
@@ -291,7 +293,7 @@ class Operation(Checked, Generic[T]):
         ``secrets`` (a ticket, a token…) are masked in any reply text an error keeps;
         text shaped like a ticket is masked regardless.
         """
-        secrets = tuple(secrets)
+        secrets = SecretView.of(secrets)
         payload, _blocks = open_reply(
             content,
             status_code=status_code,
@@ -307,11 +309,11 @@ class Operation(Checked, Generic[T]):
         *,
         status_code: int = 200,
         content_type: str | None = None,
-        secrets: Iterable[str] = (),
+        secrets: SecretView | Iterable[str] = (),
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> Reply[T]:
         """Like :meth:`parse_response`, with the ``TimeZone`` and ``ExtraInfo`` reply headers."""
-        secrets = tuple(secrets)
+        secrets = SecretView.of(secrets)
         payload, blocks = open_reply(
             content,
             status_code=status_code,
@@ -325,21 +327,23 @@ class Operation(Checked, Generic[T]):
         except Exception as error:  # whatever a reader raises: OverflowError too
             problem = _problem(error, secrets)
         raise ProtocolError(
-            f"{type(self).__name__}: malformed reply header: {problem}",
+            f"{type(self).__name__}: malformed reply header",
+            quoting=problem,
             status_code=status_code,
-            excerpt=excerpt(content, secrets),
+            body=ServerText(content, secrets),
         )
 
     def _result(
-        self, payload: etree._Element, content: bytes, status_code: int, secrets: tuple[str, ...]
+        self, payload: etree._Element, content: bytes, status_code: int, secrets: SecretView
     ) -> T:
         spec = _spec_of(type(self))
         if payload.tag != spec.response_tag:
             raise ProtocolError(
                 f"{spec.name}: expected {etree.QName(spec.response_tag).localname} in the "
-                f"SOAP Body, found {redact(etree.QName(payload).text, secrets)}",
+                "SOAP Body, found",
+                quoting=ServerText(etree.QName(payload).text, secrets),
                 status_code=status_code,
-                excerpt=excerpt(content, secrets),
+                body=ServerText(content, secrets),
             )
         try:
             return spec.returns.read(payload)  # type: ignore[no-any-return]
@@ -349,16 +353,20 @@ class Operation(Checked, Generic[T]):
             problem = _problem(error, secrets)
         # Raised outside the except block: the original error quotes reply text unmasked.
         raise ProtocolError(
-            f"{spec.name}: malformed reply: {problem}",
+            f"{spec.name}: malformed reply",
+            quoting=problem,
             status_code=status_code,
-            excerpt=excerpt(content, secrets),
+            body=ServerText(content, secrets),
         )
 
 
-def _problem(error: Exception, secrets: tuple[str, ...]) -> str:
-    """What a reader's exception says, masked; its type when it is no ``ValueError``."""
-    text = redact(str(error), secrets)
-    return text if type(error) is ValueError else f"{type(error).__name__}: {text}"
+def _problem(error: Exception, secrets: SecretView) -> ServerText:
+    """What a reader's exception says (it quotes the reply); its type when it is no
+    ``ValueError``."""
+    text = str(error)
+    return ServerText(
+        text if type(error) is ValueError else f"{type(error).__name__}: {text}", secrets
+    )
 
 
 # -- arguments -------------------------------------------------------------------------

@@ -12,7 +12,13 @@ no ``str()`` of its own: only :func:`reveal` turns it into a ``str``, and it
   in any letter case, and XML/HTML-escaped (named, decimal and hex references),
   percent-encoded or JSON-escaped, up to two layers deep; then anything shaped like a
   ticket, and the content of secret elements (``<Ticket>…``), in those forms too;
-* cleans it for a terminal when asked (:func:`for_terminal`).
+* cleans it for a terminal (:func:`for_terminal`), always: a revealed text is safe to
+  print, log or put in an exception message.
+
+The secrets come with the text: ``ServerText(content, secrets)`` takes the client's
+:class:`~superoffice_batch.secrets.SecretView`, so no road can forget them.
+:func:`reveal` returns :data:`Shown`, the type of text that passed the gate, which the
+exceptions' own-words parameters are not: their server parts take ``ServerText``.
 
 How the forms are found: the text is *unescaped* (one pass turns every reference,
 percent run, JSON escape and whitespace run into the characters it stands for), twice,
@@ -29,9 +35,15 @@ import codecs
 import functools
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import NewType
 
-__all__ = ["ServerText", "for_terminal", "reveal"]
+from .secrets import SECRET_ELEMENTS, SecretView
+
+__all__ = ["ServerText", "Shown", "for_terminal", "reveal", "shows_as_is"]
+
+Shown = NewType("Shown", str)
+"""Text that passed the gate: masked and safe for a terminal. Only :func:`reveal` makes one."""
 
 MASK = "***"
 # A secret shorter than this is masked only as a whole token: inside words it would mangle
@@ -44,16 +56,23 @@ _LAYERS = 2
 
 
 class ServerText:
-    """Text (or bytes) that came from the server. Only :func:`reveal` makes a ``str`` of it.
+    """Text (or bytes) that came from the server, with the secrets of the client that
+    received it. Only :func:`reveal` makes a ``str`` of it.
 
     ``str()``, ``format()`` and f-strings refuse it, so that no message can quote server
-    text without passing the gate; ``repr()`` tells only its size.
+    text without passing the gate; ``repr()`` tells only its size. ``content_type`` (the
+    reply's header) says how bytes are encoded.
     """
 
-    __slots__ = ("_charset", "_content")
+    __slots__ = ("_charset", "_content", "_secrets")
 
-    def __init__(self, content: bytes | str, content_type: str | None = None) -> None:
+    def __init__(
+        self, content: bytes | str, secrets: SecretView, content_type: str | None = None
+    ) -> None:
+        if not isinstance(secrets, SecretView):  # a tuple of strings would mask nothing new
+            raise TypeError(f"secrets must be a SecretView, not {type(secrets).__name__}")
         self._content = content
+        self._secrets = secrets
         self._charset = _charset(content_type) if isinstance(content, bytes) else None
 
     def __repr__(self) -> str:
@@ -67,20 +86,16 @@ class ServerText:
         raise TypeError("server text is shown only through servertext.reveal()")
 
 
-def reveal(
-    text: ServerText,
-    secrets: Iterable[str] = (),
-    *,
-    limit: int | None = None,
-    terminal: bool = False,
-) -> str:
-    """``text`` decoded and masked: the one way server text becomes a ``str``.
+def reveal(text: ServerText, *, limit: int | None = None) -> Shown:
+    """``text`` decoded, masked and cleaned for a terminal: the one way server text
+    becomes a ``str``.
 
     With ``limit``, the result is an excerpt: whitespace runs collapsed, at most ``limit``
     characters, and only that much is decoded and masked, so its cost does not grow with
-    the text; the start of a secret that the cut left at the end is masked too. With
-    ``terminal``, characters a terminal would act on are replaced (see :func:`for_terminal`).
+    the text; the start of a secret that the cut left at the end is masked too.
     """
+    if not isinstance(text, ServerText):  # for callers mypy does not check
+        raise TypeError(f"reveal takes ServerText, not {type(text).__name__}")
     content = text._content
     cut = False
     if limit is None:
@@ -89,10 +104,16 @@ def reveal(
         shown, cut = _collapsed_start(content, text._charset, limit)
         if cut:
             shown = shown[: limit - 1]
-    masked = _Masker(secrets).mask(shown, cut=cut)
+    masked = _masker(text._secrets.values).mask(shown, cut=cut)
     if cut:
         masked = masked[: (limit or 0) - 1] + "…"
-    return for_terminal(masked) if terminal else masked
+    return Shown(for_terminal(masked))
+
+
+def shows_as_is(text: str, secrets: SecretView) -> bool:
+    """Whether the gate shows ``text`` unchanged: a value from the server that the library
+    will print as it is (the tenant's endpoint, in every URL it names) must."""
+    return reveal(ServerText(text, secrets)) == text
 
 
 # -- decoding ------------------------------------------------------------------------------
@@ -167,20 +188,36 @@ def _collapsed_start(content: bytes | str, charset: str | None, chars: int) -> t
 
 # -- terminals -------------------------------------------------------------------------------
 
-# What a terminal acts on: C0 controls but tab and newline, DEL and C1 (ESC, CSI, OSC…),
-# line and paragraph separators, bidi embeddings, overrides and isolates, zero-width
-# marks, the BOM, interlinear annotations, tag characters, and lone surrogates. One class:
-# linear, each character tested once.
+# The one rule for what reaches a terminal (the command line uses it too). Replaced:
+# * C0 controls but tab and newline, DEL, C1 controls (ESC, CSI, OSC…);
+# * every format character (Unicode category Cf): bidi embeddings, overrides, isolates and
+#   marks, zero-width characters, the soft hyphen, the BOM, interlinear annotations, tag
+#   characters, and the rest of U+2060-206F; line and paragraph separators;
+# * the invisible Hangul fillers, which show nothing and so hide what follows;
+# * private-use characters (what they draw is up to the font, and some terminals act on
+#   them: kitty's image placeholder is U+10EEEE) and lone surrogates (which no encoder
+#   writes: print() would raise).
+# Kept: tab and newline (a traceback keeps its lines; one-line output collapses them),
+# every space (NBSP included: it shows as one), and characters Unicode has not assigned,
+# so that the rule does not depend on the interpreter's Unicode version.
+# One class: linear, each character tested once.
 _TERMINAL_UNSAFE = (
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-    "\u2060-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891"
+    "\u08e2\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164"
+    "\ud800-\uf8ff\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000f0000-\U0010ffff]"
 )
 
 
-def for_terminal(text: str) -> str:
-    """``text`` with every character a terminal would act on replaced by a space;
-    newlines and tabs stay, so a traceback keeps its lines."""
-    return re.sub(_TERMINAL_UNSAFE, " ", text)
+def for_terminal(text: str, replace: Callable[[str], str] | None = None) -> str:
+    """``text`` with every character a terminal would act on (or could not be given)
+    replaced by a space, or by ``replace(character)``; newlines and tabs stay.
+
+    The one cleaner: :func:`reveal` ends with it, and the command line cleans whatever it
+    prints with it (JSON output escapes the same characters through ``replace``)."""
+    if replace is None:
+        return re.sub(_TERMINAL_UNSAFE, " ", text)
+    return re.sub(_TERMINAL_UNSAFE, lambda match: replace(match.group()), text)
 
 
 # -- unescaping, with a map back to the original ------------------------------------------
@@ -322,7 +359,7 @@ _TICKET_AT_CUT = r"[0-9](?<!\w[0-9])[A-Za-z]:([A-Za-z0-9+/=_.\-]{0,2})\Z"
 # text and CDATA sections up to the next markup, or up to the end of the text (a cut).
 # Attributes stop at the next "<", so an unterminated tag costs only its own length.
 _SECRET_ELEMENT = (
-    r"(?i)<(?:[\w.-]+:)?(?:Ticket|ApplicationToken|Password|AccessToken|SignedSystemToken|Token)"
+    rf"(?i)<(?:[\w.-]+:)?(?:{'|'.join(SECRET_ELEMENTS)})"
     r"(?:\s[^<>]*)?(?<!/)>"
     r"((?:[^<]+|<!\[CDATA\[(?:[^\]]+|\](?!\]>))*(?:\]\]>|\Z))*)"
 )
@@ -343,7 +380,7 @@ class _Secret:
 
 
 class _Masker:
-    """The masking for one set of known secrets."""
+    """The masking for one set of known secrets (made once per set: see :func:`_masker`)."""
 
     __slots__ = ("_secrets",)
 
@@ -392,6 +429,10 @@ class _Masker:
         at_cut = re.search(_TICKET_AT_CUT, text) if cut else None
         if at_cut is not None:
             yield at_cut.start(1), len(text)
+
+
+# A client's secrets change at each new ticket: the last few sets are enough.
+_masker = functools.lru_cache(maxsize=32)(_Masker)
 
 
 def _occurrences(text: str, form: str, *, whole_token: bool) -> Iterable[tuple[int, int]]:

@@ -2,7 +2,7 @@
 
 Each setting comes from its option or, when the option is not given, its environment
 variable; empty values count as not set. The secrets among them (ticket, password,
-application token, system-user token) are never shown: :func:`known_secrets` lists them
+application token, system-user token) are never shown: :func:`register_secrets` registers them
 for masking.
 
 The system-user settings of SuperOffice CRM Online (:data:`SYSTEM_USER_ENV`) come from
@@ -31,6 +31,7 @@ from ..online import (
     SystemUser,
     listed,
 )
+from ..secrets import Secrets
 from ._base import PROG, UsageError
 
 __all__ = [
@@ -48,10 +49,10 @@ __all__ = [
     "Connection",
     "authentication_hint",
     "in_cli_terms",
-    "known_secrets",
     "login_settings",
     "online_extra_missing",
     "open_client",
+    "register_secrets",
     "resolve",
     "tenant_settings",
 ]
@@ -120,11 +121,12 @@ def _setting(args: argparse.Namespace, dest: str, env: Mapping[str, str], name: 
     return _Setting(env.get(name) or None, False)
 
 
-def known_secrets(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, ...]:
-    """Every secret given as an option or in the environment: what output must mask."""
-    values = [getattr(args, dest, None) for dest in _SECRET_DESTS]
-    values += [env.get(name) for name in SECRET_ENV]
-    return tuple(value for value in values if value)
+def register_secrets(secrets: Secrets, args: argparse.Namespace, env: Mapping[str, str]) -> Secrets:
+    """Register every secret given as an option or in the environment (what output must
+    mask) in ``secrets``; returns it."""
+    secrets.register(*(getattr(args, dest, None) for dest in _SECRET_DESTS))
+    secrets.register(*(env.get(name) for name in SECRET_ENV))
+    return secrets
 
 
 @dataclass(frozen=True)

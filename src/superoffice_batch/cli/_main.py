@@ -19,9 +19,10 @@ from ..errors import (
     TransportError,
     _ReplyError,
 )
+from ..secrets import Secrets
 from ..servertext import for_terminal
 from ._base import PROG, Context, ExitCode, UsageError
-from ._connection import CONNECTION_DESTS, authentication_hint, in_cli_terms, known_secrets
+from ._connection import CONNECTION_DESTS, authentication_hint, in_cli_terms, register_secrets
 from ._output import Output
 from ._parser import build_parser
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         json_mode=getattr(args, "json", False),
         stdout=sys.stdout,
         stderr=sys.stderr,
-        secrets=known_secrets(args, env),
+        secrets=register_secrets(Secrets(), args, env),
     )
     debug: bool = getattr(args, "debug", False)
     with _debug_logging(out) if debug else _warnings_to(out):
@@ -95,7 +96,7 @@ def _report(
     """One redacted error line (after the traceback with ``--debug``); returns ``code``."""
     if debug:
         # The traceback quotes exception messages: server text, bound for a terminal.
-        out.stderr.write(for_terminal(out.mask(traceback.format_exc())))
+        out.stderr.write(out.mask(traceback.format_exc()))
     elif unexpected:
         hint = "run with --debug for details"
     prefix = "unexpected error: " if unexpected else ""

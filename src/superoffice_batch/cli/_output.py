@@ -1,8 +1,9 @@
 """Everything the command line prints: results (text or JSON), messages and job progress.
 
 Results go to stdout; errors, notices and progress go to stderr, so that stdout can be
-piped. Text from the server is cleaned of control and format (bidi) characters before
-it reaches a terminal, and masked of known secrets; JSON output escapes those characters.
+piped. Text from the server is masked of known secrets and cleaned for a terminal by the
+library's one rule (:func:`~superoffice_batch.servertext.for_terminal`), and put on one
+line where the layout needs it; JSON output escapes those same characters.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any, Protocol, TextIO, TypeVar
 
 import attrs
 
-from ..errors import redact
 from ..models import BatchTaskInfo
 from ..online import TenantState
+from ..secrets import Secrets
+from ..servertext import ServerText, for_terminal, reveal
 
 PROG = "superoffice-batch"
 
@@ -29,9 +31,9 @@ _Record = TypeVar("_Record", BatchTaskInfo, TenantState)
 
 
 def clean(text: object) -> str:
-    """``text`` safe for a terminal: control characters (escapes, CR, LF, C1) and format
-    characters (bidi overrides and isolates, zero-width marks) become spaces."""
-    return "".join(ch if ch.isprintable() else " " for ch in str(text))
+    """``text`` safe for a terminal (:func:`for_terminal`), on one line: a table cell, a
+    label's value, a progress line."""
+    return " ".join(for_terminal(str(text)).split())
 
 
 def _json_escape(char: str) -> str:
@@ -45,11 +47,11 @@ def _json_escape(char: str) -> str:
 def json_line(value: Mapping[str, object]) -> str:
     """``value`` as one line of JSON, with every character a terminal could act on escaped.
 
-    ``json.dumps`` escapes only C0 controls; C1 controls and bidi overrides would reach
-    the terminal as they are. Outside strings JSON has only printable ASCII.
+    ``json.dumps`` escapes only C0 controls; every other character :func:`for_terminal`
+    replaces is escaped here (the data stays whole). Outside strings JSON has only
+    printable ASCII.
     """
-    text = json.dumps(value, ensure_ascii=False)
-    return "".join(ch if ch.isprintable() else _json_escape(ch) for ch in text)
+    return for_terminal(json.dumps(value, ensure_ascii=False), replace=_json_escape)
 
 
 def json_value(value: object) -> object:
@@ -284,16 +286,16 @@ def terminal_columns(stream: TextIO) -> int:
 class Output:
     """Where a run's results and messages go, and in which form.
 
-    ``secrets`` are what :meth:`mask` masks.
+    ``secrets`` is the run's registry: what :meth:`mask` masks.
     """
 
     def __init__(
-        self, *, json_mode: bool, stdout: TextIO, stderr: TextIO, secrets: Iterable[str] = ()
+        self, *, json_mode: bool, stdout: TextIO, stderr: TextIO, secrets: Secrets | None = None
     ) -> None:
         self.json_mode = json_mode
         self.stdout = stdout
         self.stderr = stderr
-        self.secrets = tuple(secret for secret in secrets if secret)
+        self.secrets = secrets if secrets is not None else Secrets()
 
     def line(self, text: str) -> None:
         """A line of human-readable output (stdout)."""
@@ -312,11 +314,11 @@ class Output:
 
     def add_secrets(self, secrets: Iterable[str]) -> None:
         """Mask these too from now on (secrets a command learns while it runs)."""
-        self.secrets += tuple(secret for secret in secrets if secret and secret not in self.secrets)
+        self.secrets.register(*secrets)
 
     def masked(self, record: _Record) -> _Record:
         """``record`` with every known secret masked in its texts: the server wrote them."""
-        if not self.secrets:
+        if not self.secrets.view.values:
             return record
         changes: dict[str, Any] = {}
         for field in attrs.fields(type(record)):
@@ -357,7 +359,7 @@ class Output:
         Only such parts of a line are masked, never the command line's own words: a short
         password would otherwise mangle them (and show itself by what it mangled).
         """
-        return redact(str(text), self.secrets)
+        return reveal(ServerText(str(text), self.secrets.view))
 
     def error(self, message: str) -> None:
         """``superoffice-batch: error: …`` on stderr, on one line, cleaned for a terminal.

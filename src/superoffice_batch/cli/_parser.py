@@ -17,8 +17,9 @@ from typing import NoReturn
 
 from .. import __version__
 from ..client import MAX_WAIT_TIMEOUT
-from ..errors import redact
 from ..models import BatchTaskState
+from ..secrets import SecretView
+from ..servertext import ServerText, reveal
 from . import _commands as commands
 from . import _simulator as simulator
 from ._base import PROG, Context, ExitCode
@@ -316,7 +317,7 @@ class _Parser(argparse.ArgumentParser):
         secrets = [os.environ.get(name, "") for name in SECRET_ENV]
         argv: list[str] = getattr(self, "_argv", [])
         secrets += secret_values(argv) + typed_values(argv, self.public_words)
-        text = redact(message, secrets)
+        text = reveal(ServerText(message, SecretView(secrets)))
         self.exit(ExitCode.USAGE, f"{PROG}: error: {text} (see: {self.prog} --help)\n")
 
 
