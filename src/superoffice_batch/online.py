@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import httpx
@@ -646,6 +646,8 @@ def _token_problem(error: Exception) -> str:
 
 # -- the sources --------------------------------------------------------------------------
 
+_Source = TypeVar("_Source", bound="OnlineTenant")
+
 
 ENV_CONTEXT_ID = "SUPEROFFICE_CONTEXT_ID"
 ENV_ENVIRONMENT = "SUPEROFFICE_ENVIRONMENT"
@@ -717,24 +719,38 @@ class OnlineTenant:
         """Held by the sync clients given this source while they exchange or read the
         tenant state, so that they share one exchange (async clients lock per client)."""
 
+    _ENV: tuple[str, ...] = TENANT_ENV
+    _MASKED = ""  # the secret settings, as repr() shows them
+
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> OnlineTenant:
-        """The tenant that ``SUPEROFFICE_CONTEXT_ID`` and ``SUPEROFFICE_ENVIRONMENT`` name
-        (in ``environ``, default ``os.environ``). A variable missing or empty, or a value
-        refused, is a ``ValueError`` naming the variable."""
-        settings = _from_env(environ, TENANT_ENV)
+    def from_env(cls: type[_Source], environ: Mapping[str, str] | None = None) -> _Source:
+        """The source the CLI's variables describe, in ``environ`` (default ``os.environ``):
+        ``SUPEROFFICE_CONTEXT_ID`` and ``SUPEROFFICE_ENVIRONMENT``; for a
+        :class:`SystemUser` also ``SUPEROFFICE_SYSTEM_USER_TOKEN``,
+        ``SUPEROFFICE_PRIVATE_KEY_FILE`` (the key file's path; ``~`` is expanded) and
+        ``SUPEROFFICE_APP_TOKEN``.
+
+        Variables missing or empty, or a value refused, are a ``ValueError`` naming the
+        variables, never their values.
+        """
+        settings = _from_env(environ, cls._ENV)
         try:
-            return cls(
-                context_identifier=settings[ENV_CONTEXT_ID],
-                environment=settings[ENV_ENVIRONMENT],
-            )
+            return cls(**cls._arguments(settings))
         except ValueError as error:
             raise _in_env_terms(error) from None
+
+    @staticmethod
+    def _arguments(settings: Mapping[str, str]) -> dict[str, Any]:
+        """The constructor's arguments from the variables."""
+        return {
+            "context_identifier": settings[ENV_CONTEXT_ID],
+            "environment": settings[ENV_ENVIRONMENT],
+        }
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(context_identifier={self.context_identifier!r}, "
-            f"environment={self.environment!r})"
+            f"environment={self.environment!r}{self._MASKED})"
         )
 
     def login_flow(self, session: LoginSession) -> Flow[str]:
@@ -804,40 +820,23 @@ class SystemUser(OnlineTenant):
         """The ticket, shared by every client given this source."""
         self._keys: dict[str | None, RSAPublicKey] | None = None
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SystemUser:
-        """The system user that the CLI's variables describe, in ``environ`` (default
-        ``os.environ``): ``SUPEROFFICE_CONTEXT_ID``, ``SUPEROFFICE_ENVIRONMENT``,
-        ``SUPEROFFICE_SYSTEM_USER_TOKEN``, ``SUPEROFFICE_PRIVATE_KEY_FILE`` (the key file's
-        path; ``~`` is expanded) and ``SUPEROFFICE_APP_TOKEN``.
+    _ENV = SYSTEM_USER_ENV
+    _MASKED = ", system_user_token='***', private_key='***', application_token='***'"
 
-        Variables missing or empty, or a value refused, are a ``ValueError`` naming the
-        variables, never their values.
-        """
-        settings = _from_env(environ, SYSTEM_USER_ENV)
+    @staticmethod
+    def _arguments(settings: Mapping[str, str]) -> dict[str, Any]:
         key_file = settings[ENV_PRIVATE_KEY_FILE]
         if _looks_like_key(key_file):  # a container secret's content, not its path
             raise ValueError(
                 f"{ENV_PRIVATE_KEY_FILE} looks like key content, not a path: set it to the "
                 "path of the file that holds the key"
             )
-        try:
-            return cls(
-                system_user_token=settings[ENV_SYSTEM_USER_TOKEN],
-                private_key=Path(key_file).expanduser(),
-                application_token=settings[ENV_APP_TOKEN],
-                context_identifier=settings[ENV_CONTEXT_ID],
-                environment=settings[ENV_ENVIRONMENT],
-            )
-        except ValueError as error:
-            raise _in_env_terms(error) from None
-
-    def __repr__(self) -> str:
-        return (
-            f"SystemUser(context_identifier={self.context_identifier!r}, "
-            f"environment={self.environment!r}, system_user_token='***', private_key='***', "
-            "application_token='***')"
-        )
+        return {
+            **OnlineTenant._arguments(settings),
+            "system_user_token": settings[ENV_SYSTEM_USER_TOKEN],
+            "private_key": Path(key_file).expanduser(),
+            "application_token": settings[ENV_APP_TOKEN],
+        }
 
     def login_flow(self, session: LoginSession) -> Flow[str]:
         """Exchange a freshly signed system-user token for a validated JWT; its ticket."""
