@@ -302,11 +302,44 @@ def test_a_usage_error_never_echoes_a_value(cli: Callable[..., Run], argv: list[
     assert "S3cr3t" not in run.out + run.err
 
 
-def test_a_usage_error_still_names_the_options_and_commands(cli: Callable[..., Run]) -> None:
-    run = cli("--tickt", "S3cr3tValue", "status", "5")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--tickt", "S3cr3tValue", "status", "5"],
+        ["--tickt=S3cr3tValue", "status", "5"],
+        ["status", "5", "--tickt", "S3cr3tValue"],
+        ["--tick", "S3cr3tValue", "status", "5"],  # no abbreviations: a prefix is misspelled
+    ],
+)
+def test_a_misspelled_option_is_named_with_the_nearest_one(
+    cli: Callable[..., Run], argv: list[str]
+) -> None:
+    run = cli(*argv)
 
-    assert "--tickt" in run.err or "choose from" in run.err
-    assert "status" in run.err
+    assert run.code == 2
+    misspelled = argv[0 if argv[0].startswith("--") else 2].partition("=")[0]
+    assert run.err == (
+        f"superoffice-batch: error: unrecognized option {misspelled} (did you mean --ticket?) "
+        "(see: superoffice-batch --help)\n"
+    )
+
+
+def test_an_unknown_option_without_a_near_one_is_named_alone(cli: Callable[..., Run]) -> None:
+    run = cli("list", "--frobnicate", "S3cr3tValue")
+
+    assert run.code == 2
+    assert run.err == (
+        "superoffice-batch: error: unrecognized option --frobnicate "
+        "(see: superoffice-batch --help)\n"
+    )
+
+
+def test_a_usage_error_still_names_the_options_and_commands(cli: Callable[..., Run]) -> None:
+    run = cli("--ticket", "S3cr3tValue", "statuss", "5")
+
+    assert "choose from" in run.err
+    assert "'status'" in run.err
+    assert "S3cr3t" not in run.err
 
 
 def _hostile_fault(text: str) -> httpx.Response:

@@ -9,10 +9,11 @@ the command wins); readers use ``getattr(args, name, default)``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import NoReturn
 
 from .. import __version__
@@ -194,6 +195,35 @@ def typed_values(argv: Iterable[str], public_words: frozenset[str]) -> list[str]
     return [value for value in values if value]
 
 
+def unknown_option(argv: Iterable[str], known: Collection[str]) -> str | None:
+    """The first long option in ``argv`` that no parser has (``--tickt`` of ``--tickt=x``),
+    or None; values given to secret options are skipped, whatever they look like."""
+    secrets = set(secret_values(argv))
+    for token in argv:
+        if token == "--":  # what follows is positional
+            break
+        name = token.partition("=")[0]
+        if token.startswith("--") and name not in known and token not in secrets:
+            return name
+    return None
+
+
+def _unknown_option_message(name: str, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    return f"unrecognized option {name}" + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def _option_names(parser: argparse.ArgumentParser) -> frozenset[str]:
+    """The long options of ``parser`` and of every parser below it."""
+    names: set[str] = set()
+    for action in parser._actions:
+        names |= {option for option in action.option_strings if option.startswith("--")}
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names |= _option_names(sub)
+    return frozenset(names)
+
+
 def _public_words(parser: argparse.ArgumentParser) -> frozenset[str]:
     """The command names and choices of ``parser`` and of every parser below it."""
     words: set[str] = set()
@@ -206,14 +236,17 @@ def _public_words(parser: argparse.ArgumentParser) -> frozenset[str]:
     return frozenset(words)
 
 
-def _share_public_words(parser: argparse.ArgumentParser, words: frozenset[str]) -> None:
-    """Give ``parser`` and every parser below it the words its errors may quote."""
+def _share_words(
+    parser: argparse.ArgumentParser, words: frozenset[str], options: frozenset[str]
+) -> None:
+    """Give ``parser`` and every parser below it the words its errors may quote and every
+    option name the command line has."""
     if isinstance(parser, _Parser):
-        parser.public_words = words
+        parser.public_words, parser.option_names = words, options
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
-                _share_public_words(sub, words)
+                _share_words(sub, words, options)
 
 
 # -- option groups ------------------------------------------------------------------------
@@ -305,18 +338,25 @@ class _Parser(argparse.ArgumentParser):
 
     public_words: frozenset[str] = frozenset()
     """Command names and choices: words of the command line that are never secrets."""
+    option_names: frozenset[str] = frozenset()
+    """Every long option of the command line, whichever command takes it."""
 
     def error(self, message: str) -> NoReturn:
         """``superoffice-batch: error: …`` with a pointer to the help; exit 2.
 
-        argparse quotes what was typed (``invalid choice: '…'``, ``unrecognized
-        arguments: …``), and a misspelled ``--tickt S3cr3t`` makes the ticket such a value:
-        every value typed is masked, and secrets from the environment, leaving only option
-        names, command names and choices.
+        An option no command has is the likely cause of whatever argparse found (a
+        misspelled ``--tickt S3cr3t`` makes the ticket a command name): it is named, with
+        the nearest option, instead. Otherwise argparse quotes what was typed (``invalid
+        choice: '…'``, ``unrecognized arguments: …``): every value typed is masked, and
+        secrets from the environment, leaving only option names, command names and
+        choices.
         """
         secrets = [os.environ.get(name, "") for name in SECRET_ENV]
         argv: list[str] = getattr(self, "_argv", [])
         secrets += secret_values(argv) + typed_values(argv, self.public_words)
+        unknown = unknown_option(argv, self.option_names)
+        if unknown is not None:
+            message = _unknown_option_message(unknown, self.option_names)
         text = reveal(ServerText(message, SecretView(secrets)))
         self.exit(ExitCode.USAGE, f"{PROG}: error: {text} (see: {self.prog} --help)\n")
 
@@ -465,5 +505,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Online system-user flow instead: key pair, token exchange, tenant "
         "endpoint (needs the [online] extra)",
     )
-    _share_public_words(parser, _public_words(parser))
+    _share_words(parser, _public_words(parser), _option_names(parser))
     return parser
