@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import attrs
 import pytest
@@ -1101,33 +1102,25 @@ def test_simulate_serves_until_ctrl_c(
 
 
 @pytest.mark.slow
-def test_simulate_online_prints_the_token_it_demands(
-    cli: Callable[..., Run], clean_env: pytest.MonkeyPatch
-) -> None:
-    process = start_process("simulate", "--online", "--soap", "both", "--json")
+def test_simulate_online_runs_as_a_command_and_removes_its_key_file() -> None:
+    process = start_process("simulate", "--online", "--json")
     try:
         assert process.stdout is not None
         shown = read_until(process.stdout.fileno(), lambda data: b"\n" in data, SUBPROCESS_TIMEOUT)
-        announced = json.loads(shown.decode().splitlines()[0])
-        clean_env.setenv("SUPEROFFICE_URL", announced["base_url"])
-        clean_env.setenv("SUPEROFFICE_USERNAME", "demo")
-        clean_env.setenv("SUPEROFFICE_PASSWORD", "demo")
-
-        without = cli("list")
-        clean_env.setenv("SUPEROFFICE_APP_TOKEN", announced["application_token"])
-        with_token = cli("list")
-
+        settings = json.loads(shown.decode().splitlines()[0])["settings"]
+        tenant = run_process("tenant", "--json", env=settings)
+        key_file = Path(settings["SUPEROFFICE_PRIVATE_KEY_FILE"])
+        mode = key_file.stat().st_mode & 0o777
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=SUBPROCESS_TIMEOUT)
     finally:
         stop_process(process)
 
-    assert announced["online"] is True
-    assert announced["soap"] == "both"
-    assert announced["users"] == ["demo"]
-    assert without.code == 3
-    assert with_token.code == 0, with_token.err
+    assert tenant.returncode == 0, tenant.stderr
+    assert json.loads(tenant.stdout)["state"] == "Running"
+    assert mode == 0o600
     assert code == 0
+    assert not key_file.parent.exists()
 
 
 @pytest.mark.slow
@@ -1144,7 +1137,7 @@ def test_simulate_does_not_echo_a_token_from_the_environment() -> None:
         stop_process(process)
 
     assert APP_TOKEN not in shown
-    assert "ApplicationToken given in $SUPEROFFICE_APP_TOKEN" in shown
+    assert "<the client secret given in $SUPEROFFICE_APP_TOKEN>" in shown
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import codecs
 import io
 import json
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ import pytest
 import test_cli
 from superoffice_batch import TenantState
 from superoffice_batch.cli import _simulator as cli_simulator
+from superoffice_batch.cli import main
 from superoffice_batch.cli._output import Output
 from superoffice_batch.secrets import Secrets
 from superoffice_batch.testing.online import OnlineSimulator, RsaKey, generate_app_key
@@ -734,6 +736,124 @@ def test_demo_online_shows_no_secret_even_with_debug(
     assert issued_tickets
     secrets = [online.system_user_token, online.application_token, *issued_tickets]
     assert_shows_no_secret(run.out + run.err, secrets + key_lines(online.private_key_pem))
+
+
+# -- simulate --online ------------------------------------------------------------------------
+
+
+def exported(shown: str) -> dict[str, str]:
+    """The settings of the ``export NAME=VALUE`` lines ``simulate`` printed."""
+    pairs = re.findall(r"^  export (SUPEROFFICE_\w+)=(\S+)$", shown, re.MULTILINE)
+    return {name: shlex.split(value)[0] for name, value in pairs}
+
+
+@pytest.fixture
+def simulating(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str]]:
+    """Run ``simulate`` in-process; while it serves, ``during(announcement)`` runs in place
+    of waiting, then Ctrl-C is pressed. Returns the code and what was printed after."""
+
+    def run(*argv: str, during: Callable[[str], None]) -> tuple[int, str]:
+        def serving() -> None:
+            during(capsys.readouterr().out)
+            raise KeyboardInterrupt
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(cli_simulator, "_until_interrupted", serving)
+            code = main(["simulate", *argv])
+        after = capsys.readouterr()
+        return code, after.out + after.err
+
+    return run
+
+
+def test_simulate_online_serves_the_system_user_flow_with_the_settings_it_prints(
+    simulating: Callable[..., tuple[int, str]],
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen: dict[str, object] = {}
+
+    def during(shown: str) -> None:
+        settings = exported(shown)
+        seen["settings"] = settings
+        key_file = Path(settings["SUPEROFFICE_PRIVATE_KEY_FILE"])
+        seen["modes"] = (key_file.stat().st_mode & 0o777, key_file.parent.stat().st_mode & 0o777)
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in settings.items():
+                patch.setenv(name, value)
+            seen["tenant"] = main(["tenant", "--json"]), capsys.readouterr().out
+            seen["job"] = main([*WAIT, "--json"]), capsys.readouterr().out
+            tenant = json.loads(str(seen["tenant"][1]))  # type: ignore[index]
+            for name in settings:
+                patch.delenv(name)
+            patch.setenv("SUPEROFFICE_URL", tenant["endpoint"])
+            patch.setenv("SUPEROFFICE_APP_TOKEN", settings["SUPEROFFICE_APP_TOKEN"])
+            seen["login"] = main(["--username", "demo", "--password", "demo", "list"])
+            seen["login_error"] = capsys.readouterr().err
+
+    code, after = simulating("--online", "--job-duration", str(JOB_SECONDS), during=during)
+
+    assert code == 0
+    settings = seen["settings"]
+    assert isinstance(settings, dict)
+    assert sorted(settings) == sorted(SYSTEM_USER_VARIABLES)
+    assert settings["SUPEROFFICE_ENVIRONMENT"].startswith("http://127.0.0.1:")
+    assert settings["SUPEROFFICE_CONTEXT_ID"] == "Cust12345"
+    assert seen["modes"] == (0o600, 0o700)
+    tenant_code, tenant_out = seen["tenant"]  # type: ignore[misc]
+    assert tenant_code == 0
+    tenant = json.loads(tenant_out)
+    assert (tenant["context_identifier"], tenant["state"]) == ("Cust12345", "Running")
+    job_code, job_out = seen["job"]  # type: ignore[misc]
+    assert job_code == 0
+    assert json.loads(job_out.splitlines()[-1])["state"] == "Succeeded"
+    # Online has no usernames and passwords: the tenant refuses them.
+    assert seen["login"] == 3
+    assert "AuthenticationError" in str(seen["login_error"])
+    assert "simulator stopped" in after
+    assert not Path(settings["SUPEROFFICE_PRIVATE_KEY_FILE"]).parent.exists()
+
+
+def test_simulate_online_json_prints_the_settings_and_keeps_a_given_secret_unshown(
+    simulating: Callable[..., tuple[int, str]], clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("SUPEROFFICE_APP_TOKEN", APP_TOKEN)
+    shown: list[str] = []
+    code, _ = simulating("--online", "--json", "--soap", "both", during=shown.append)
+
+    assert code == 0
+    [announced] = [json.loads(line) for line in shown[0].splitlines()]
+    assert announced["online"] is True
+    assert announced["soap"] == "both"
+    assert announced["endpoint"].endswith("/Cust12345")
+    assert sorted(announced["settings"]) == sorted(
+        name for name in SYSTEM_USER_VARIABLES if name != "SUPEROFFICE_APP_TOKEN"
+    )
+    assert APP_TOKEN not in shown[0]
+
+
+def test_simulate_online_text_names_a_given_secret_by_where_it_came_from(
+    simulating: Callable[..., tuple[int, str]], clean_env: pytest.MonkeyPatch
+) -> None:
+    shown: list[str] = []
+    code, _ = simulating("--online", "--app-token", APP_TOKEN, during=shown.append)
+
+    assert code == 0
+    assert APP_TOKEN not in shown[0]
+    assert "export SUPEROFFICE_APP_TOKEN='<the client secret given in --app-token>'" in shown[0]
+    assert "  unset SUPEROFFICE_URL SUPEROFFICE_TICKET" in shown[0]
+
+
+def test_simulate_online_refuses_users_as_online_does(
+    cli: Callable[..., Run], clean_env: pytest.MonkeyPatch
+) -> None:
+    run = cli("simulate", "--online", "--user", "demo:demo")
+
+    assert run.code == 2
+    [line] = error_lines(run.err)
+    assert "refuses usernames and passwords" in line
 
 
 # -- no secret in any output ----------------------------------------------------------------

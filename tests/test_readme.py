@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from superoffice_batch.cli._parser import ONLINE_EXTRA_INSTALL, build_parser
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,3 +32,14 @@ def test_ci_runs_the_slow_tests_the_readme_command_leaves_out() -> None:
     slow_command = test_command.rpartition(" && ")[2] + " -m slow"
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert slow_command in ci_lines
+
+
+def test_the_readme_and_the_help_say_alike_what_demo_online_needs() -> None:
+    # The README's first command installs no extra; wherever `demo --online` is suggested,
+    # the same paragraph says how to get the extra it needs, in the same words.
+    for text in ((ROOT / "README.md").read_text(), build_parser().format_help()):
+        paragraphs = [part for part in re.split(r"\n\s*\n", text) if "demo --online" in part]
+        assert paragraphs
+        for paragraph in paragraphs:
+            assert ONLINE_EXTRA_INSTALL in " ".join(paragraph.replace("`", "").split())
+    assert "pip install -q . " in readme_commands()[0]  # the main job needs no extra

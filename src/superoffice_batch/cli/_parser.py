@@ -42,6 +42,9 @@ __all__ = ["build_parser"]
 
 Command = Callable[[Context], int]
 
+ONLINE_EXTRA_INSTALL = "pip install 'superoffice-batch[online]'"
+"""How to install what ``--online`` needs; the README's install section says the same."""
+
 _EPILOG = f"""\
 connection settings (an option beats its environment variable):
   {ENV_URL:<22} --url        installation root, e.g. https://sod2.superoffice.com/Cust1
@@ -69,7 +72,9 @@ exit codes:
   {ExitCode.CONNECTION:<3} connection problem or timeout (no reply, or --max-wait passed)
   {ExitCode.INTERRUPTED:<3} interrupted (Ctrl-C); a job being waited for goes on running
 
-try it without a tenant: {PROG} demo (or {PROG} demo --online)
+try it without a tenant: {PROG} demo
+  and Online's system-user flow, with the online extra ({ONLINE_EXTRA_INSTALL}):
+  {PROG} demo --online, or {PROG} simulate --online to try every command
 """
 
 # The shared text lives in the top-level help only; each command's help points there.
@@ -450,13 +455,17 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = add(
         "simulate",
         simulator.cmd_simulate,
-        "run the NetServer simulator in the foreground (Ctrl-C stops it)",
+        "run the NetServer simulator (or, with --online, SuperOffice CRM Online's) in the "
+        "foreground (Ctrl-C stops it)",
         connects=False,
     )
     simulate.set_defaults(own_options=("app_token",))
     simulate.add_argument("--host", default="127.0.0.1", help="address to listen on")
     simulate.add_argument(
-        "--port", type=port, default=0, help="port to listen on (default 0: a free one)"
+        "--port",
+        type=port,
+        default=0,
+        help="port to listen on, with --online the login host's (default 0: a free one)",
     )
     simulate.add_argument(
         "--user",
@@ -464,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=user,
         metavar="NAME:PASSWORD",
-        help="a user who may log in (repeatable; default demo:demo)",
+        help="a user who may log in (repeatable; default demo:demo; not with --online)",
     )
     simulate.add_argument(
         "--soap",
@@ -476,14 +485,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--online",
         action="store_true",
-        help="behave like Online: demand an application token "
-        f"(--app-token or ${ENV_APP_TOKEN}; else one is made up and printed)",
+        help="serve SuperOffice CRM Online's system-user flow instead: a login host (token "
+        "exchange, keys, tenant state) and tenant hosts; prints the SUPEROFFICE_* settings "
+        "to use, the app's key in a file removed on exit (needs the online extra)",
     )
     simulate.add_argument(
         "--app-token",
         metavar="TOKEN",
         default=argparse.SUPPRESS,
-        help=f"the token --online demands (prefer ${ENV_APP_TOKEN})",
+        help=f"the client secret --online demands (prefer ${ENV_APP_TOKEN}; default: one "
+        "made up and printed)",
     )
     simulate.add_argument(
         "--job-duration",
@@ -503,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--online",
         action="store_true",
         help="run the Online system-user flow instead: key pair, token exchange, tenant "
-        "endpoint (needs the [online] extra)",
+        f"endpoint (needs the online extra: {ONLINE_EXTRA_INSTALL})",
     )
     _share_words(parser, _public_words(parser), _option_names(parser))
     return parser

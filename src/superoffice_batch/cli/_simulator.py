@@ -7,11 +7,16 @@ so that no other command pays for them.
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
 import signal
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,7 +28,12 @@ from ._base import PROG, Context, ExitCode, UsageError
 from ._commands import FollowSettings, make_task, start_job
 from ._connection import (
     ENV_APP_TOKEN,
+    ENV_CONTEXT_ID,
+    ENV_ENVIRONMENT,
     ENV_PASSWORD,
+    ENV_PRIVATE_KEY_FILE,
+    ENV_SYSTEM_USER_TOKEN,
+    ENV_TICKET,
     ENV_URL,
     ENV_USERNAME,
     online_extra_missing,
@@ -58,8 +68,8 @@ def _users(pairs: Sequence[tuple[str, str]] | None) -> dict[str, str]:
 
 
 def _application_token(ctx: Context) -> tuple[str | None, str | None]:
-    """The token an online simulator demands and where it came from; (None, None) lets the
-    simulator use its default, which is then printed."""
+    """The client secret the Online simulator demands and where it came from; (None, None)
+    lets the simulator make one up, which is then printed."""
     option: str | None = getattr(ctx.args, "app_token", None)
     if option:
         return option, "--app-token"
@@ -75,51 +85,102 @@ def _soap_mode(name: str) -> SoapMode:
     return {"1.1": SoapMode.SOAP11, "1.2": SoapMode.SOAP12, "both": SoapMode.BOTH}[name]
 
 
-def _announce(
-    ctx: Context, simulator: NetServerSimulator, users: dict[str, str], token_origin: str | None
-) -> None:
+def _announce(ctx: Context, simulator: NetServerSimulator, users: dict[str, str]) -> None:
     """Say where the simulator listens and how to point the CLI at it.
 
-    Passwords and a token given by the user are not repeated; the default user's password
-    and the simulator's default token are shown, since they are what to type.
+    Passwords given by the user are not repeated; the default user's password is shown,
+    since it is what to type.
     """
     args = ctx.args
-    token = simulator.application_token
-    default_token = token if token is not None and token_origin is None else None
     if ctx.json:
         ctx.out.json(
             {
                 "base_url": simulator.base_url,
                 "soap": args.sim_soap,
-                "online": args.online,
+                "online": False,
                 "users": list(users),
-                "application_token": default_token,
             }
         )
         return
     defaulted = not args.users
-    lines = [
-        f"NetServer simulator running at {simulator.base_url} "
-        f"(SOAP {'1.1 and 1.2' if args.sim_soap == 'both' else args.sim_soap})",
+    first = next(iter(users))
+    _say(
+        ctx,
+        f"NetServer simulator running at {simulator.base_url} ({_soap_text(args.sim_soap)})",
         "Users: "
         + ", ".join(f"{name} (password {users[name]})" if defaulted else name for name in users),
-    ]
-    if token is not None:
-        shown = default_token if default_token is not None else f"given in {token_origin}"
-        lines.append(f"Online mode: every call must carry the ApplicationToken {shown}")
-    first = next(iter(users))
-    lines += [
-        "Point the CLI at it from another shell:",
-        f"  export {ENV_URL}={simulator.base_url}",
-        f"  export {ENV_USERNAME}={first}",
-        f"  export {ENV_PASSWORD}={users[first] if defaulted else '<password>'}",
-    ]
-    if default_token is not None:
-        lines.append(f"  export {ENV_APP_TOKEN}={default_token}")
-    lines += [
-        f"  {PROG} start {DEMO_TASK} -p format=csv --wait",
-        "Press Ctrl-C to stop.",
-    ]
+        {
+            ENV_URL: simulator.base_url,
+            ENV_USERNAME: first,
+            ENV_PASSWORD: users[first] if defaulted else "<password>",
+        },
+        (f"{PROG} start {DEMO_TASK} -p format=csv --wait",),
+    )
+
+
+def _announce_online(
+    ctx: Context, online: OnlineSimulator, key_file: Path, token_origin: str | None
+) -> None:
+    """Say where the Online simulator listens and print the system-user settings to use.
+
+    The system-user token and the client secret are made up here, so they are shown (they
+    are what to type); a client secret the user gave is not repeated.
+    """
+    settings = {
+        ENV_ENVIRONMENT: online.environment,
+        ENV_CONTEXT_ID: online.context_identifier,
+        ENV_SYSTEM_USER_TOKEN: online.system_user_token,
+        ENV_PRIVATE_KEY_FILE: str(key_file),
+        ENV_APP_TOKEN: (
+            online.application_token
+            if token_origin is None
+            else f"<the client secret given in {token_origin}>"
+        ),
+    }
+    if ctx.json:
+        if token_origin is not None:
+            del settings[ENV_APP_TOKEN]
+        ctx.out.json(
+            {
+                "online": True,
+                "soap": ctx.args.sim_soap,
+                "endpoint": online.endpoint(),
+                "settings": settings,
+            }
+        )
+        return
+    _say(
+        ctx,
+        f"SuperOffice Online simulator: login host {online.environment} (token exchange, "
+        f"keys, tenant state), tenant {online.context_identifier} at {online.endpoint()} "
+        f"({_soap_text(ctx.args.sim_soap)})",
+        "It refuses usernames and passwords, as Online does: log in as the tenant's system "
+        f"user. The app's private key is in {key_file} until the simulator stops.",
+        settings,
+        (
+            f"unset {' '.join(_OTHER_CREDENTIALS)}",
+            f"{PROG} tenant",
+            f"{PROG} start {DEMO_TASK} -p format=csv --wait",
+        ),
+    )
+
+
+_OTHER_CREDENTIALS = (ENV_URL, ENV_TICKET, ENV_USERNAME, ENV_PASSWORD)
+"""What a system user must not have alongside: the CLI refuses a second credential."""
+
+
+def _soap_text(mode: str) -> str:
+    return f"SOAP {'1.1 and 1.2' if mode == 'both' else mode}"
+
+
+def _say(
+    ctx: Context, where: str, who: str, settings: dict[str, str], commands: Sequence[str]
+) -> None:
+    """The announcement: where, who may call, and the shell lines for another shell."""
+    lines = [where, who, "Point the CLI at it from another shell:"]
+    lines += [f"  export {name}={shlex.quote(value)}" for name, value in settings.items()]
+    lines += [f"  {command}" for command in commands]
+    lines.append("Press Ctrl-C to stop.")
     for line in lines:
         ctx.out.line(line)
 
@@ -142,22 +203,18 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def cmd_simulate(ctx: Context) -> int:
-    """``simulate``: serve the simulator in the foreground until Ctrl-C (exit 0)."""
-    from ..testing import NetServerSimulator
+def _until_interrupted() -> None:
+    """Serve in the foreground: wait for Ctrl-C (or SIGTERM)."""
+    while True:
+        time.sleep(3600)
 
+
+def _serve(
+    ctx: Context, simulator: AbstractContextManager[object], announce: Callable[[], None]
+) -> int:
+    """Start ``simulator``, ``announce`` it, serve until Ctrl-C; exit 0 (2 if it cannot
+    listen)."""
     args = ctx.args
-    users = _users(args.users)
-    token, origin = _application_token(ctx) if args.online else (None, None)
-    simulator = NetServerSimulator(
-        host=args.host,
-        port=args.port,
-        users=users,
-        soap=_soap_mode(args.sim_soap),
-        online=args.online,
-        application_token=token,
-        job_duration=args.job_duration,
-    )
     with _terminate_as_interrupt(), contextlib.ExitStack() as running:
         try:
             running.enter_context(simulator)
@@ -165,13 +222,62 @@ def cmd_simulate(ctx: Context) -> int:
             ctx.out.error(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
             return ExitCode.CONNECTION
         try:
-            _announce(ctx, simulator, users, origin)
-            while True:
-                time.sleep(3600)
+            announce()
+            _until_interrupted()
         except KeyboardInterrupt:
             pass
     ctx.out.notice("simulator stopped")
     return ExitCode.OK
+
+
+def cmd_simulate(ctx: Context) -> int:
+    """``simulate``: serve the simulator in the foreground until Ctrl-C (exit 0)."""
+    from ..testing import NetServerSimulator
+
+    args = ctx.args
+    if args.online:
+        return _simulate_online(ctx)
+    users = _users(args.users)
+    simulator = NetServerSimulator(
+        host=args.host,
+        port=args.port,
+        users=users,
+        soap=_soap_mode(args.sim_soap),
+        job_duration=args.job_duration,
+    )
+    return _serve(ctx, simulator, lambda: _announce(ctx, simulator, users))
+
+
+def _simulate_online(ctx: Context) -> int:
+    """``simulate --online``: a login host and tenant hosts, and the system user's key in a
+    file of its own (owner only), in a directory removed when the simulator stops."""
+    args = ctx.args
+    if args.users:
+        raise UsageError(
+            "simulate --online takes no --user: SuperOffice CRM Online refuses usernames "
+            "and passwords; the simulator prints the system-user settings to use instead"
+        )
+    token, origin = _application_token(ctx)
+    online = _new_online_simulator(
+        host=args.host,
+        port=args.port,
+        soap=_soap_mode(args.sim_soap),
+        application_token=token,
+        job_duration=args.job_duration,
+    )
+    with tempfile.TemporaryDirectory(prefix="superoffice-batch-") as directory:
+        key_file = _private_key_file(Path(directory), online.private_key_pem)
+        return _serve(ctx, online, lambda: _announce_online(ctx, online, key_file, origin))
+
+
+def _private_key_file(directory: Path, pem: str) -> Path:
+    """``pem`` in a new file readable and writable by its owner only (0600), as a key file
+    should be; the directory is the caller's (0700, from :mod:`tempfile`)."""
+    path = directory / "app-private-key.pem"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(pem)
+    return path
 
 
 def _loopback_http() -> httpx.Client:
@@ -207,14 +313,19 @@ def cmd_demo(ctx: Context) -> int:
         return start_job(ctx, client, task, settings).code
 
 
-def _online_simulator() -> OnlineSimulator:
-    """A throwaway Online on loopback; it makes the app's key pair, as SuperOffice would."""
+def _new_online_simulator(**options: Any) -> OnlineSimulator:
+    """An Online on loopback; it makes the app's key pair, as SuperOffice would."""
     try:
         from ..testing.online import OnlineSimulator
 
-        return OnlineSimulator(host="127.0.0.1", job_duration=DEMO_JOB_SECONDS)
+        return OnlineSimulator(**options)
     except ImportError as error:
         raise online_extra_missing(error) from None
+
+
+def _online_simulator() -> OnlineSimulator:
+    """The demo's throwaway Online."""
+    return _new_online_simulator(host="127.0.0.1", job_duration=DEMO_JOB_SECONDS)
 
 
 def _system_user(online: OnlineSimulator) -> SystemUser:

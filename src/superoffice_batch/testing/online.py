@@ -757,7 +757,8 @@ class OnlineSimulator:
     ``exp``); ``clock_skew`` (seconds a signed system token's time stamp may be off);
     ``ticket_lifetime`` (seconds a ticket may go unused); ``job_duration`` and
     ``failing_tasks`` (as :class:`NetServerSimulator`'s); ``soap`` (:class:`SoapMode` of
-    the tenant hosts); ``host`` (the address every server listens on); ``clock`` (seconds
+    the tenant hosts); ``host`` (the address every server listens on); ``port`` (the login
+    host's, 0 for a free one; the tenant hosts always take free ones); ``clock`` (seconds
     since the epoch, like :func:`time.time`: tokens, time stamps, states, tickets and jobs
     all follow it). ``ImportError`` without ``cryptography``.
     """
@@ -779,12 +780,15 @@ class OnlineSimulator:
         failing_tasks: Collection[str] = ("FailingTask",),
         soap: SoapMode = SoapMode.SOAP11,
         host: str = "127.0.0.1",
+        port: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         _cryptography()
         tokens = _system_user_tokens(tenants, system_user_tokens)
         if isinstance(hosts, bool) or not isinstance(hosts, int) or hosts < 1:
             raise ValueError(f"hosts must be a positive number of hosts, got {hosts!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be a port number from 0 to 65535, got {port!r}")
         check_options(
             soap=soap,
             clock=clock,
@@ -796,6 +800,8 @@ class OnlineSimulator:
         check_seconds("token_lifetime", token_lifetime, positive=True)
         check_seconds("clock_skew", clock_skew, positive=False)
         self.host = host
+        self.port = port
+        """The login host's port as asked for (0: a free one, see :attr:`environment`)."""
         self.app_key = app_key or generate_app_key()
         """The app's key pair: its private half is what SuperOffice gave the partner."""
         self.application_token = application_token or secrets.token_hex(16)
@@ -844,7 +850,7 @@ class OnlineSimulator:
                 for index in range(environment.hosts)
             ]
             for number, responder in enumerate(responders):
-                server = Server(self.host, 0, responder, self.faults)
+                server = Server(self.host, self.port if number == 0 else 0, responder, self.faults)
                 thread = server.serve_in_thread(f"OnlineSimulator:{number}", exposes)
                 self._servers.append((server, thread))
         except BaseException:
