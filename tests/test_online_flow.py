@@ -729,6 +729,7 @@ def test_a_failed_state_request_is_an_http_error_naming_the_get() -> None:
         "https://sod2.superoffice.com",
         "https://sod2.superoffice.com\\@evil.example/Cust12345",
         " https://sod2.superoffice.com/Cust12345",
+        "https://" + "a." * 120 + "superoffice.com/Cust12345",  # over DNS's 253 characters
     ],
 )
 def test_under_a_named_environment_an_endpoint_off_superoffice_is_a_protocol_error(

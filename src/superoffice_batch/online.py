@@ -58,6 +58,7 @@ __all__ = [
 
 ENVIRONMENTS = ("sod", "qaonline", "online")
 """SuperOffice's environments: development, stage, production (``https://{env}.superoffice.com``)."""
+_MAX_HOST_CHARS = 253  # DNS's limit for a name
 _NAMED_ROOTS = frozenset(f"https://{name}.superoffice.com" for name in ENVIRONMENTS)
 # A tenant host: ASCII labels (no punycode look-alike), under superoffice.com, no port.
 _SUPEROFFICE_HOST = re.compile(
@@ -430,6 +431,7 @@ def _is_superoffice_endpoint(endpoint: str, context_identifier: str) -> bool:
         scheme == "https"
         and bool(slash)
         and path in (context_identifier, context_identifier + "/")
+        and len(host) <= _MAX_HOST_CHARS
         and host.isascii()  # before lower(): U+212A KELVIN SIGN lowers to "k"
         and _SUPEROFFICE_HOST.fullmatch(host.lower()) is not None
     )
