@@ -449,7 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "tenant",
         commands.cmd_tenant,
-        "show the Online tenant's state and endpoint (needs the system-user settings)",
+        "show the Online tenant's state and endpoint (needs SUPEROFFICE_CONTEXT_ID and "
+        "SUPEROFFICE_ENVIRONMENT)",
     )
 
     simulate = add(
