@@ -34,7 +34,8 @@ class Answer:
 
     ``hang_up`` closes the connection without writing a byte; ``stall`` waits that many
     seconds (or until the server stops) before answering; ``drip`` writes the body one
-    byte at a time, that many seconds apart (until the server stops).
+    byte at a time, that many seconds apart (until the server stops); ``drip_headers``
+    writes a header line that many seconds apart and never ends the headers.
     """
 
     status: int = 200
@@ -43,6 +44,7 @@ class Answer:
     hang_up: bool = False
     stall: float = 0.0
     drip: float = 0.0
+    drip_headers: float = 0.0
 
 
 Responder = Callable[[Seen], Answer]
@@ -93,6 +95,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self, answer: Answer) -> None:
         self.send_response(answer.status)
+        while answer.drip_headers:
+            self.send_header("X-A", "b")
+            self.flush_headers()
+            if self.server.loopback.stopping.wait(answer.drip_headers):
+                return
         for name, value in answer.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer.body)))

@@ -46,6 +46,7 @@ from replies import (
 from superoffice_batch import (
     AccessToken,
     AuthenticationError,
+    BatchClient,
     BatchTaskInfo,
     HttpError,
     ProtocolError,
@@ -55,7 +56,7 @@ from superoffice_batch import (
     TransportError,
     UsernamePassword,
 )
-from superoffice_batch.auth import is_ticket_rejection
+from superoffice_batch.auth import FunctionSource, TicketKeeper, is_ticket_rejection
 from superoffice_batch.errors import SuperOfficeError
 from superoffice_batch.secrets import NO_SECRETS
 from superoffice_batch.servertext import ServerText
@@ -633,13 +634,7 @@ def test_refresh_yielding_the_rejected_ticket_again_is_not_resent(
     assert_sent_in(soap, router.calls)
 
 
-@pytest.mark.parametrize(
-    ("options", "sent"),
-    [
-        pytest.param({"ticket": FIXED_TICKET}, FIXED_TICKET, id="fixed-ticket"),
-        pytest.param({}, None, id="no-ticket"),  # neither ticket= nor auth=
-    ],
-)
+# Neither ticket= nor auth=: refused before sending (test_client.py, issue 18 friction 1).
 @pytest.mark.parametrize(("rejection", "soap"), soap_taking_turns(REJECTIONS))
 def test_rejection_without_a_source_to_refresh_from_is_raised_after_one_request(
     flavor: SyncFlavor,
@@ -648,17 +643,15 @@ def test_rejection_without_a_source_to_refresh_from_is_raised_after_one_request(
     router: respx.MockRouter,
     batch: respx.Route,
     rejection: str,
-    options: dict[str, str],
-    sent: str | None,
 ) -> None:
     principal = router.post(PRINCIPAL_URL)
     batch.mock(side_effect=[REJECTIONS[rejection](soap) for _ in range(2)])
-    client = make(**options)
+    client = make(ticket=FIXED_TICKET)
 
     with pytest.raises(RAISED.get(rejection, ServiceError)):
         flavor.start(client, TASK)
 
-    assert batch_tickets(batch) == [sent]
+    assert batch_tickets(batch) == [FIXED_TICKET]
     assert not principal.called
     assert_sent_in(soap, batch.calls)
 
@@ -974,3 +967,26 @@ def test_concurrent_rejections_of_one_ticket_share_one_refresh(
     sent = batch_tickets(batch)[1:]
     assert sorted(sent) == ["7T:issued-1"] * CROWD + ["7T:issued-2"] * CROWD
     assert_sent_in(soap, router.calls)
+
+
+def test_the_sync_client_refuses_an_async_ticket_source_by_name(batch: respx.Route) -> None:
+    async def source() -> str:
+        return "7T:never"
+
+    with (
+        BatchClient(BASE_URL, auth=source) as client,
+        pytest.raises(TypeError, match="ticket source returned an awaitable: BatchClient"),
+    ):
+        client.start_batch_job(TASK)
+
+    assert not batch.called
+
+
+def test_a_callable_source_logs_in_through_a_flow_like_every_other_source() -> None:
+    keeper = TicketKeeper(lambda: "7T:from-a-function", None)
+
+    assert isinstance(keeper.source, FunctionSource)
+    flow = keeper.login_flow(session=None)  # type: ignore[arg-type]
+    with pytest.raises(StopIteration) as done:
+        next(flow)
+    assert done.value.value == "7T:from-a-function"

@@ -819,8 +819,9 @@ def test_online_needs_the_application_token(
 def test_a_url_that_is_not_the_root_exits_3_naming_the_url_setting(
     cli: Callable[..., Run], env: pytest.MonkeyPatch, simulator: NetServerSimulator
 ) -> None:
-    # Not a service URL (that is refused before sending), yet below the service path.
-    wrong = f"{simulator.base_url}/Remote/Services88/"
+    # Not a service URL (refused before sending) nor the services' folder (taken as its
+    # root), yet not the root either.
+    wrong = f"{simulator.base_url}/Remote/"
     env.setenv("SUPEROFFICE_URL", wrong)
 
     run = cli("list")

@@ -368,16 +368,17 @@ def test_request_body_is_the_task(
     assert operation.findtext(f"{{{TNS}}}Description") == "d"
 
 
-def test_request_without_credentials_has_no_credential_blocks(
+def test_a_call_without_credentials_is_refused_before_sending_naming_ticket_and_auth(
     route: respx.Route, client_factory: Callable[..., Any], flavor: SyncFlavor
 ) -> None:
+    # Issue 18, friction 1: NetServer's "Failed to validate tokens" said nothing of this.
     route.mock(return_value=ok())
 
-    flavor.start(client_factory(ticket=None, application_token=None))
+    with pytest.raises(ValueError, match=r"StartBatchJob needs a ticket.*ticket=.*auth=") as caught:
+        flavor.start(client_factory(ticket=None, application_token=None))
 
-    envelope = envelope_of(route.calls.last.request)
-    assert envelope.find(f".//{{{TNS}}}Ticket") is None
-    assert envelope.find(f".//{{{TNS}}}ApplicationToken") is None
+    assert "Ticket" not in type(caught.value).__name__
+    assert not route.called
 
 
 # -- 2. outcomes ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from superoffice_batch import (
     BatchTaskFailed,
     BatchTaskState,
     BatchTaskTimeout,
+    HttpError,
     ProtocolError,
     SoapVersion,
     TransportError,
@@ -173,3 +174,136 @@ def test_a_login_ticket_over_64_kib_is_a_protocol_error(
         flavor.start(client)
 
     assert huge[:40] not in str(caught.value)
+
+
+# -- one deadline per call (issue 17, break 4) ----------------------------------------------
+
+
+def test_a_server_dripping_header_lines_is_cut_at_the_call_deadline(flavor: SyncFlavor) -> None:
+    # One "X-A: b" line every 0.2 s: no read ever times out, and the headers never end.
+    with LoopbackServer([Answer(drip_headers=0.2)]) as server:
+        client = flavor.make(
+            server.url, ticket="7T:abcdef", soap_version=SOAP, timeout=1.0, call_deadline=1.5
+        )
+        began = time.monotonic()
+        with pytest.raises(TransportError, match="deadline") as caught:
+            flavor.run_within(6, lambda: client.start_batch_job(DEFAULT_TASK))
+        elapsed = time.monotonic() - began
+        flavor.close(client)
+
+    assert 1.5 <= elapsed < 2.0
+    assert caught.value.request_sent is True
+    assert f"POST {server.url}/Remote/Services88/Batch.svc" in str(caught.value)
+
+
+def test_a_resent_read_ends_within_one_call_deadline(flavor: SyncFlavor) -> None:
+    # Three dripping replies, two re-sends allowed: the re-sends share the call's deadline.
+    with LoopbackServer([_dripping(SOAP)] * 3) as server:
+        client = flavor.make(
+            server.url,
+            ticket="7T:abcdef",
+            soap_version=SOAP,
+            timeout=1.0,
+            call_deadline=1.5,
+            read_retries=2,
+        )
+        began = time.monotonic()
+        with pytest.raises(TransportError, match="deadline"):
+            flavor.run_within(10, lambda: client.get_batch_task_info(4711))
+        elapsed = time.monotonic() - began
+        flavor.close(client)
+
+    assert elapsed < 1.5 + 0.3
+    assert len(server.requests) == 1  # no back-off fits in what is left of the deadline
+
+
+def test_a_wait_cuts_its_poll_at_its_own_timeout_with_batch_task_timeout(
+    flavor: SyncFlavor,
+) -> None:
+    # The default call_deadline (120 s) is far beyond the wait's 1 s.
+    with LoopbackServer([_dripping(SOAP)]) as server:
+        client = flavor.make(server.url, ticket="7T:abcdef", soap_version=SOAP, timeout=1.0)
+        began = time.monotonic()
+        with pytest.raises(BatchTaskTimeout) as caught:
+            flavor.run_within(6, lambda: client.wait_for_batch_task(4711, timeout=1.0))
+        elapsed = time.monotonic() - began
+        flavor.close(client)
+
+    assert 1.0 <= elapsed < 1.3
+    assert caught.value.job_id == 4711
+    assert caught.value.info is None  # no snapshot was read
+    assert isinstance(caught.value.__cause__, TransportError)
+    assert str(caught.value).startswith("batch job 4711 was started")
+
+
+def test_an_injected_client_still_bounds_the_body(flavor: SyncFlavor) -> None:
+    # The library cannot reach an injected client's sockets (docs/errors.md, "The deadline"),
+    # but it reads the body itself.
+    with LoopbackServer([_dripping(SOAP)]) as server:
+        http = flavor.http_client_class()
+        client = flavor.make(
+            server.url,
+            ticket="7T:abcdef",
+            soap_version=SOAP,
+            timeout=1.0,
+            call_deadline=1.0,
+            http_client=http,
+            read_retries=0,
+        )
+        with pytest.raises(TransportError, match="deadline"):
+            flavor.run_within(6, lambda: client.get_batch_task_info(4711))
+        flavor.close(client)
+        flavor.close_http(http)
+
+
+# -- redirects (issue 17, break 8) ----------------------------------------------------------
+
+
+def test_a_redirect_is_not_followed_even_by_an_injected_client_that_follows(
+    router: respx.MockRouter, batch: respx.Route, flavor: SyncFlavor
+) -> None:
+    elsewhere = router.post("https://evil.example/steal")
+    batch.mock(return_value=httpx.Response(307, headers={"Location": "https://evil.example/steal"}))
+    http = flavor.http_client_class(follow_redirects=True)
+    client = flavor.make(BASE_URL, ticket="7T:abcdef", soap_version=SOAP, http_client=http)
+
+    with pytest.raises(HttpError) as caught:
+        flavor.start(client)
+    flavor.close_http(http)
+
+    assert caught.value.status_code == 307
+    assert not elsewhere.called
+    assert f"(POST {BASE_URL}/Remote/Services88/Batch.svc)" in str(caught.value)
+
+
+# -- the job in the message (issue 18, friction 7) ------------------------------------------
+
+
+def test_an_error_after_the_job_started_says_so_in_its_message(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    batch.mock(side_effect=[started(SOAP, 4711), _task_with_created(SOAP, HUGE_YEAR)])
+
+    with pytest.raises(ProtocolError) as caught:
+        flavor.run(make(ticket="7T:abcdef", soap_version=SOAP).run_batch_job(DEFAULT_TASK))
+
+    assert str(caught.value).startswith("batch job 4711 was started (do not start it again): ")
+    assert "BatchTaskInfo.created" in str(caught.value)
+
+
+def test_an_error_before_the_job_exists_names_no_job(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor
+) -> None:
+    batch.mock(return_value=httpx.Response(500, text="boom"))
+
+    with pytest.raises(HttpError) as caught:
+        flavor.run(make(ticket="7T:abcdef", soap_version=SOAP).run_batch_job(DEFAULT_TASK))
+
+    assert caught.value.job_id is None
+    assert "was started" not in str(caught.value)
+
+
+def test_the_client_names_the_deadline_extension_its_transport_reads() -> None:
+    from superoffice_batch import client, deadline
+
+    assert client._DEADLINE == deadline.EXTENSION

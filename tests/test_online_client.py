@@ -722,3 +722,126 @@ def test_an_online_tenant_reads_the_state_without_credentials(
     assert (state.state, state.endpoint) == ("Running", online.endpoint())
     assert online.calls == []
     assert online.exchange_requests == 0
+
+
+class _Front:
+    """A front end before the simulator: ``answer(request)`` replaces the real reply when
+    it returns one (a gateway's 503, a hostile body)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.batch_posts = 0
+
+    def replaced(self, request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/Batch.svc"):
+            self.batch_posts += 1
+        reply: httpx.Response | None = self.answer(request)
+        return reply
+
+
+def fronted_client(flavor: SyncFlavor, front: _Front) -> Any:
+    if flavor.name == "sync":
+        real = httpx.HTTPTransport()
+
+        class Sync(httpx.BaseTransport):
+            def handle_request(self, request: httpx.Request) -> httpx.Response:
+                return front.replaced(request) or real.handle_request(request)
+
+            def close(self) -> None:
+                real.close()
+
+        return httpx.Client(transport=Sync())
+    real_async = httpx.AsyncHTTPTransport()
+
+    class Async(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return front.replaced(request) or await real_async.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await real_async.aclose()
+
+    return httpx.AsyncClient(transport=Async())
+
+
+def call_through(flavor: SyncFlavor, online: OnlineSimulator, front: _Front, call: Any) -> Any:
+    """``call(client)`` through ``front``, with a client that finds the tenant itself."""
+    http = fronted_client(flavor, front)
+    client = flavor.make(
+        None,
+        auth=online.system_user(),
+        http_client=http,
+        soap_version=SoapVersion.SOAP11,
+        max_response_bytes=100_000,
+    )
+    try:
+        return flavor.run(call(client))
+    finally:
+        flavor.close(client)
+        flavor.close_http(http)
+
+
+def test_a_503_from_the_tenant_host_reads_the_state_and_raises_tenant_unavailable(
+    flavor: SyncFlavor, online: OnlineSimulator
+) -> None:
+    # Issue 18, friction 5: maintenance found by IIS's 503 before the state said so.
+    def maintenance(request: httpx.Request) -> httpx.Response | None:
+        if not request.url.path.endswith("/Batch.svc"):
+            return None
+        online.set_state(state="OfflineMaintenance")
+        return httpx.Response(503, text="<h1>Service Unavailable</h1>")
+
+    front = _Front(maintenance)
+
+    with pytest.raises(TenantUnavailable) as raised:
+        call_through(flavor, online, front, lambda client: client.start_batch_job(TASK))
+
+    assert raised.value.state == "OfflineMaintenance"
+    assert isinstance(raised.value.__cause__, HttpError)
+    assert raised.value.__cause__.status_code == 503
+    assert (front.batch_posts, online.state_requests) == (1, 2)
+
+
+def test_a_503_while_the_tenant_runs_is_raised_and_start_batch_job_not_resent(
+    flavor: SyncFlavor, online: OnlineSimulator
+) -> None:
+    def busy(request: httpx.Request) -> httpx.Response | None:
+        return httpx.Response(503) if request.url.path.endswith("/Batch.svc") else None
+
+    front = _Front(busy)
+
+    with pytest.raises(HttpError) as raised:
+        call_through(flavor, online, front, lambda client: client.start_batch_job(TASK))
+
+    assert raised.value.status_code == 503
+    assert (front.batch_posts, online.state_requests) == (1, 2)
+    assert online.jobs == []
+
+
+def test_a_jwks_failure_names_the_get_it_came_from(
+    flavor: SyncFlavor, online: OnlineSimulator
+) -> None:
+    # Issue 17, break 10: it said "(POST …)".
+    def no_keys(request: httpx.Request) -> httpx.Response | None:
+        return httpx.Response(200, json={"keys": "none"}) if "jwks" in request.url.path else None
+
+    with pytest.raises(ProtocolError) as raised:
+        call_through(flavor, online, _Front(no_keys), lambda c: c.start_batch_job(TASK))
+
+    assert f"(GET {online.environment}/login/.well-known/jwks)" in str(raised.value)
+
+
+def test_a_huge_state_reply_is_blamed_on_the_state_api(
+    flavor: SyncFlavor, online: OnlineSimulator
+) -> None:
+    def huge(request: httpx.Request) -> httpx.Response | None:
+        return (
+            httpx.Response(200, content=b" " * 200_000)
+            if "/api/state/" in request.url.path
+            else None
+        )
+
+    with pytest.raises(ProtocolError, match="exceeds the limit") as raised:
+        call_through(flavor, online, _Front(huge), lambda c: c.start_batch_job(TASK))
+
+    assert f"(GET {online.environment}/api/state/Cust12345)" in str(raised.value)
+    assert "Batch.svc" not in str(raised.value)

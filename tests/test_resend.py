@@ -1,4 +1,5 @@
-"""StartBatchJob is re-sent after a ticket rejection only on proof that it did not run."""
+"""The re-send rules: StartBatchJob is re-sent only on proof that it did not run; reads
+are re-sent after transient failures and 429 (Retry-After), within the call's deadline."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 import respx
 
 from flavors import SyncFlavor
-from replies import html, service_error, started, ticket_of
-from superoffice_batch import HttpError, ServiceError, SoapVersion
+from replies import html, service_error, started, task, ticket_of
+from superoffice_batch import BatchTaskState, HttpError, ServiceError, SoapVersion, resend
 
 SOAP = SoapVersion.SOAP12
 
@@ -108,3 +109,73 @@ def test_an_empty_415_is_still_resent_as_soap11(
 
     assert flavor.start(make(ticket="7T:abcdef")) == 4712
     assert batch.call_count == 2
+
+
+# -- the table (issue 17: one table, applied in one place) ----------------------------------
+
+
+def test_every_rule_says_when_it_applies_its_proof_its_budget_and_what_it_does() -> None:
+    for rule in resend.RULES:
+        assert rule.name
+        assert rule.proof
+        assert callable(rule.applies)
+        assert callable(rule.holds)
+        assert rule.at_most in ("connect_retries", "read_retries") or rule.at_most == 1
+        assert isinstance(rule.action, resend.Action)
+    assert len({rule.action for rule in resend.RULES}) == len(resend.RULES)
+
+
+# -- 429 (issue 18) -------------------------------------------------------------------------
+
+
+def _too_many(retry_after: str) -> httpx.Response:
+    return httpx.Response(429, text="slow down", headers={"Retry-After": retry_after})
+
+
+def test_a_read_answered_429_is_resent_after_retry_after(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor, sleeps: list[float]
+) -> None:
+    batch.mock(side_effect=[_too_many("3"), task(SOAP, BatchTaskState.STARTED)])
+
+    info = flavor.run(make(ticket="7T:abcdef", soap_version=SOAP).get_batch_task_info(4711))
+
+    assert info is not None
+    assert sleeps == [3.0]
+    assert batch.call_count == 2
+
+
+def test_retry_after_is_capped(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor, sleeps: list[float]
+) -> None:
+    batch.mock(side_effect=[_too_many("99999999999999999999"), task(SOAP, BatchTaskState.STARTED)])
+
+    flavor.run(make(ticket="7T:abcdef", soap_version=SOAP).get_batch_task_info(4711))
+
+    assert sleeps == [resend.MAX_BACKOFF]
+
+
+def test_a_retry_after_beyond_the_call_deadline_is_raised(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor, sleeps: list[float]
+) -> None:
+    batch.mock(side_effect=[_too_many("20"), task(SOAP, BatchTaskState.STARTED)])
+    client = make(ticket="7T:abcdef", soap_version=SOAP, call_deadline=10)
+
+    with pytest.raises(HttpError) as caught:
+        flavor.run(client.get_batch_task_info(4711))
+
+    assert caught.value.status_code == 429
+    assert sleeps == []
+    assert batch.call_count == 1
+
+
+def test_start_batch_job_is_never_resent_on_429(
+    batch: respx.Route, make: Callable[..., Any], flavor: SyncFlavor, sleeps: list[float]
+) -> None:
+    batch.mock(side_effect=[_too_many("1"), started(SOAP, 4712)])
+
+    with pytest.raises(HttpError) as caught:
+        flavor.start(make(ticket="7T:abcdef", soap_version=SOAP))
+
+    assert caught.value.status_code == 429
+    assert batch.call_count == 1
+    assert sleeps == []

@@ -6,7 +6,8 @@ A client is given one *ticket source* through its ``auth=`` option:
 * :class:`UsernamePassword`: logs in with SoPrincipal's AuthenticateUsernamePassword;
 * :class:`AccessToken`: exchanges an OAuth access token with AuthenticateWithAccessToken;
 * :class:`~superoffice_batch.online.SystemUser`: SuperOffice CRM Online's system-user flow;
-* any callable returning a ticket (for the async client it may return an awaitable).
+* any callable returning a ticket (for the async client it may return an awaitable),
+  wrapped in a :class:`FunctionSource` as httpx wraps a function in ``FunctionAuth``.
 
 The three classes log in through a *login flow*, in the manner of httpx's
 ``Auth.auth_flow``: a generator that yields requests (through :class:`LoginSession`) and
@@ -20,10 +21,11 @@ one login and, after a rejection, one refresh.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Generator
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import attrs
 
@@ -36,7 +38,9 @@ from .xmlvalues import check_text
 
 __all__ = [
     "AccessToken",
+    "Awaiting",
     "FlowSource",
+    "FunctionSource",
     "LoginSession",
     "Tenant",
     "TenantCache",
@@ -154,6 +158,32 @@ TicketSource = str | FlowSource | Callable[[], str | Awaitable[str]]
 """Anything the ``auth=`` option accepts."""
 
 
+class Awaiting(NamedTuple):
+    """A flow's step: await ``awaitable`` and send back its result (the async client only)."""
+
+    awaitable: Awaitable[Any]
+
+
+class FunctionSource:
+    """A callable ticket source as a login flow, so the clients refresh every source alike.
+
+    The callable's result is the ticket; an awaitable result is yielded as
+    :class:`Awaiting` for the async client to await.
+    """
+
+    secrets: tuple[str, ...] = ()
+
+    def __init__(self, function: Callable[[], object]) -> None:
+        self.function = function
+
+    def login_flow(self, session: LoginSession) -> Flow[object]:
+        """Call the function; its (awaited) result is the ticket."""
+        ticket = self.function()
+        if inspect.isawaitable(ticket):
+            ticket = yield Awaiting(ticket)
+        return ticket
+
+
 _REJECTING_STATUS = frozenset({401, 403})
 # NetServer's own type for credentials that fail validation (PROTOCOL.md section 7).
 _SESSION_EXCEPTION = "sosessionexception"
@@ -240,6 +270,8 @@ class TicketKeeper:
             raise ValueError(
                 "application_token differs from the SystemUser's: pass it to one of them only"
             )
+        if callable(source) and not hasattr(source, "login_flow"):
+            source = FunctionSource(source)
         self.source: Any = source
         self.application_token = application_token or own_token
         self.locates_tenant = hasattr(source, "tenant_flow")
@@ -287,10 +319,9 @@ class TicketKeeper:
             self.cache.last_used = time.monotonic()
         return self._credentials
 
-    def login_flow(self, session: LoginSession) -> Flow[str] | None:
-        """The source's login flow, or None when the source is a callable."""
-        flow = getattr(self.source, "login_flow", None)
-        return None if flow is None else flow(session)
+    def login_flow(self, session: LoginSession) -> Flow[str]:
+        """The source's login flow (after :meth:`needs_login` said yes)."""
+        return self.source.login_flow(session)  # type: ignore[no-any-return]
 
     def _follow_cache(self) -> None:
         """Take up a ticket stored in the shared cache, by this client or another."""

@@ -25,7 +25,7 @@ strings; the part of a message that quotes the server goes in ``quoting``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ __all__ = [
     "SuperOfficeError",
     "TenantUnavailable",
     "TransportError",
+    "label",
     "tenant_advice",
 ]
 
@@ -71,7 +72,8 @@ class SuperOfficeError(Exception):
 
     job_id: int | None = None
     """The batch task a ``wait_for_batch_task`` or ``run_batch_job`` was following when
-    the error was raised (for ``run_batch_job``: once the job was started), else None."""
+    the error was raised (for ``run_batch_job``: once the job was started), else None.
+    The message then begins by saying so, so that a log line of it does too."""
     url: str | None = None
     """The endpoint that was called, when known."""
     method: str = "POST"
@@ -85,8 +87,11 @@ class SuperOfficeError(Exception):
         super().__init__(message)
 
     def __str__(self) -> str:
-        # The one composition of a message: every addition (the request, the hint) here.
+        # The one composition of a message: every addition (the job, the request, the hint)
+        # here.
         text = super().__str__()
+        if self.job_id is not None:
+            text = f"batch job {self.job_id} was started (do not start it again): {text}"
         if self.url:
             text += f" ({self.method} {self.url})"
         return f"{text}; {self.hint}" if self.hint else text
@@ -121,6 +126,20 @@ class _ReplyError(SuperOfficeError):
 
     The parsers do not know the URL; the client sets :attr:`url` and :attr:`hint`.
     """
+
+
+def label(
+    error: BaseException,
+    method: str,
+    url: str,
+    hint: Callable[[SuperOfficeError], str | None] | None = None,
+) -> None:
+    """Name the request an error about a reply is about (its ``method`` and ``url``), and
+    what to check (``hint``), unless the error already names another request."""
+    if isinstance(error, _ReplyError) and error.url in (None, url):
+        error.url = url
+        error.method = method
+        error.hint = (hint and hint(error)) or error.hint
 
 
 class HttpError(_ReplyError):

@@ -20,6 +20,8 @@ class HttpRequest(NamedTuple):
     url: str
     headers: Mapping[str, str]
     content: bytes = b""
+    deadline: float | None = None
+    """The ``time.monotonic()`` instant the exchange must end by (set by the call policy)."""
 
     def __repr__(self) -> str:
         # The content carries tickets and tokens; the URL and method are what identify it.
@@ -32,3 +34,5 @@ class RawResponse(NamedTuple):
     status_code: int
     content_type: str | None
     content: bytes
+    retry_after: str | None = None
+    """The ``Retry-After`` header, if any (read by :mod:`superoffice_batch.resend`)."""
