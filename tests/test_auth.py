@@ -58,7 +58,7 @@ from superoffice_batch import (
 )
 from superoffice_batch.auth import FunctionSource, TicketKeeper, is_ticket_rejection
 from superoffice_batch.errors import SuperOfficeError
-from superoffice_batch.secrets import NO_SECRETS
+from superoffice_batch.secrets import NO_SECRETS, Secrets
 from superoffice_batch.servertext import ServerText
 
 USERNAME = "jdoe"
@@ -983,7 +983,7 @@ def test_the_sync_client_refuses_an_async_ticket_source_by_name(batch: respx.Rou
 
 
 def test_a_callable_source_logs_in_through_a_flow_like_every_other_source() -> None:
-    keeper = TicketKeeper(lambda: "7T:from-a-function", None)
+    keeper = TicketKeeper(lambda: "7T:from-a-function", None, Secrets())
 
     assert isinstance(keeper.source, FunctionSource)
     flow = keeper.login_flow(session=None)  # type: ignore[arg-type]

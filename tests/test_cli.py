@@ -820,8 +820,8 @@ def test_a_url_that_is_not_the_root_exits_3_naming_the_url_setting(
     cli: Callable[..., Run], env: pytest.MonkeyPatch, simulator: NetServerSimulator
 ) -> None:
     # Not a service URL (refused before sending) nor the services' folder (taken as its
-    # root), yet not the root either.
-    wrong = f"{simulator.base_url}/Remote/"
+    # root), yet not the root either: a folder below the services' folder.
+    wrong = f"{simulator.base_url}/Remote/Services88/Old/"
     env.setenv("SUPEROFFICE_URL", wrong)
 
     run = cli("list")
