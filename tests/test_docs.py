@@ -37,6 +37,12 @@ from pathlib import Path
 
 import pytest
 
+# pytester's in-process runs drop the modules first imported inside them; cryptography's
+# compiled core keeps the classes of the first import, so a second import of these makes
+# its own instances foreign to it ("must be a KeySerializationEncryption instance").
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: F401
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: F401
+
 from superoffice_batch.testing import NetServerSimulator
 from superoffice_batch.testing.online import OnlineSimulator
 

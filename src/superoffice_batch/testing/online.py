@@ -3,8 +3,8 @@
 :class:`OnlineSimulator` runs one **login host** (what a client calls the environment
 root, ``https://{env}.superoffice.com`` in real life) and N numbered **tenant hosts**
 (``sod1``, ``sod2``, … in real life), each its own HTTP server on loopback: ports stand
-in for host names. Tickets and jobs are shared by all hosts, so a tenant that moves to
-another host keeps both. ::
+in for host names. Each tenant is its own NetServer, with its own jobs and tickets, which
+it keeps when it moves to another host. ::
 
     with OnlineSimulator(tenants=("Cust12345",), hosts=2) as online:
         online.environment          # "http://127.0.0.1:<login port>": the root
@@ -18,8 +18,9 @@ unknown):
   (the path's case ignored, as IIS does), SOAP 1.1 [C]: header blocks ``ApplicationToken``
   (the app's client secret) and ``ContextIdentifier``, body ``AuthenticationRequest``
   {``SignedSystemToken``, ``ReturnTokenType``} in the partner-system-user namespace.
-  The reply is an ``AuthenticationResponse`` {``ErrorMessage``, ``IsSuccessful``,
-  ``Token``} [C], its children in that namespace, a null string written as ``i:nil``
+  The reply is an ``AuthenticationResponse`` {``IsSuccessful``, ``Token``,
+  ``ErrorMessage``} in the order of the service's WSDL [C], its children in that
+  namespace, a null string written as ``i:nil``
   the way WCF writes one [I], after a diagnostics ``ActivityId`` header block such as WCF
   may add [own]. Another Content-Type gets HTTP 415, another ``SOAPAction`` WCF's
   ``ActionNotSupported`` fault, a body that is no SOAP 1.1 envelope (parsed with the
@@ -61,8 +62,12 @@ unknown):
   Username/password logins are refused: the simulator has no users, as Basic credentials
   are not allowed Online [C]. A system user's ticket is valid for its own
   tenant only, on whichever host that tenant lives (each tenant is its own NetServer
-  [I]); elsewhere it is refused like an expired one.
-* Anything else gets IIS's HTML 404 page, a known path with another method 405 [own].
+  [I]); elsewhere it is refused like an expired one. Its jobs are its own too, numbered
+  from 1 [I]. A tenant host serves exactly ``/{ContextIdentifier}/Remote/Services88/
+  {Service}.svc``; under a first segment that is not a tenant living there, 421 [I].
+* Anything else gets IIS's HTML 404 page (on a tenant host: every other path, such as
+  ``{Endpoint}/api/Remote/Services88/Batch.svc``), a known path of the login host with
+  another method 405 [own].
 
 The simulator needs ``cryptography`` (the ``[online]`` extra): it is imported when an
 :class:`OnlineSimulator` or a key is made, not when this module is, so
