@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -990,3 +990,29 @@ def test_a_callable_source_logs_in_through_a_flow_like_every_other_source() -> N
     with pytest.raises(StopIteration) as done:
         next(flow)
     assert done.value.value == "7T:from-a-function"
+
+
+class _KnownTicket:
+    """A login flow that needs no request: it hands out a ticket it already has."""
+
+    secrets: tuple[str, ...] = ()
+
+    def login_flow(self, session: object) -> Generator[object, object, str]:
+        return FIXED_TICKET
+        yield  # a generator, as the protocol asks, that never yields
+
+
+def test_a_login_flow_may_return_without_a_request(
+    flavor: SyncFlavor,
+    soap: SoapVersion,
+    make: Callable[..., Any],
+    issuer: TicketIssuer,
+    batch: respx.Route,
+) -> None:
+    batch.mock(return_value=started(soap, 4711))
+    client = make(auth=_KnownTicket())
+
+    assert flavor.start(client, TASK) == 4711
+
+    assert issuer.sent == []
+    assert batch_tickets(batch) == [FIXED_TICKET]
