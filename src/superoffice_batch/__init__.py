@@ -34,6 +34,7 @@ from .models import (
     TimeZone,
 )
 from .operations import Reply
+from .secret_listeners import add_secret_listener, remove_secret_listener
 
 if TYPE_CHECKING:
     from .online import OnlineTenant, SystemUser, TenantState
@@ -89,4 +90,6 @@ __all__ = [
     "UserType",
     "UsernamePassword",
     "__version__",
+    "add_secret_listener",
+    "remove_secret_listener",
 ]

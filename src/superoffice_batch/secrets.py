@@ -8,6 +8,10 @@ exchange. The gate (:mod:`~superoffice_batch.servertext`) masks every registered
 wherever server text reaches an error, a log line or a terminal; server text carries the
 registry's :attr:`Secrets.view` with it (``ServerText(content, secrets)``).
 
+The values of :meth:`Secrets.register_latest` (tickets, signed tokens, JWTs: what the
+library derives) also go to the host application's listeners
+(:func:`~superoffice_batch.add_secret_listener`).
+
 A value spanning lines (a PEM or RSAXML key) is registered line by line too: a server
 quoting one line of it must not show that line. The names of the elements that carry a
 secret in an envelope (:data:`SECRET_ELEMENTS`) are masked whatever their content.
@@ -18,6 +22,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+
+from .secret_listeners import announce_secret
 
 __all__ = ["NO_SECRETS", "SECRET_ELEMENTS", "SecretView", "Secrets"]
 
@@ -108,6 +114,7 @@ class Secrets:
         with self._lock:
             self._latest[kind] = (*self._latest.get(kind, ())[-1:], value)
             self._rebuild()
+        announce_secret(value)  # derived at run time: the host's masking learns it here
 
     def _rebuild(self) -> None:
         latest = (value for values in self._latest.values() for value in values)
