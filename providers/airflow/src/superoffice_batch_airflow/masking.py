@@ -1,0 +1,39 @@
+"""Airflow's log masking, told about every secret a connection holds or the library derives.
+
+Airflow masks a connection's ``password`` and the extras whose names it deems sensitive.
+It cannot know the on-site ``extra.ticket``, a key read from ``extra.private_key_file``,
+or what superoffice-batch derives at run time (tickets, signed system-user tokens, JWTs):
+those are registered here, the derived ones through
+:func:`superoffice_batch.add_secret_listener` as soon as they exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Where Airflow itself tells providers to take redact() from (3.1+).
+from airflow.sdk._shared.secrets_masker import redact
+from airflow.sdk.log import mask_secret
+from superoffice_batch import add_secret_listener
+
+__all__ = ["mask", "redacted"]
+
+
+def mask(secrets: Iterable[str]) -> None:
+    """Have Airflow mask each secret, and each line of a multi-line one (a PEM key)."""
+    for secret in secrets:
+        mask_secret(secret)
+        lines = secret.splitlines()
+        if len(lines) > 1:
+            for line in lines:
+                mask_secret(line.strip())
+
+
+def redacted(text: str | None) -> str | None:
+    """``text`` with every secret Airflow knows masked (server text bound for XCom)."""
+    if text is None:
+        return None
+    return str(redact(text))
+
+
+add_secret_listener(mask_secret)

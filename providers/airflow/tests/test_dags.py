@@ -1,0 +1,138 @@
+"""DAGs run end to end with dag.test() against the on-site and Online simulators."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from conftest import TENANTS, xcoms
+from superoffice_batch.testing import NetServerSimulator
+from superoffice_batch.testing.online import OnlineSimulator
+
+pytestmark = pytest.mark.usefixtures("fresh_logins")
+
+DAG = """
+import datetime
+from airflow.sdk import DAG
+from superoffice_batch_airflow.operators import SuperOfficeBatchJobOperator
+
+with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2025, 1, 1)):
+    SuperOfficeBatchJobOperator(
+        task_id="export",
+        superoffice_conn_id="{conn_id}",
+        task_name="{task_name}",
+        task_info={{"parameter_object": {{"format": "csv", "day": "{{{{ ds }}}}"}}}},
+        deferrable={deferrable},
+        poll_interval=0.1,
+        timeout=30,
+    )
+"""
+
+
+def dag(dag_id: str, conn_id: str, *, deferrable: bool, task_name: str = "ExportTask") -> str:
+    return DAG.format(dag_id=dag_id, conn_id=conn_id, deferrable=deferrable, task_name=task_name)
+
+
+def started_ids(output: str) -> list[int]:
+    return [int(n) for n in re.findall(r"Started SuperOffice batch job (\d+)", output)]
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferred"])
+def test_on_site_job_runs_to_success(
+    on_site: NetServerSimulator, run_dag: Any, capfd: pytest.CaptureFixture[str], deferrable: bool
+) -> None:
+    dag_id = f"on_site_{'deferred' if deferrable else 'blocking'}"
+    run = run_dag(dag_id, dag(dag_id, "so_on_site", deferrable=deferrable))
+
+    assert run.state == "success"
+    [job] = on_site.jobs
+    assert xcoms(run, "export") == [
+        {"id": job.id, "name": "ExportTask", "state": "Succeeded", "result": job.result,
+         "progress_percent": 100}
+    ]
+    assert started_ids(capfd.readouterr().out + capfd.readouterr().err) == [job.id]
+    # task_info is templated: {{ ds }} was rendered.
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", job.parameter_object["day"])
+    assert on_site.logins == 1
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferred"])
+def test_a_failed_job_fails_the_task_naming_the_job_and_its_result(
+    on_site: NetServerSimulator, run_dag: Any, capfd: pytest.CaptureFixture[str], deferrable: bool
+) -> None:
+    dag_id = f"on_site_failing_{'deferred' if deferrable else 'blocking'}"
+    run = run_dag(dag_id, dag(dag_id, "so_on_site", deferrable=deferrable, task_name="FailingTask"))
+
+    assert run.state == "failed"
+    [job] = on_site.jobs
+    assert job.state == "Failed"
+    output = capfd.readouterr()
+    assert f"SuperOffice batch job {job.id} ended Failed: {job.result}" in output.out + output.err
+
+
+MAPPED = """
+import datetime
+from airflow.sdk import DAG
+from superoffice_batch_airflow.operators import SuperOfficeBatchJobOperator
+
+with DAG("online_mapped", schedule=None, start_date=datetime.datetime(2025, 1, 1)):
+    SuperOfficeBatchJobOperator.partial(
+        task_id="export", task_name="ExportTask", deferrable=True, poll_interval=0.1, timeout=30
+    ).expand(superoffice_conn_id=["so_cust10001", "so_cust10002", "so_cust10003"])
+"""
+
+
+def test_mapped_over_three_tenants_one_exchange_each(online: OnlineSimulator, run_dag: Any) -> None:
+    run = run_dag("online_mapped", MAPPED)
+
+    assert run.state == "success"
+    results = xcoms(run, "export")
+    assert [result["state"] for result in results] == ["Succeeded"] * 3
+    assert sorted(result["id"] for result in results) == sorted(job.id for job in online.jobs)
+    assert online.exchanges == len(TENANTS) == 3
+
+
+def _when_a_job_runs(online: OnlineSimulator, action: Any) -> threading.Thread:
+    def watch() -> None:
+        deadline = time.monotonic() + 20
+        while not online.jobs and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.15)  # a poll or two on the first host
+        action()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferred"])
+def test_a_tenant_moving_mid_wait_is_followed(
+    online: OnlineSimulator, run_dag: Any, deferrable: bool
+) -> None:
+    watcher = _when_a_job_runs(online, lambda: online.move("Cust10001", host=1))
+    dag_id = f"online_move_{'deferred' if deferrable else 'blocking'}"
+    run = run_dag(dag_id, dag(dag_id, "so_cust10001", deferrable=deferrable))
+    watcher.join()
+
+    assert run.state == "success"
+    assert online.misdirected >= 1
+    assert online.exchanges == 1
+    assert len(online.jobs) == 1
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferred"])
+def test_a_ticket_expiring_mid_wait_is_replaced(
+    online: OnlineSimulator, run_dag: Any, deferrable: bool
+) -> None:
+    watcher = _when_a_job_runs(online, online.expire_tickets)
+    dag_id = f"online_expiry_{'deferred' if deferrable else 'blocking'}"
+    run = run_dag(dag_id, dag(dag_id, "so_cust10001", deferrable=deferrable))
+    watcher.join()
+
+    assert run.state == "success"
+    assert online.exchanges == 2
+    assert len(online.jobs) == 1
