@@ -40,18 +40,19 @@ TENANTS = ("Cust10001", "Cust10002", "Cust10003")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    import sys
+
+    if "airflow.settings" in sys.modules:  # now, while pytest still captures its logging
+        sys.modules["airflow.settings"].dispose_orm()
     shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Iterator[None]:
+def airflow_db() -> None:
     """Airflow's metadata database: ``airflow db migrate`` in the temporary home."""
-    from airflow import settings
     from airflow.utils import db
 
     db.resetdb()
-    yield
-    settings.dispose_orm()  # now, while pytest still captures what it logs
 
 
 def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, fields: dict[str, Any]) -> None:

@@ -63,7 +63,8 @@ class SuperOfficeBatchJobTrigger(BaseTrigger):
         yield TriggerEvent(payload)
 
     async def _follow(self) -> dict[str, Any]:
-        timeout = None if self.end_time is None else max(self.end_time - time.time(), 0.0)
+        # Past end_time (the triggerer picked the trigger up late): poll once, then report.
+        timeout = None if self.end_time is None else max(self.end_time - time.time(), 0.001)
         try:
             async with SuperOfficeBatchHook(self.superoffice_conn_id).async_client() as client:
                 info = await client.wait_for_batch_task(
