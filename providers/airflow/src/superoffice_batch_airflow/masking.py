@@ -36,4 +36,18 @@ def redacted(text: str | None) -> str | None:
     return str(redact(text))
 
 
-add_secret_listener(mask_secret)
+def mask_derived(secret: str) -> None:
+    """Mask a secret the library derived, and each long part of a dotted one.
+
+    A signed system-user token starts with the system-user token, and Airflow's masker
+    may match that shorter secret first, leaving the signature after it visible; masking
+    the parts (signature, JWT payload) on their own closes that gap.
+    """
+    mask_secret(secret)
+    for part in secret.split("."):
+        if len(part) >= _LONG_PART:
+            mask_secret(part)
+
+
+_LONG_PART = 16
+add_secret_listener(mask_derived)
