@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -51,8 +52,13 @@ def test_on_site_job_runs_to_success(
     assert run.state == "success"
     [job] = on_site.jobs
     assert xcoms(run, "export") == [
-        {"id": job.id, "name": "ExportTask", "state": "Succeeded", "result": job.result,
-         "progress_percent": 100}
+        {
+            "id": job.id,
+            "name": "ExportTask",
+            "state": "Succeeded",
+            "result": job.result,
+            "progress_percent": 100,
+        }
     ]
     assert started_ids(capfd.readouterr().out + capfd.readouterr().err) == [job.id]
     # task_info is templated: {{ ds }} was rendered.
@@ -136,3 +142,28 @@ def test_a_ticket_expiring_mid_wait_is_replaced(
     assert run.state == "success"
     assert online.exchanges == 2
     assert len(online.jobs) == 1
+
+
+def test_a_deferred_job_s_end_reaches_the_task_within_a_poll(
+    on_site: NetServerSimulator, run_dag: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From the moment the job ends on the server to the end of the resumed task."""
+    ended: list[float] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if [job.state for job in on_site.jobs] == ["Succeeded"]:
+                ended.append(time.time())
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    run = run_dag("latency", dag("latency", "so_on_site", deferrable=True))
+    watcher.join()
+
+    assert run.state == "success"
+    latency = run.get_task_instance("export").end_date.timestamp() - ended[0]
+    logging.getLogger(__name__).info("deferred job's end to the task's end: %.3f s", latency)
+    assert 0 < latency < 5  # a poll interval (0.1 s) and resuming the task, on a busy machine

@@ -39,8 +39,11 @@ ONLINE_EXTRA = {
     ("fields", "message"),
     [
         (
-            {"host": "https://crm.example.com/SuperOffice", "password": "app-secret-123456",
-             "extra": ONLINE_EXTRA},
+            {
+                "host": "https://crm.example.com/SuperOffice",
+                "password": "app-secret-123456",
+                "extra": ONLINE_EXTRA,
+            },
             "mixes the two kinds: host .on-site. with extra.context_identifier, "
             "extra.environment, extra.system_user_token, extra.private_key .Online.",
         ),
@@ -51,8 +54,12 @@ ONLINE_EXTRA = {
             "lacks login and password, or extra.ticket",
         ),
         (
-            {"host": "https://crm.example.com/SuperOffice", "login": USER, "password": PASSWORD,
-             "extra": {"ticket": "7T:abcdefghijkl"}},
+            {
+                "host": "https://crm.example.com/SuperOffice",
+                "login": USER,
+                "password": PASSWORD,
+                "extra": {"ticket": "7T:abcdefghijkl"},
+            },
             "has both login/password and extra.ticket",
         ),
         (
@@ -61,28 +68,52 @@ ONLINE_EXTRA = {
             r"or extra.private_key_file, password \(the application token",
         ),
         (
-            {"password": "app-secret-123456",
-             "extra": {**ONLINE_EXTRA, "private_key_file": "/keys/app.pem"}},
+            {
+                "password": "app-secret-123456",
+                "extra": {**ONLINE_EXTRA, "private_key_file": "/keys/app.pem"},
+            },
             "has both extra.private_key and extra.private_key_file",
         ),
         (
-            {"host": "https://crm.example.com/SuperOffice", "login": USER, "password": PASSWORD,
-             "extra": {"soap": "1.2"}},
+            {
+                "host": "https://crm.example.com/SuperOffice",
+                "login": USER,
+                "password": PASSWORD,
+                "extra": {"soap": "1.2"},
+            },
             "unknown extra field.s. soap; known: call_deadline, context_identifier",
         ),
         (
-            {"host": "https://crm.example.com/SuperOffice", "login": USER, "password": PASSWORD,
-             "extra": {"soap_version": "2"}},
+            {
+                "host": "https://crm.example.com/SuperOffice",
+                "login": USER,
+                "password": PASSWORD,
+                "extra": {"soap_version": "2"},
+            },
             "extra.soap_version must be one of 1.1, 1.2",
         ),
         (
-            {"host": "https://crm.example.com/SuperOffice", "login": USER, "password": PASSWORD,
-             "extra": {"timeout": "soon"}},
+            {
+                "host": "https://crm.example.com/SuperOffice",
+                "login": USER,
+                "password": PASSWORD,
+                "extra": {"timeout": "soon"},
+            },
             "extra.timeout must be a number of seconds",
         ),
     ],
-    ids=["mixed", "no-host", "no-password", "no-login", "login-and-ticket", "online-missing",
-         "two-keys", "unknown-extra", "bad-soap-version", "bad-timeout"],
+    ids=[
+        "mixed",
+        "no-host",
+        "no-password",
+        "no-login",
+        "login-and-ticket",
+        "online-missing",
+        "two-keys",
+        "unknown-extra",
+        "bad-soap-version",
+        "bad-timeout",
+    ],
 )
 def test_bad_connections_name_their_fields_never_their_values(
     fields: dict[str, Any], message: str
@@ -95,19 +126,25 @@ def test_bad_connections_name_their_fields_never_their_values(
 
 def test_an_unreadable_key_file_is_named_not_shown() -> None:
     pasted = KEY  # a key pasted where its path belongs
-    with pytest.raises(ValueError, match="extra.private_key_file cannot be read") as caught:
-        read_connection(connection(
-            password="app-secret-123456",
-            extra={**{k: v for k, v in ONLINE_EXTRA.items() if k != "private_key"},
-                   "private_key_file": pasted},
-        ))
+    with pytest.raises(ValueError, match=r"extra\.private_key_file cannot be read") as caught:
+        read_connection(
+            connection(
+                password="app-secret-123456",
+                extra={
+                    **{k: v for k, v in ONLINE_EXTRA.items() if k != "private_key"},
+                    "private_key_file": pasted,
+                },
+            )
+        )
     assert "MIIE" not in str(caught.value)
 
 
 def test_the_ui_form_s_prefixed_extras_are_read(online: OnlineSimulator) -> None:
     fields = online_fields(online, "Cust10001")
     extra = {f"extra__superoffice_batch__{name}": value for name, value in fields["extra"].items()}
-    settings = read_connection(connection(password=fields["password"], extra={**extra, "timeout": 5}))
+    settings = read_connection(
+        connection(password=fields["password"], extra={**extra, "timeout": 5})
+    )
     assert settings.kind == "online"
     assert settings.base_url is None
     assert settings.options == {"timeout": 5.0}

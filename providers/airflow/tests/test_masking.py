@@ -86,7 +86,9 @@ def test_an_online_run_shows_no_secret_in_logs_or_xcom(
         "JWT": jwt,
         "ticket": ticket,
     }
-    secrets.update({f"key line {n}": line for n, line in enumerate(key_lines(online.private_key_pem))})
+    secrets.update(
+        {f"key line {n}": line for n, line in enumerate(key_lines(online.private_key_pem))}
+    )
     assert [name for name, secret in secrets.items() if secret in shown] == []
 
 
@@ -124,7 +126,8 @@ def test_airflow_redacts_what_the_hook_reads_and_the_library_derives(
     assert len(derived) == 3  # the signed token, the JWT, the ticket
     for secret in [*derived, *key_lines(online.private_key_pem), online.private_key_pem]:
         shown = redact(f"before {secret} after")
-        assert shown.startswith("before ***") and shown.endswith(" after")
+        assert shown.startswith("before ***")
+        assert shown.endswith(" after")
         assert [part for part in secret.split(".") if len(part) >= 16 and part in shown] == []
 
 
@@ -151,8 +154,12 @@ def test_a_failed_connection_test_shows_no_secret(
     set_connection(
         monkeypatch,
         "so_wrong",
-        {"conn_type": "superoffice_batch", "host": on_site.base_url, "login": "batchuser",
-         "password": wrong},
+        {
+            "conn_type": "superoffice_batch",
+            "host": on_site.base_url,
+            "login": "batchuser",
+            "password": wrong,
+        },
     )
     ok, message = SuperOfficeBatchHook("so_wrong").test_connection()
     assert not ok

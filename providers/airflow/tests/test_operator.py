@@ -75,9 +75,10 @@ def test_a_retry_waits_on_the_earlier_tries_job_instead_of_starting_another(
     on_site: NetServerSimulator, run_dag: Any, deferrable: bool
 ) -> None:
     dag_id = f"retry_running_{'deferred' if deferrable else 'blocking'}"
-    run = run_dag(dag_id, RETRY.format(
-        dag_id=dag_id, task_name="ExportTask", deferrable=deferrable, dies_after=0
-    ))
+    run = run_dag(
+        dag_id,
+        RETRY.format(dag_id=dag_id, task_name="ExportTask", deferrable=deferrable, dies_after=0),
+    )
 
     assert run.state == "success"
     assert run.get_task_instance("export").try_number == 2
@@ -131,7 +132,9 @@ def test_on_kill_stops_the_job(on_site: NetServerSimulator) -> None:
 
 
 def test_on_kill_before_a_job_started_does_nothing(on_site: NetServerSimulator) -> None:
-    operator = SuperOfficeBatchJobOperator(task_id="t", superoffice_conn_id="so_on_site", task_name="X")
+    operator = SuperOfficeBatchJobOperator(
+        task_id="t", superoffice_conn_id="so_on_site", task_name="X"
+    )
     operator.on_kill()
     assert on_site.calls == []
 
@@ -140,9 +143,11 @@ def test_unknown_task_info_fields_are_named_before_anything_is_sent(
     on_site: NetServerSimulator,
 ) -> None:
     operator = SuperOfficeBatchJobOperator(
-        task_id="t", superoffice_conn_id="so_on_site", task_name="ExportTask",
+        task_id="t",
+        superoffice_conn_id="so_on_site",
+        task_name="ExportTask",
         task_info={"parameters": {"a": "b"}},
     )
-    with pytest.raises(ValueError, match="unknown BatchTaskInfo field.s. parameters; known: "):
+    with pytest.raises(ValueError, match=r"unknown BatchTaskInfo field\(s\) parameters; known: "):
         operator.execute(_context())
     assert on_site.jobs == []

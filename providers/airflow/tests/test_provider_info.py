@@ -18,9 +18,13 @@ def test_the_entry_point_names_get_provider_info() -> None:
         for entry in importlib.metadata.entry_points(group="apache_airflow_provider")
         if entry.value.startswith("superoffice_batch_airflow")
     ]
-    assert (entry.name, entry.value) == ("provider_info", "superoffice_batch_airflow:get_provider_info")
+    assert (entry.name, entry.value) == (
+        "provider_info",
+        "superoffice_batch_airflow:get_provider_info",
+    )
     assert entry.load() is get_provider_info
-    assert entry.dist is not None and entry.dist.name == "superoffice-batch-airflow"
+    assert entry.dist is not None
+    assert entry.dist.name == "superoffice-batch-airflow"
 
 
 def test_the_provider_info_is_valid_for_airflow() -> None:
@@ -31,7 +35,11 @@ def test_the_provider_info_is_valid_for_airflow() -> None:
     [kind] = info["connection-types"]
     assert kind["connection-type"] == "superoffice_batch"
     assert kind["hook-class-name"] == "superoffice_batch_airflow.hooks.SuperOfficeBatchHook"
-    secret = {name for name, field in kind["conn-fields"].items() if field["schema"].get("format") == "password"}
+    secret = {
+        name
+        for name, field in kind["conn-fields"].items()
+        if field["schema"].get("format") == "password"
+    }
     assert secret == {"system_user_token", "private_key", "ticket"}
 
 

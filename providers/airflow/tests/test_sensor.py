@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-
 from superoffice_batch.testing import NetServerSimulator
 
 pytestmark = pytest.mark.usefixtures("fresh_logins")
@@ -35,7 +34,9 @@ def test_the_sensor_waits_for_the_job(
     on_site: NetServerSimulator, run_dag: Any, deferrable: bool
 ) -> None:
     dag_id = f"sensed_{'deferred' if deferrable else 'poke'}"
-    run = run_dag(dag_id, SENSED.format(dag_id=dag_id, task_name="ExportTask", deferrable=deferrable))
+    run = run_dag(
+        dag_id, SENSED.format(dag_id=dag_id, task_name="ExportTask", deferrable=deferrable)
+    )
 
     assert run.state == "success"
     [job] = on_site.jobs
@@ -48,7 +49,9 @@ def test_a_failed_job_fails_the_sensor_naming_it(
     on_site: NetServerSimulator, run_dag: Any, capfd: pytest.CaptureFixture[str], deferrable: bool
 ) -> None:
     dag_id = f"sensed_failing_{'deferred' if deferrable else 'poke'}"
-    run = run_dag(dag_id, SENSED.format(dag_id=dag_id, task_name="FailingTask", deferrable=deferrable))
+    run = run_dag(
+        dag_id, SENSED.format(dag_id=dag_id, task_name="FailingTask", deferrable=deferrable)
+    )
 
     assert run.state == "failed"
     assert run.get_task_instance("sense").state == "failed"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import set_connection
+from conftest import PASSWORD, USER, on_site_fields, set_connection
 from superoffice_batch import BatchClient, BatchTaskInfo, UsernamePassword
 from superoffice_batch.testing import NetServerSimulator
 from superoffice_batch.testing.online import OnlineSimulator
@@ -22,19 +22,29 @@ FIELDS = {"status", "job_id", "state", "result", "message"}
 
 
 def start(sim: NetServerSimulator, task: str = "ExportTask") -> int:
-    with BatchClient(sim.base_url, auth=UsernamePassword("batchuser", "Pa55word-2f8e91c4-on-site")) as client:
+    with BatchClient(sim.base_url, auth=UsernamePassword(USER, PASSWORD)) as client:
         return client.start_batch_job(BatchTaskInfo(name=task))
 
 
 def events(trigger: SuperOfficeBatchJobTrigger) -> list[dict[str, Any]]:
+    """The trigger's events; its client is closed by the time the event is yielded."""
+
     async def collect() -> list[dict[str, Any]]:
-        return [event.payload async for event in trigger.run()]
+        payloads = []
+        async for event in trigger.run():
+            assert not hooks._async_clients.get(asyncio.get_running_loop())
+            payloads.append(event.payload)
+        return payloads
 
     return asyncio.run(collect())
 
 
 def trigger(job_id: int, conn_id: str = "so_on_site", **changes: Any) -> SuperOfficeBatchJobTrigger:
-    kwargs: dict[str, Any] = {"superoffice_conn_id": conn_id, "job_id": job_id, "poll_interval": 0.05}
+    kwargs: dict[str, Any] = {
+        "superoffice_conn_id": conn_id,
+        "job_id": job_id,
+        "poll_interval": 0.05,
+    }
     return SuperOfficeBatchJobTrigger(**{**kwargs, **changes})
 
 
@@ -44,7 +54,6 @@ def test_success(on_site: NetServerSimulator) -> None:
     assert set(event) >= FIELDS
     assert event["status"] == "success"
     assert (event["job_id"], event["state"], event["result"]) == (job_id, "Succeeded", "Completed")
-    assert hooks._async_clients == {} or all(not clients for clients in hooks._async_clients.values())
 
 
 def test_failed(on_site: NetServerSimulator) -> None:
@@ -55,23 +64,34 @@ def test_failed(on_site: NetServerSimulator) -> None:
     assert event["result"] == job.result
 
 
-def test_timeout(on_site: NetServerSimulator) -> None:
-    job_id = start(on_site)
-    [event] = events(trigger(job_id, end_time=time.time() + 0.2))
-    assert (event["status"], event["job_id"], event["state"]) == ("timeout", job_id, "Started")
+@pytest.fixture
+def slow(netserver_factory: Any, monkeypatch: pytest.MonkeyPatch) -> NetServerSimulator:
+    """An on-site simulator whose jobs take a minute, behind connection ``so_slow``."""
+    sim = netserver_factory(users={USER: PASSWORD}, job_duration=60)
+    set_connection(monkeypatch, "so_slow", on_site_fields(sim))
+    return sim
+
+
+def test_timeout(slow: NetServerSimulator) -> None:
+    job_id = start(slow)
+    [event] = events(trigger(job_id, "so_slow", end_time=time.time() + 0.3))
+    assert (event["status"], event["job_id"]) == ("timeout", job_id)
+    assert event["state"] in ("New", "Started")
     assert f"SuperOffice batch job {job_id} did not finish" in event["message"]
 
 
-def test_an_end_time_already_past_times_out_after_one_poll(on_site: NetServerSimulator) -> None:
-    job_id = start(on_site)
-    [event] = events(trigger(job_id, end_time=time.time() - 5))
+def test_an_end_time_already_past_times_out_after_one_poll(slow: NetServerSimulator) -> None:
+    job_id = start(slow)
+    [event] = events(trigger(job_id, "so_slow", end_time=time.time() - 5))
     assert event["status"] == "timeout"
 
 
 def test_error_when_the_connection_is_incomplete(
     on_site: NetServerSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_connection(monkeypatch, "so_broken", {"conn_type": "superoffice_batch", "login": "batchuser"})
+    set_connection(
+        monkeypatch, "so_broken", {"conn_type": "superoffice_batch", "login": "batchuser"}
+    )
     [event] = events(trigger(7, "so_broken"))
     assert event["status"] == "error"
     assert event["job_id"] == 7

@@ -36,11 +36,16 @@ _SOAP_VERSIONS = {version.value: version for version in SoapVersion}
 class AirflowConnection(Protocol):
     """What is read of ``airflow.sdk.Connection``."""
 
-    conn_id: str
-    host: str | None
-    login: str | None
-    password: str | None
-    extra_dejson: dict[str, Any]
+    @property
+    def conn_id(self) -> str: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def login(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def extra_dejson(self) -> dict[str, Any]: ...
 
 
 class ConnectionSettings:
@@ -182,9 +187,7 @@ def _online(
     for name in ONLINE_EXTRAS + tuple(keys):
         if not isinstance(extra[name], str):
             raise ValueError(f"connection {conn.conn_id!r}: extra.{name} must be a string")
-    key_text = (
-        extra["private_key"] if keys == ["private_key"] else _read_key(conn.conn_id, extra)
-    )
+    key_text = extra["private_key"] if keys == ["private_key"] else _read_key(conn.conn_id, extra)
     auth = SystemUser(
         system_user_token=extra["system_user_token"],
         private_key=key_text,

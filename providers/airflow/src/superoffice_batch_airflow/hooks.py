@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from airflow.sdk import BaseHook
+
 from superoffice_batch import AsyncBatchClient, BatchClient, BatchTaskState, SuperOfficeError
 
 from .connection import (

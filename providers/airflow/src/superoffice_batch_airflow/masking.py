@@ -14,6 +14,7 @@ from collections.abc import Iterable
 # Where Airflow itself tells providers to take redact() from (3.1+).
 from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk.log import mask_secret
+
 from superoffice_batch import add_secret_listener
 
 __all__ = ["mask", "redacted"]

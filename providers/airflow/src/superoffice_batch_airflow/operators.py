@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
+
 from superoffice_batch import BatchClient, BatchTaskInfo, BatchTaskTimeout
 
-from .events import finished, job_result, outcome, succeeded, timed_out
+from .events import failed, finished, job_result, outcome, succeeded, timed_out
 from .hooks import DEFAULT_CONN_ID, SuperOfficeBatchHook
 from .triggers import SuperOfficeBatchJobTrigger
 
@@ -52,7 +53,7 @@ class SuperOfficeBatchJobOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("task_name", "task_info")
-    template_fields_renderers = {"task_info": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"task_info": "json"}
     ui_color = "#e3f2fd"
 
     def __init__(
@@ -111,7 +112,7 @@ class SuperOfficeBatchJobOperator(BaseOperator):
                 )
             except BatchTaskTimeout as error:
                 raise AirflowException(timed_out(self.job_id, error.info, self.timeout)) from None
-        return finished(self.job_id, info)
+        return finished(info)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """The trigger's event as the task's result, or the task's failure."""
@@ -148,10 +149,8 @@ class SuperOfficeBatchJobOperator(BaseOperator):
         if not mine:
             return None
         latest = max(mine, key=lambda info: info.id)
-        if latest.state == "Failed":
-            self.log.info(
-                "An earlier try's job %d failed; starting a new one", latest.id
-            )
+        if failed(latest):
+            self.log.info("An earlier try's job %d failed; starting a new one", latest.id)
             return None
         self.log.info(
             "Found job %d (%s) started by an earlier try; %s it instead of starting another",

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowException
 
-from .events import failure, outcome, succeeded
+from .events import failed, finished, outcome, succeeded
 from .hooks import DEFAULT_CONN_ID, SuperOfficeBatchHook
 from .triggers import SuperOfficeBatchJobTrigger
 
@@ -56,6 +56,7 @@ class SuperOfficeBatchJobSensor(BaseSensorOperator):
             ),
             method_name="execute_complete",
         )
+        return None
 
     def poke(self, context: Any) -> bool:
         """Whether the job has ended well; a failed job raises."""
@@ -64,10 +65,9 @@ class SuperOfficeBatchJobSensor(BaseSensorOperator):
             info = client.get_batch_task_info(job_id)
         if info is None:
             raise AirflowException(f"SuperOffice batch job {job_id} does not exist")
-        if succeeded(info):
+        if failed(info) or succeeded(info):
+            finished(info)  # raises for a failed job, naming it
             return True
-        if info.state == "Failed":
-            raise failure(job_id, info)
         self.log.info("SuperOffice batch job %d is %s", job_id, info.state)
         return False
 

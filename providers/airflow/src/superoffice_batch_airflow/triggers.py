@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
 from superoffice_batch import BatchTaskTimeout, SuperOfficeError
 
 from .events import event_for, succeeded, timed_out
@@ -37,7 +38,7 @@ class SuperOfficeBatchJobTrigger(BaseTrigger):
         poll_interval: float,
         end_time: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Airflow's, untyped
         self.superoffice_conn_id = superoffice_conn_id
         self.job_id = int(job_id)
         self.poll_interval = float(poll_interval)
@@ -60,7 +61,7 @@ class SuperOfficeBatchJobTrigger(BaseTrigger):
         # Yielding inside `async with` would leave the client open across the yield, and
         # dag.test() closes this generator there ("ignored GeneratorExit").
         payload = await self._follow()
-        yield TriggerEvent(payload)
+        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]  # Airflow's, untyped
 
     async def _follow(self) -> dict[str, Any]:
         # Past end_time (the triggerer picked the trigger up late): poll once, then report.
@@ -74,8 +75,9 @@ class SuperOfficeBatchJobTrigger(BaseTrigger):
             message = timed_out(self.job_id, error.info, timeout or 0.0)
             return event_for("timeout", self.job_id, error.info, message)
         except (SuperOfficeError, ValueError, TypeError) as error:
-            message = f"waiting for SuperOffice batch job {self.job_id}: {type(error).__name__}: {error}"
+            message = (
+                f"waiting for SuperOffice batch job {self.job_id}: {type(error).__name__}: {error}"
+            )
             return event_for("error", self.job_id, None, message)
-        if succeeded(info):
-            return event_for("success", self.job_id, info, f"job {self.job_id} succeeded")
-        return event_for("failed", self.job_id, info, f"job {self.job_id} ended {info.state}")
+        status = "success" if succeeded(info) else "failed"
+        return event_for(status, self.job_id, info, f"SuperOffice batch job {self.job_id} ended")
