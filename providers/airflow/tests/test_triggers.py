@@ -74,7 +74,7 @@ def slow(netserver_factory: Any, monkeypatch: pytest.MonkeyPatch) -> NetServerSi
 
 def test_timeout(slow: NetServerSimulator) -> None:
     job_id = start(slow)
-    [event] = events(trigger(job_id, "so_slow", end_time=time.time() + 0.3))
+    [event] = events(trigger(job_id, "so_slow", end_time=time.time() + 2))
     assert (event["status"], event["job_id"]) == ("timeout", job_id)
     assert event["state"] in ("New", "Started")
     assert f"SuperOffice batch job {job_id} did not finish" in event["message"]
