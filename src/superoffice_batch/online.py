@@ -7,8 +7,13 @@ The tenant's API root is not a fixed URL either: the tenant state API names it, 
 
 :class:`SystemUser` does both as sans-I/O flows (:meth:`SystemUser.login_flow`,
 :meth:`SystemUser.tenant_flow`) that the clients drive; this module sends nothing itself.
-PyJWT and cryptography (the ``[online]`` extra) are imported when a :class:`SystemUser` is
-made, never by ``import superoffice_batch``.
+:class:`OnlineTenant`, the part that finds the tenant, needs no credentials. They implement
+the protocols of :mod:`superoffice_batch.auth` (a ticket source, a tenant source whose
+state lives in a :class:`~superoffice_batch.auth.TenantCache`); the rules for what a state
+may say live here: which states answer, how long one is kept (:meth:`TenantState.expires_at`)
+and which hosts may serve a tenant (:func:`_checked_endpoint`). PyJWT and cryptography (the
+``[online]`` extra) are imported when a :class:`SystemUser` is made, never by
+``import superoffice_batch``.
 """
 
 from __future__ import annotations
