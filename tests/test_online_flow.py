@@ -605,8 +605,9 @@ def test_the_jwks_gives_rsa_signing_keys_by_kid(
     "jwks", [{}, {"keys": "x"}, {"keys": []}, {"keys": [{"kty": "EC"}]}, {"keys": [{}] * 65}]
 )
 def test_a_jwks_without_usable_keys_is_a_protocol_error(jwks: dict[str, Any]) -> None:
-    with pytest.raises(ProtocolError, match="JWKS"):
+    with pytest.raises(ProtocolError, match="JWKS") as raised:
         keys_of(jwks, "https://sod.superoffice.com/login/.well-known/jwks")
+    assert "(GET https://sod.superoffice.com/login/.well-known/jwks)" in str(raised.value)
 
 
 # -- the tenant state ----------------------------------------------------------------------

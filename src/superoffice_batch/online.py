@@ -38,7 +38,7 @@ from lxml import etree
 
 from .auth import TenantCache, TicketCache, check_secret
 from .envelope import hardened_parser, open_reply, serialize
-from .errors import AuthenticationError, HttpError, ProtocolError, _ReplyError
+from .errors import AuthenticationError, HttpError, ProtocolError, SuperOfficeError, label
 from .messages import HttpRequest, RawResponse
 from .secrets import SecretView
 from .servertext import ServerText, reveal, shows_as_is
@@ -501,8 +501,8 @@ def read_exchange_reply(response: RawResponse, url: str, secrets: SecretView) ->
             content_type=response.content_type,
             secrets=secrets,
         )
-    except _ReplyError as error:
-        error.url = url
+    except SuperOfficeError as error:
+        label(error, "POST", url)
         raise
     fields = _response_fields(payload, response, url, secrets)
     successful = (fields.get("IsSuccessful") or "").strip()
@@ -568,7 +568,9 @@ def keys_of(jwks: Mapping[str, Any], url: str) -> dict[str | None, RSAPublicKey]
 
     entries = jwks.get("keys")
     if not isinstance(entries, list) or len(entries) > _MAX_JWKS_KEYS:
-        raise ProtocolError(f"the JWKS has no list of at most {_MAX_JWKS_KEYS} keys", url=url)
+        raise ProtocolError(
+            f"the JWKS has no list of at most {_MAX_JWKS_KEYS} keys", url=url, method="GET"
+        )
     keys: dict[str | None, RSAPublicKey] = {}
     for entry in entries:
         if not (isinstance(entry, dict) and entry.get("kty") == "RSA"):
@@ -583,10 +585,10 @@ def keys_of(jwks: Mapping[str, Any], url: str) -> dict[str | None, RSAPublicKey]
         kid = kid if isinstance(kid, str) else None
         if kid in keys:  # which of the two signs? Neither is trusted.
             named = "without a kid" if kid is None else "with the same kid"
-            raise ProtocolError(f"the JWKS holds two signing keys {named}", url=url)
+            raise ProtocolError(f"the JWKS holds two signing keys {named}", url=url, method="GET")
         keys[kid] = key
     if not keys:
-        raise ProtocolError("the JWKS holds no RSA signing key", url=url)
+        raise ProtocolError("the JWKS holds no RSA signing key", url=url, method="GET")
     return keys
 
 

@@ -17,7 +17,6 @@ from ..errors import (
     SuperOfficeError,
     TenantUnavailable,
     TransportError,
-    _ReplyError,
 )
 from ..secrets import Secrets
 from ..servertext import for_terminal
@@ -77,7 +76,7 @@ def _run(ctx: Context, debug: bool) -> int:
     except (TransportError, BatchTaskTimeout) as error:
         return _report(out, error, ExitCode.CONNECTION, debug)
     except SuperOfficeError as error:
-        if isinstance(error, _ReplyError) and error.hint:
+        if error.hint:
             error.hint = in_cli_terms(error.hint)
         return _report(out, error, ExitCode.SERVICE, debug)
     except Exception as error:
