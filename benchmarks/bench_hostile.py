@@ -6,9 +6,10 @@ Three measurements, each against loopback only and bounded in time::
 
 1. The time and peak memory (tracemalloc) of ``reveal`` over a whole body of ``--mib`` MiB
    (as DEBUG logging masks envelopes), for each shape of escaped secret.
-2. How long a server that drips its reply one byte every ``--drip`` seconds holds one
-   call, and a ``wait_for_batch_task(timeout=2.0)``, with ``timeout=1.0`` and
-   ``call_deadline=5.0``.
+2. How long a dripping server holds a call, sync and async: one that drips header lines
+   every 0.5 s (``timeout=2, call_deadline=5``); one that drips its body a byte every
+   ``--drip`` seconds, for a read re-sent up to twice (same settings) and for a
+   ``wait_for_batch_task(timeout=2)`` with the default ``call_deadline`` (120 s).
 3. The simulator's thread count with 400 idle connections open, and how long 20 calls
    take meanwhile.
 """
@@ -16,15 +17,17 @@ Three measurements, each against loopback only and bounded in time::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import http.server
 import socket
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
-from superoffice_batch import BatchClient, SuperOfficeError
+from superoffice_batch import AsyncBatchClient, BatchClient, BatchTaskInfo, SuperOfficeError
 from superoffice_batch.servertext import ServerText, reveal
 from superoffice_batch.testing import NetServerSimulator
 
@@ -58,19 +61,29 @@ def masking(mib: float) -> None:
 
 
 class _Dripping(http.server.BaseHTTPRequestHandler):
+    """Drips its reply: the body one byte every ``drip`` seconds, or (``headers``) header
+    lines one every ``drip`` seconds, never ending the headers."""
+
     protocol_version = "HTTP/1.1"
     drip = 0.3
+    headers_only = False
     body = b"<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'>" + b" " * 4000
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        for offset in range(len(self.body)):  # at most 4000 * drip seconds
+        pieces: Iterator[bytes]
+        if self.headers_only:
+            self.flush_headers()
+            pieces = (b"X-A: b\r\n" for _ in range(4000))  # at most 4000 * drip seconds
+        else:
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(self.body)))
+            self.end_headers()
+            pieces = (self.body[offset : offset + 1] for offset in range(len(self.body)))
+        for piece in pieces:
             try:
-                self.wfile.write(self.body[offset : offset + 1])
+                self.wfile.write(piece)
                 self.wfile.flush()
             except OSError:
                 return
@@ -81,8 +94,9 @@ class _Dripping(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def _dripping_server(drip: float) -> Iterator[str]:
+def _dripping_server(drip: float, *, headers: bool = False) -> Iterator[str]:
     _Dripping.drip = drip
+    _Dripping.headers_only = headers
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Dripping)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -94,19 +108,50 @@ def _dripping_server(drip: float) -> Iterator[str]:
         server.server_close()
 
 
+def _held(call: Callable[[], object]) -> float:
+    began = time.monotonic()
+    with contextlib.suppress(SuperOfficeError):
+        call()
+    return time.monotonic() - began
+
+
+def _held_async(
+    url: str, options: dict[str, Any], call: Callable[[Any], Awaitable[object]]
+) -> float:
+    async def run() -> float:
+        async with AsyncBatchClient(url, **options) as client:
+            began = time.monotonic()
+            with contextlib.suppress(SuperOfficeError):
+                await call(client)
+            return time.monotonic() - began
+
+    return asyncio.run(run())
+
+
 def dripping(drip: float) -> None:
+    """How long a dripping server holds a call, sync and async (issue 17, break 4)."""
+    task = BatchTaskInfo(name="ExportTask")
+    options: dict[str, Any] = {"ticket": TICKET, "timeout": 2.0, "call_deadline": 5.0}
+    with _dripping_server(0.5, headers=True) as url:
+        with BatchClient(url, **options) as client:
+            held = _held(lambda: client.start_batch_job(task))
+        print(f"header lines every 0.5 s, timeout=2, call_deadline=5: sync  {held:6.2f} s")
+        held = _held_async(url, options, lambda client: client.start_batch_job(task))
+        print(f"header lines every 0.5 s, timeout=2, call_deadline=5: async {held:6.2f} s")
     with _dripping_server(drip) as url:
-        options = {"ticket": TICKET, "timeout": 1.0, "call_deadline": 5.0}
-        with BatchClient(url, read_retries=0, **options) as client:  # type: ignore[arg-type]
-            began = time.monotonic()
-            with contextlib.suppress(SuperOfficeError):
-                client.get_batch_task_info(4711)
-            print(f"one call held for            {time.monotonic() - began:6.2f} s")
-        with BatchClient(url, **options) as client:  # type: ignore[arg-type]
-            began = time.monotonic()
-            with contextlib.suppress(SuperOfficeError):
-                client.wait_for_batch_task(4711, timeout=2.0, poll_interval=0.1)
-            print(f"wait(timeout=2.0) held for   {time.monotonic() - began:6.2f} s")
+        with BatchClient(url, read_retries=2, **options) as client:
+            held = _held(lambda: client.get_batch_task_info(4711))
+        print(f"body byte every {drip} s, a read with read_retries=2:      sync  {held:6.2f} s")
+        held = _held_async(url, options, lambda client: client.get_batch_task_info(4711))
+        print(f"body byte every {drip} s, a read with read_retries=2:      async {held:6.2f} s")
+        defaults: dict[str, Any] = {"ticket": TICKET}  # call_deadline 120 s
+        with BatchClient(url, **defaults) as client:
+            held = _held(lambda: client.wait_for_batch_task(4711, timeout=2.0))
+        print(f"wait_for_batch_task(timeout=2), default call_deadline:  sync  {held:6.2f} s")
+        held = _held_async(
+            url, defaults, lambda client: client.wait_for_batch_task(4711, timeout=2.0)
+        )
+        print(f"wait_for_batch_task(timeout=2), default call_deadline:  async {held:6.2f} s")
 
 
 def idle_connections(count: int = 400) -> None:
@@ -131,10 +176,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=float, default=10.0)
     parser.add_argument("--drip", type=float, default=0.3)
+    parser.add_argument("--deadline-only", action="store_true", help="measurement 2 only")
     args = parser.parse_args()
-    masking(args.mib)
+    if not args.deadline_only:
+        masking(args.mib)
     dripping(args.drip)
-    idle_connections()
+    if not args.deadline_only:
+        idle_connections()
 
 
 if __name__ == "__main__":

@@ -198,6 +198,17 @@ def _tls_context() -> ssl.SSLContext:
     return _TLS[0]
 
 
+def _pool_options() -> dict[str, Any]:
+    """httpx's defaults for a client's pool (``httpx.Limits()``), and the shared TLS context."""
+    limits = httpx.Limits()
+    return {
+        "ssl_context": _tls_context(),
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+    }
+
+
 def _core_request(request: httpx.Request, content: Any) -> httpcore.Request:
     url = request.url
     return httpcore.Request(
@@ -240,13 +251,7 @@ class DeadlineTransport(httpx.BaseTransport):
     """An httpx transport whose every socket step ends by the call's deadline."""
 
     def __init__(self) -> None:
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=_tls_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=_Backend(),
-        )
+        self._pool = httpcore.ConnectionPool(**_pool_options(), network_backend=_Backend())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = request.extensions.get(EXTENSION)
@@ -299,11 +304,7 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
 
     def __init__(self) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_tls_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=_AsyncBackend(),
+            **_pool_options(), network_backend=_AsyncBackend()
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
