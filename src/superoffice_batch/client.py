@@ -179,15 +179,19 @@ _CLIENT_OPTIONS = """
       first refusal on. Pin :attr:`SoapVersion.SOAP11` for a stock WCF endpoint.
     * ``timeout``: seconds (or an ``httpx.Timeout``) for every request, injected client
       or not; it must be finite.
-    * ``call_deadline``: seconds one HTTP exchange may take in all, however slowly the
-      reply trickles in (default 120); past it the call raises ``TransportError``.
+    * ``call_deadline``: seconds one call may take in all (default 120): connect, request,
+      response headers, body, re-sends and back-off; past it the call raises
+      ``TransportError``.
     * ``http_client``: an httpx client to send with (proxies, TLS, limits); the library
-      does not close it.
+      does not close it, and bounds only the reply's body by ``call_deadline`` (the
+      library's own transport bounds every socket step). Redirects are never followed.
     * ``max_response_bytes``: replies above this size raise unread.
     * ``connect_retries``: re-sends when no connection could be made (nothing was sent,
       so this is safe even for StartBatchJob).
     * ``read_retries``: re-sends of read-only calls (``Get…``) after a transport failure
-      or HTTP 429/502/503/504, with backoff.
+      or HTTP 429/502/503/504, with backoff (after a 429, its ``Retry-After`` seconds).
+    * A Batch call needs ``ticket`` or ``auth``: without either it raises ``ValueError``
+      before anything is sent.
     * ``time_zone``: a :class:`TimeZone` sent with every Batch call, saying how NetServer
       should read naive dates.
 """
