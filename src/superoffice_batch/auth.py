@@ -194,23 +194,25 @@ _SUBJECTS = ("ticket", "session")
 _FAILURES = ("invalid", "expired", "notvalid", "rejected")
 
 
-def is_ticket_rejection(error: SuperOfficeError, *, reply_succeeded: bool = False) -> bool:
-    """Whether NetServer refused the call's ticket, so the operation did not run.
+def is_ticket_rejection(error: SuperOfficeError) -> bool:
+    """Whether NetServer refused the call's ticket, by what the error says.
 
     PROTOCOL.md section 7 leaves most exact types open until a real tenant shows them; the
     rule therefore lives here alone. A rejection is:
 
     * a reply with HTTP status 401 or 403 (an HTML page, a fault or a business error
-      alike) whose body is not the operation's successful reply: ``reply_succeeded``
-      says whether it was, read as if the status were 200 (then the call ran);
+      alike);
     * a :class:`ServiceError` (or one of its inner exceptions) whose ``exception_type``
       is NetServer's ``SoSessionException`` (in any namespace), or names a ticket or
       session that is invalid, expired, not valid or rejected. The free-text message never
       counts: the Service module has "support tickets", and any text may mention a session.
+
+    The proof that the call did not run (its body is not the operation's successful
+    reply) is the re-send table's (:mod:`superoffice_batch.resend`).
     """
     status = error.status_code if isinstance(error, (HttpError, SoapFault, ServiceError)) else None
     if status in _REJECTING_STATUS:
-        return not reply_succeeded
+        return True
     current: ServiceError | None = error if isinstance(error, ServiceError) else None
     while current is not None:
         if _names_ticket_failure(current.exception_type):
