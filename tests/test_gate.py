@@ -8,10 +8,12 @@ envelope logs included.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import html
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
@@ -24,13 +26,23 @@ import httpx
 import pytest
 import respx
 
+from conftest import BASE_URL, BATCH_URL, PRINCIPAL_URL
 from flavors import SyncFlavor
-from replies import CONTENT_TYPES
-from superoffice_batch import SoapVersion, SuperOfficeError
+from replies import CONTENT_TYPES, authenticated, fault, service_error, started, task
+from superoffice_batch import (
+    BatchTaskInfo,
+    BatchTaskState,
+    SoapVersion,
+    SuperOfficeError,
+    SystemUser,
+    UsernamePassword,
+)
+from superoffice_batch.cli import main
 from superoffice_batch.cli._output import clean, json_line
 from superoffice_batch.errors import EXCERPT_CHARS
 from superoffice_batch.secrets import NO_SECRETS, SecretView
 from superoffice_batch.servertext import ServerText, for_terminal, reveal
+from test_cli import ENV_NAMES
 from test_replies import exposed_text
 
 TICKET = "7T:SeCrEtTicket42xyzQ=="
@@ -440,3 +452,456 @@ def test_a_transport_error_quoting_a_secret_does_not_show_it(
         flavor.start(client)
 
     assert _shows(exposed_text(caught.value)) == []
+
+
+# -- every road from the server to a message, walked with a hostile server ------------------
+#
+# Each road below makes one call fail through one error path, against a server that
+# echoes every secret the client holds (those it sent and those it was given), in one
+# form, around characters that act on a terminal. Nothing the error or the log shows may
+# hold a secret or such a character, and print() must be able to write it.
+
+TRICKS = "\x1b[2J\x1b]0;owned\x07 \u202eevil\u2066 \u200b\x9b2J \ufeff"
+ROAD_FORMS = {name: FORMS[name] for name in ("raw", "decimal references", "percent-encoded")}
+ROAD_FORMS["json-escaped"] = FORMS["json-escaped"]
+PASSWORD_ONSITE = "Pa55-w0rd!x-onsite"
+ENV = "https://login.example"
+CTX = "Cust12345"
+ENDPOINT = f"https://tenant.example/{CTX}"
+STATE_URL = f"{ENV}/api/state/{CTX}"
+EXCHANGE_URL = f"{ENV}/Login/Services/PartnerSystemUserService.svc"
+JWKS_URL = f"{ENV}/login/.well-known/jwks"
+ONLINE_BATCH_URL = f"{ENDPOINT}/Remote/Services88/Batch.svc"
+SYSTEM_USER_TOKEN = "SystemUserToken-7a8b9c0d1e2f"
+ONLINE_TICKET = "7T:OnlineTicketFromTheJwt0123456789"
+PSU = "http://www.superoffice.com/superid/partnersystemuser/0.1"
+S11 = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+class Hostile:
+    """A server that echoes every secret it knows of, in one form, with terminal tricks.
+
+    It knows the client's secrets from the test, and hears the ones the client makes
+    (the signed system-user token) in the requests it receives.
+    """
+
+    def __init__(self, form: Callable[[str], str], *secrets: str) -> None:
+        self.form = form
+        self.secrets = [secret for secret in secrets if secret]
+
+    def hear(self, request: httpx.Request) -> None:
+        found = re.search(rb"SignedSystemToken>([^<]+)<", request.content)
+        if found:
+            self.secrets.append(found.group(1).decode())
+
+    def text(self) -> str:
+        return TRICKS + " ".join(self.form(secret) for secret in self.secrets) + TRICKS
+
+    def page(self, status: int = 500) -> httpx.Response:
+        """An HTML page: bytes, lone surrogates (as UTF-8 would write them) included."""
+        body = f"<html><body>{self.text()}\ud800</body></html>"
+        return httpx.Response(
+            status,
+            content=body.encode("utf-8", "surrogatepass"),
+            headers={"Content-Type": "text/html"},
+        )
+
+    def xml_text(self) -> str:
+        """The text as XML can carry it (no ESC, no BEL), escaped."""
+        kept = "".join(ch for ch in self.text() if ch not in "\x1b\x07")
+        return html.escape(kept, quote=False)
+
+    def json_text(self) -> str:
+        """The text as a JSON string, a lone surrogate escaped in it."""
+        return json.dumps(self.text() + "\ud800")
+
+
+def _check(shown: str, hostile: Hostile, where: str) -> None:
+    """No secret, in the form echoed or raw, and nothing a terminal acts on."""
+    folded = shown.lower()
+    for secret in hostile.secrets:
+        # Past a ticket's "7T:", which is no secret and shows by design.
+        for variant in {secret[3:], hostile.form(secret[3:])}:
+            pieces = {variant[i : i + 12].lower() for i in range(0, max(len(variant) - 11, 1), 9)}
+            leaked = [piece for piece in pieces if piece in folded]
+            assert not leaked, f"{where} shows {leaked[0]!r} of a secret: {shown[:300]!r}"
+    assert for_terminal(shown) == shown, f"{where} holds a character a terminal acts on"
+    shown.encode("utf-8")  # what print() does: no lone surrogate
+
+
+def _check_all(error: BaseException, records: list[logging.LogRecord], hostile: Hostile) -> None:
+    _check(str(error), hostile, "str(error)")
+    _check(repr(error), hostile, "repr(error)")
+    _check(exposed_text(error), hostile, "an attribute")
+    assert records, "the DEBUG logs were written"
+    for record in records:
+        _check(record.getMessage(), hostile, f"the log line {record.msg!r}")
+
+
+# -- the roads: (what the routes answer, the call that fails) ---------------------------------
+
+Call = Callable[[Any], Any]  # client -> what the flavor runs
+Setup = Callable[[respx.MockRouter, Hostile], None]
+
+
+def _onsite_login(router: respx.MockRouter, hostile: Hostile) -> None:
+    router.post(PRINCIPAL_URL).mock(return_value=authenticated(SOAP, TICKET))
+
+
+def _batch(answer: Callable[[Hostile], httpx.Response]) -> Setup:
+    def setup(router: respx.MockRouter, hostile: Hostile) -> None:
+        _onsite_login(router, hostile)
+        router.post(BATCH_URL).mock(side_effect=lambda request: answer(hostile))
+
+    return setup
+
+
+SHAPES: dict[str, Callable[[Hostile], httpx.Response]] = {
+    "page": lambda hostile: hostile.page(),
+    "fault": lambda hostile: fault(SOAP, hostile.xml_text()),
+    "service error": lambda hostile: service_error(SOAP, hostile.xml_text()),
+}
+FAMILIES: dict[str, Call] = {
+    "start": lambda client: client.start_batch_job(BatchTaskInfo(name="ExportTask")),
+    "read": lambda client: client.get_batch_task_info(42),
+    "list": lambda client: client.get_batch_task_infos_by_state(BatchTaskState.STARTED),
+    "update": lambda client: client.update_batch_task(BatchTaskInfo(id=42, name="x")),
+    "stop": lambda client: client.stop_batch_job(42),
+    "delete": lambda client: client.delete_batch_tasks([42]),
+}
+ONSITE_ROADS: dict[str, tuple[Setup, Call]] = {
+    f"{family}: {shape}": (_batch(answer), call)
+    for family, call in FAMILIES.items()
+    for shape, answer in SHAPES.items()
+}
+
+
+def _polls(*answers: Callable[[Hostile], httpx.Response]) -> Setup:
+    def setup(router: respx.MockRouter, hostile: Hostile) -> None:
+        _onsite_login(router, hostile)
+        replies = iter(answers)
+        router.post(BATCH_URL).mock(side_effect=lambda request: next(replies)(hostile))
+
+    return setup
+
+
+def _failed(hostile: Hostile) -> httpx.Response:
+    return task(SOAP, BatchTaskState.FAILED, job_id=42, result=hostile.xml_text())
+
+
+ONSITE_ROADS |= {
+    # Break 3: the job's Result, and a state the library does not know, are server text.
+    "wait: failed job": (
+        _polls(_failed),
+        lambda client: client.wait_for_batch_task(42, raise_on_failure=True),
+    ),
+    "wait: unknown state at the deadline": (
+        _polls(lambda hostile: task(SOAP, hostile.xml_text().replace(" ", "_"), job_id=42)),
+        lambda client: client.wait_for_batch_task(42, timeout=0.001),
+    ),
+    "run: failed job": (
+        _polls(lambda hostile: started(SOAP, 42), _failed),
+        lambda client: client.run_batch_job(
+            BatchTaskInfo(name="ExportTask"), raise_on_failure=True, poll_interval=0.001
+        ),
+    ),
+    "SoPrincipal login: page": (
+        lambda router, hostile: router.post(PRINCIPAL_URL).mock(return_value=hostile.page()),
+        FAMILIES["start"],
+    ),
+    "SoPrincipal login: fault": (
+        lambda router, hostile: router.post(PRINCIPAL_URL).mock(
+            return_value=fault(SOAP, hostile.xml_text())
+        ),
+        FAMILIES["start"],
+    ),
+}
+
+
+@pytest.mark.parametrize("form", ROAD_FORMS.values(), ids=ROAD_FORMS.keys())
+@pytest.mark.parametrize("road", ONSITE_ROADS.values(), ids=ONSITE_ROADS.keys())
+def test_no_onsite_road_shows_a_secret_or_steers_a_terminal(
+    router: respx.MockRouter,
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+    road: tuple[Setup, Call],
+    form: Callable[[str], str],
+) -> None:
+    setup, call = road
+    hostile = Hostile(form, TICKET, APP_TOKEN, PASSWORD_ONSITE)
+    setup(router, hostile)
+    caplog.set_level(logging.DEBUG, logger="superoffice_batch")
+    client = flavor.make(
+        BASE_URL,
+        auth=UsernamePassword("jdoe", PASSWORD_ONSITE),
+        application_token=APP_TOKEN,
+        soap_version=SOAP,
+    )
+    try:
+        with pytest.raises(SuperOfficeError) as caught:
+            flavor.run(call(client))
+    finally:
+        flavor.close(client)
+
+    _check_all(caught.value, caplog.records, hostile)
+
+
+# -- Online: the state, the exchange, the keys, the tenant's own calls ----------------------
+
+
+@pytest.fixture(scope="module")
+def online_keys() -> tuple[Any, Any]:
+    """The app's key and SuperOffice's signing key."""
+    from superoffice_batch.testing.online import generate_app_key
+
+    return generate_app_key(), generate_app_key()
+
+
+def _state(**changes: object) -> dict[str, object]:
+    return {
+        "ContextIdentifier": CTX,
+        "Endpoint": ENDPOINT,
+        "State": "Running",
+        "IsRunning": True,
+        "ValidUntil": "2099-01-01T00:00:00Z",
+        **changes,
+    }
+
+
+def _json_reply(value: object, status: int = 200) -> httpx.Response:
+    return httpx.Response(status, json=value)
+
+
+def _exchange_reply(token: str = "", error: str = "", ok: bool = True) -> httpx.Response:
+    body = (
+        f'<s:Envelope xmlns:s="{S11}"><s:Body><AuthenticationResponse xmlns="{PSU}">'
+        f"<IsSuccessful>{'true' if ok else 'false'}</IsSuccessful><Token>{token}</Token>"
+        f"<ErrorMessage>{error}</ErrorMessage></AuthenticationResponse></s:Body></s:Envelope>"
+    )
+    return httpx.Response(200, text=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+
+
+def _jwt(signing: Any, header: dict[str, str] | None = None) -> str:
+    import jwt
+
+    from superoffice_batch.online import SERIAL_CLAIM, TICKET_CLAIM
+
+    claims = {
+        "iss": "SuperOffice AS",
+        "aud": "spn:SERIAL1",
+        SERIAL_CLAIM: "SERIAL1",
+        TICKET_CLAIM: ONLINE_TICKET,
+        "exp": time.time() + 3600,
+    }
+    if header is not None:  # a token whose header says what the test wants: unsigned
+        parts = [json.dumps(part).encode() for part in (header, claims)]
+        encoded = [base64.urlsafe_b64encode(part).rstrip(b"=").decode() for part in parts]
+        return ".".join([*encoded, "c2ln"])
+    return jwt.encode(claims, signing.pem, algorithm="RS256", headers={"kid": "k1"})
+
+
+class Online:
+    """SuperOffice CRM Online as respx routes: each step answers as told, else as it should."""
+
+    def __init__(self, router: respx.MockRouter, hostile: Hostile, signing: Any) -> None:
+        self.hostile = hostile
+        self.signing = signing
+        self.state = router.get(STATE_URL).mock(return_value=_json_reply(_state()))
+        self.exchange = router.post(EXCHANGE_URL).mock(side_effect=self._exchange)
+        self.jwks = router.get(JWKS_URL).mock(
+            return_value=_json_reply({"keys": [signing.jwk("k1")]})
+        )
+        self.batch = router.post(ONLINE_BATCH_URL).mock(return_value=started(SOAP, 42))
+        self.token: Callable[[], str] = lambda: _jwt(signing)
+        self.refusal: str | None = None
+
+    def _exchange(self, request: httpx.Request) -> httpx.Response:
+        self.hostile.hear(request)
+        if self.refusal is not None:
+            return _exchange_reply(error=self.refusal, ok=False)
+        token = self.token()
+        self.hostile.secrets.append(token)
+        return _exchange_reply(token)
+
+
+OnlineSetup = Callable[[Online, Hostile], None]
+
+
+def _refused(online: Online, hostile: Hostile) -> None:
+    online.exchange.mock(
+        side_effect=lambda request: (
+            hostile.hear(request),
+            _exchange_reply(error=hostile.xml_text(), ok=False),
+        )[1]
+    )
+
+
+def _exchange_page(online: Online, hostile: Hostile) -> None:
+    online.exchange.mock(side_effect=lambda request: (hostile.hear(request), hostile.page())[1])
+
+
+ONLINE_ROADS: dict[str, OnlineSetup] = {
+    # Break 1: the state and JWKS reads quote their replies with the client's secrets.
+    "state: page": lambda online, hostile: online.state.mock(return_value=hostile.page()),
+    "state: unusable": lambda online, hostile: online.state.mock(
+        return_value=httpx.Response(
+            200, text='{"State": ' + hostile.json_text() + "}", headers={"Content-Type": "json"}
+        )
+    ),
+    "jwks: page": lambda online, hostile: online.jwks.mock(
+        side_effect=lambda request: hostile.page()
+    ),
+    "jwks: not json": lambda online, hostile: online.jwks.mock(
+        side_effect=lambda request: httpx.Response(200, text=hostile.text())
+    ),
+    # Break 2: the tenant's State and Endpoint are server text.
+    "state: unavailable": lambda online, hostile: online.state.mock(
+        return_value=httpx.Response(
+            200,
+            text=f'{{"ContextIdentifier": "{CTX}", "IsRunning": false, '
+            f'"ValidUntil": "2099-01-01T00:00:00Z", "State": {hostile.json_text()}}}',
+        )
+    ),
+    "state: endpoint with secrets": lambda online, hostile: online.state.mock(
+        return_value=_json_reply(
+            _state(
+                Endpoint=f"https://tenant.example/{hostile.form(APP_TOKEN)}"
+                f"/{hostile.form(SYSTEM_USER_TOKEN)}\u202e/{CTX}"
+            )
+        )
+    ),
+    "exchange: refused": _refused,
+    "exchange: page": _exchange_page,
+    "exchange: algorithm": lambda online, hostile: setattr(
+        online, "token", lambda: _jwt(online.signing, {"alg": hostile.text(), "kid": "k1"})
+    ),
+    "batch: page": lambda online, hostile: online.batch.mock(
+        side_effect=lambda request: hostile.page()
+    ),
+    "batch: fault": lambda online, hostile: online.batch.mock(
+        side_effect=lambda request: fault(SOAP, hostile.xml_text())
+    ),
+}
+
+
+@pytest.mark.parametrize("form", ROAD_FORMS.values(), ids=ROAD_FORMS.keys())
+@pytest.mark.parametrize("road", ONLINE_ROADS.values(), ids=ONLINE_ROADS.keys())
+def test_no_online_road_shows_a_secret_or_steers_a_terminal(
+    router: respx.MockRouter,
+    flavor: SyncFlavor,
+    caplog: pytest.LogCaptureFixture,
+    online_keys: tuple[Any, Any],
+    road: OnlineSetup,
+    form: Callable[[str], str],
+) -> None:
+    app_key, signing = online_keys
+    key_lines = app_key.pem.splitlines()[1:-1]
+    hostile = Hostile(form, APP_TOKEN, SYSTEM_USER_TOKEN, ONLINE_TICKET, *key_lines[::8])
+    road(Online(router, hostile, signing), hostile)
+    caplog.set_level(logging.DEBUG, logger="superoffice_batch")
+    user = SystemUser(
+        system_user_token=SYSTEM_USER_TOKEN,
+        private_key=app_key.pem,
+        application_token=APP_TOKEN,
+        context_identifier=CTX,
+        environment=ENV,
+    )
+    client = flavor.make(None, auth=user, soap_version=SOAP)
+    try:
+        with pytest.raises(SuperOfficeError) as caught:
+            flavor.start(client)
+        _check(str(client.base_url), hostile, "base_url")
+    finally:
+        flavor.close(client)
+
+    _check_all(caught.value, caplog.records, hostile)
+
+
+# -- the command line: what reaches the terminal ----------------------------------------
+
+CLI_ONSITE = {
+    name: ONSITE_ROADS[name][0]
+    for name in ("read: page", "read: fault", "read: service error", "SoPrincipal login: page")
+}
+CLI_FORMS = {name: ROAD_FORMS[name] for name in ("raw", "percent-encoded")}
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str]]:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*argv: str, **env: str) -> tuple[int, str]:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return run
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+@pytest.mark.parametrize("form", CLI_FORMS.values(), ids=CLI_FORMS.keys())
+@pytest.mark.parametrize("setup", CLI_ONSITE.values(), ids=CLI_ONSITE.keys())
+def test_no_onsite_road_reaches_the_terminal_through_the_command_line(
+    router: respx.MockRouter,
+    cli: Callable[..., tuple[int, str]],
+    setup: Setup,
+    form: Callable[[str], str],
+    debug: bool,
+) -> None:
+    hostile = Hostile(form, TICKET, APP_TOKEN, PASSWORD_ONSITE)
+    setup(router, hostile)
+
+    code, shown = cli(
+        *(["--debug"] if debug else []),
+        "status",
+        "42",
+        "--soap",
+        "1.2",
+        SUPEROFFICE_URL=BASE_URL,
+        SUPEROFFICE_USERNAME="jdoe",
+        SUPEROFFICE_PASSWORD=PASSWORD_ONSITE,
+        SUPEROFFICE_APP_TOKEN=APP_TOKEN,
+    )
+
+    assert code != 0
+    _check(shown.replace("\r", ""), hostile, "the command line's output")
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+@pytest.mark.parametrize("form", CLI_FORMS.values(), ids=CLI_FORMS.keys())
+@pytest.mark.parametrize("road", ONLINE_ROADS.values(), ids=ONLINE_ROADS.keys())
+def test_no_online_road_reaches_the_terminal_through_the_command_line(
+    router: respx.MockRouter,
+    cli: Callable[..., tuple[int, str]],
+    online_keys: tuple[Any, Any],
+    tmp_path: Any,
+    road: OnlineSetup,
+    form: Callable[[str], str],
+    debug: bool,
+) -> None:
+    app_key, signing = online_keys
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(app_key.pem)
+    key_lines = app_key.pem.splitlines()[1:-1]
+    hostile = Hostile(form, APP_TOKEN, SYSTEM_USER_TOKEN, ONLINE_TICKET, *key_lines[::8])
+    road(Online(router, hostile, signing), hostile)
+    settings = {
+        "SUPEROFFICE_CONTEXT_ID": CTX,
+        "SUPEROFFICE_ENVIRONMENT": ENV,
+        "SUPEROFFICE_SYSTEM_USER_TOKEN": SYSTEM_USER_TOKEN,
+        "SUPEROFFICE_PRIVATE_KEY_FILE": str(key_file),
+        "SUPEROFFICE_APP_TOKEN": APP_TOKEN,
+    }
+    options = ["--debug"] if debug else []
+
+    _code, shown = cli(*options, "status", "42", "--soap", "1.2", **settings)
+    _check(shown.replace("\r", ""), hostile, "the output of status")
+    # The tenant command reads no key: what it can know of is sent by no request.
+    hostile.secrets = [secret for secret in hostile.secrets if secret not in key_lines]
+    _code, shown = cli(*options, "tenant", **settings)
+    _check(shown.replace("\r", ""), hostile, "the output of tenant")

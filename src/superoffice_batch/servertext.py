@@ -394,10 +394,13 @@ class _Masker:
         level_text = text
         new_text = True
         for level in range(_LAYERS + 1):
-            for start, end in self._found(level_text, level, cut=cut, patterns=new_text):
+            # At a cut, an escape cut short hides the secret it began: look without it.
+            searched = _without_dangling_escape(level_text) if cut else level_text
+            for start, end in self._found(searched, level, cut=cut, patterns=new_text):
+                at_cut = cut and end == len(searched)
                 for layer in reversed(layers):
                     start, end = layer.back(start, end)
-                spans.append((start, end))
+                spans.append((start, len(text) if at_cut else end))
             if level < _LAYERS and new_text:
                 layer = _Layer(level_text)
                 # Unchanged, the text is its own unescaped form: only the secrets' unescaped
@@ -429,6 +432,18 @@ class _Masker:
         at_cut = re.search(_TICKET_AT_CUT, text) if cut else None
         if at_cut is not None:
             yield at_cut.start(1), len(text)
+
+
+# The start of an escape that a cut left at the end of a text (at most 40 characters).
+_DANGLING_ESCAPE = (
+    r"(?:&#?[xX]?[0-9A-Za-z]{0,31}|%[0-9A-Fa-f]?|\\(?:u[0-9A-Fa-f]{0,3}|x[0-9A-Fa-f]?)?)\Z"
+)
+
+
+def _without_dangling_escape(text: str) -> str:
+    tail = len(text) - 40
+    found = re.search(_DANGLING_ESCAPE, text[max(tail, 0) :])
+    return text if found is None else text[: len(text) - len(found.group())]
 
 
 # A client's secrets change at each new ticket: the last few sets are enough.
