@@ -50,7 +50,7 @@ MASK = "***"
 # the text and, by what it mangled, reveal itself.
 _SHORT_SECRET = 6
 # At a cut, a partial secret this long at the very end is masked too.
-_PARTIAL_AT_CUT = 3
+_PARTIAL_AT_CUT = 2
 # Escapes inside escapes: XML text escaped again by an HTML page, say.
 _LAYERS = 2
 
@@ -402,7 +402,7 @@ class _Masker:
                     start, end = layer.back(start, end)
                 spans.append((start, len(text) if at_cut else end))
             if level < _LAYERS and new_text:
-                layer = _Layer(level_text)
+                layer = _Layer(searched)  # "&#4" at the cut is no character: not unescaped
                 # Unchanged, the text is its own unescaped form: only the secrets' unescaped
                 # forms (a password with a run of spaces) are left to look for in it.
                 new_text = layer.changed
