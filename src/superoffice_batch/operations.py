@@ -56,7 +56,7 @@ from .models import (
     ReplyHeaders,
     TimeZone,
 )
-from .secrets import SecretView
+from .secrets import NO_SECRETS, SecretView
 from .servertext import ServerText
 from .xmlvalues import (
     EMPTY,
@@ -285,7 +285,7 @@ class Operation(Checked, Generic[T]):
         *,
         status_code: int = 200,
         content_type: str | None = None,
-        secrets: SecretView | Iterable[str] = (),
+        secrets: SecretView | Iterable[str] = NO_SECRETS,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> T:
         """Turn a reply into this operation's result, or raise a ``SuperOfficeError``.
@@ -309,7 +309,7 @@ class Operation(Checked, Generic[T]):
         *,
         status_code: int = 200,
         content_type: str | None = None,
-        secrets: SecretView | Iterable[str] = (),
+        secrets: SecretView | Iterable[str] = NO_SECRETS,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> Reply[T]:
         """Like :meth:`parse_response`, with the ``TimeZone`` and ``ExtraInfo`` reply headers."""

@@ -19,6 +19,7 @@ secret in an envelope (:data:`SECRET_ELEMENTS`) are masked whatever their conten
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable
@@ -64,7 +65,11 @@ class SecretView:
     @classmethod
     def of(cls, secrets: SecretView | Iterable[str]) -> SecretView:
         """``secrets`` as a view (the public parsers take plain strings too)."""
-        return secrets if isinstance(secrets, SecretView) else cls(secrets)
+        if isinstance(secrets, SecretView):
+            return secrets
+        if isinstance(secrets, tuple):  # the same few, parse after parse: made once
+            return _view_of(secrets)
+        return cls(secrets)
 
     def plus(self, values: Iterable[str]) -> SecretView:
         """This view and ``values``; itself when they add nothing."""
@@ -74,6 +79,8 @@ class SecretView:
     def __repr__(self) -> str:
         return f"<SecretView of {len(self.values)} secrets>"
 
+
+_view_of = functools.lru_cache(maxsize=32)(SecretView)
 
 NO_SECRETS = SecretView()
 """The view of a caller that holds no secret: only ticket shapes and secret elements."""
