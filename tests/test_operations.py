@@ -978,6 +978,38 @@ def test_an_absent_task_is_none() -> None:
 
 
 @pytest.mark.parametrize(
+    ("element", "text", "rule"),
+    [
+        (
+            "LastStarted",
+            "12345678901234567890-05-07T14:30:10",
+            "BatchTaskInfo.last_started: year 12345678901234567890 out of range 1-9999",
+        ),
+        ("Created", "2025-02-30T14:29:58", "BatchTaskInfo.created: day 30 out of range 1-28"),
+        ("Id", "4294967296", "BatchTaskInfo.id: 4294967296 out of range"),
+    ],
+    ids=["year overflows datetime", "no such day", "id beyond xs:int"],
+)
+def test_a_malformed_status_reply_says_the_rule_not_pythons_text(
+    element: str, text: str, rule: str
+) -> None:
+    # Issue 18, friction 7: this was "...last_started: OverflowError: Python int too large
+    # to convert to C long".
+    content = re.sub(
+        f"<{element}>[^<]*<".encode(),
+        f"<{element}>{text}<".encode(),
+        fixture_bytes("replies/GetBatchTaskInfo-task.xml"),
+        count=1,
+    )
+    with pytest.raises(ProtocolError) as raised:
+        GetBatchTaskInfo(4711).parse_response(content)
+
+    message = str(raised.value)
+    assert message.startswith(f"GetBatchTaskInfo: malformed reply: {rule}")
+    assert "Error" not in message.partition("(HTTP")[0]
+
+
+@pytest.mark.parametrize(
     "content",
     [
         without_response(fixture_bytes("replies/StopBatchJob-true.xml")),

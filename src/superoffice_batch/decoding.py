@@ -105,6 +105,12 @@ def _inflate(layers: list[_Layer], data: bytes) -> Iterator[bytes]:
             return
 
 
+def _zlib_rule(error: zlib.error) -> str:
+    """The rule zlib found broken ("incorrect header check"), without the return code and
+    call it wraps it in ("Error -3 while decompressing data: ...")."""
+    return str(error).rpartition("data: ")[2] or "not a compressed stream"
+
+
 class CappedBody:
     """The decoded body of one reply, refusing to hold more than ``limit`` bytes of it.
 
@@ -144,7 +150,7 @@ class CappedBody:
                 if len(self._body) > self._limit:
                     raise self._oversized(None)
         except zlib.error as error:
-            raise self._invalid(str(error)) from None
+            raise self._invalid(_zlib_rule(error)) from None
 
     def _invalid(self, problem: str) -> ProtocolError:
         return ProtocolError(

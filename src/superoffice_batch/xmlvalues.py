@@ -273,17 +273,26 @@ def _int_checker(low: int, high: int, xsd_name: str) -> Callable[[str, object], 
     return check
 
 
-def _int_parser(low: int, high: int) -> Callable[[str], int]:
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# More significant digits than any xs:long has: out of range without reading it (int()
+# refuses texts over 4300 digits with a message that names no rule).
+_MOST_DIGITS = 19
+
+
+def _int_parser(low: int, high: int, xsd_name: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         # int() also takes "1_000" and non-ASCII digits, which xs:int does not.
-        if not text.isascii() or "_" in text:
-            raise ValueError(f"not an integer: {text[:40]!r}")
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"not an integer: {text.strip()[:40]!r}") from None
+        stripped = text.strip() if text.isascii() else text
+        if _INTEGER.fullmatch(stripped) is None:
+            raise ValueError(f"not an xs:{xsd_name}: {stripped[:40]!r}")
+        sign = "-" if stripped[0] == "-" else ""
+        significant = stripped.lstrip("+-").lstrip("0") or "0"
+        rule = f"out of range {low}..{high} (xs:{xsd_name})"
+        if len(significant) > _MOST_DIGITS:
+            raise ValueError(f"an integer of {len(significant)} digits {rule}")
+        value = int(sign + significant)
         if not low <= value <= high:
-            raise ValueError(f"integer out of range: {value}")
+            raise ValueError(f"{value} {rule}")
         return value
 
     return parse
@@ -300,7 +309,7 @@ def _parse_bool(text: str) -> bool:
         return True
     if text in ("false", "0"):
         return False
-    raise ValueError(f"not a boolean: {text[:40]!r}")
+    raise ValueError(f"not a boolean (xs:boolean is true, false, 1 or 0): {text[:40]!r}")
 
 
 def _string_checker(*, secret: bool) -> Callable[[str, object], None]:
@@ -340,14 +349,14 @@ XSD_INT: Scalar[int] = Scalar(
     (XSD, "int"),
     default=0,
     to_text=int_text,
-    from_text=_int_parser(*INT_RANGE),
+    from_text=_int_parser(*INT_RANGE, "int"),
     check=_int_checker(*INT_RANGE, "int"),
 )
 XSD_SHORT: Scalar[int] = Scalar(
     (XSD, "short"),
     default=0,
     to_text=int_text,
-    from_text=_int_parser(*SHORT_RANGE),
+    from_text=_int_parser(*SHORT_RANGE, "short"),
     check=_int_checker(*SHORT_RANGE, "short"),
 )
 XSD_BOOLEAN: Scalar[bool] = Scalar(
@@ -410,33 +419,67 @@ def parse_datetime(text: str) -> datetime | None:
     # The longest lexical form is about 40 characters; a longer text is refused unread.
     match = _XSD_DATETIME.fullmatch(text) if len(text) <= 64 else None
     if match is None:
-        raise ValueError(f"not an xs:dateTime: {text[:40]!r}")
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
+        raise ValueError(f"not a valid xs:dateTime: {text[:40]!r}")
+    *parts, fraction, zone = match.groups()
     if text.startswith(_DOTNET_MIN_VALUE) and not (fraction or "").strip("0"):
         return None
+    numbers = [int(part) for part in parts]
+    # datetime() would say "year 0 is out of range" or overflow, naming neither rule nor value.
+    problem = _out_of_range(numbers) or _zone_problem(zone)
+    if problem:
+        raise ValueError(f"{problem} (xs:dateTime {text[:40]!r})")
+    year, month, day, hour, minute, second = numbers
     micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
-    return datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour),
-        int(minute),
-        int(second),
-        micro,
-        tzinfo=_zone(zone) if zone else None,
-    )
+    tzinfo = _zone(zone) if zone else None
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=tzinfo)
+
+
+_DATETIME_RANGES = (
+    ("year", 1, 9999),
+    ("month", 1, 12),
+    ("day", 1, 31),
+    ("hour", 0, 23),
+    ("minute", 0, 59),
+    ("second", 0, 59),
+)
+_SHORT_MONTHS = frozenset({4, 6, 9, 11})
+
+
+def _out_of_range(numbers: list[int]) -> str:
+    """What is wrong with the parts of a date and time (``""``: nothing), by the first
+    part's rule it breaks."""
+    for (name, low, high), number in zip(_DATETIME_RANGES, numbers, strict=True):
+        if not low <= number <= high:
+            return f"{name} {number} out of range {low}-{high}"
+    year, month, day = numbers[:3]
+    last = _days_in(year, month)
+    return f"day {day} out of range 1-{last} for {year:04d}-{month:02d}" if day > last else ""
+
+
+def _days_in(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in _SHORT_MONTHS else 31
+
+
+def _zone_problem(zone: str | None) -> str:
+    """What is wrong with a ``Z`` or ``±hh:mm`` zone (``""``: nothing, or no zone)."""
+    if not zone or zone == "Z":
+        return ""
+    if int(zone[4:6]) > 59:
+        return f"time zone minutes {zone[4:6]} out of range 00-59 in {zone}"
+    if timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])) > _MAX_OFFSET:
+        return f"time zone offset {zone} out of range -14:00 to +14:00"
+    return ""
 
 
 @functools.cache
 def _zone(zone: str) -> timezone:
-    """``Z`` or ``±hh:mm`` as a time zone; the pattern bounds how many there can be."""
+    """``Z`` or ``±hh:mm`` (checked by :func:`_zone_problem`) as a time zone; the pattern
+    bounds how many there can be."""
     if zone == "Z":
         return timezone.utc
-    if int(zone[4:6]) > 59:
-        raise ValueError(f"time zone offset out of range: {zone}")
     offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-    if offset > _MAX_OFFSET:
-        raise ValueError(f"time zone offset out of range: {zone}")
     return timezone(-offset if zone[0] == "-" else offset)
 
 
