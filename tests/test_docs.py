@@ -151,6 +151,7 @@ def test_the_rule_finds_the_examples_and_their_files() -> None:
     online = [block for block in every if "SystemUser(" in block.code and not block.file_name]
     assert {block.page for block in online} >= {"README.md", "docs/online.md"}
     assert "test_export_online.py" in {block.file_name for block in blocks("docs/online.md")}
+    assert [block.file_name for block in blocks("docs/fleet.md")] == ["fleet.py", "test_fleet.py"]
 
 
 def test_the_online_substitutions_leave_no_placeholder(tmp_path: Path) -> None:
