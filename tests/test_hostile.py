@@ -17,6 +17,7 @@ from flavors import DEFAULT_TASK, SyncFlavor
 from hostile import chunks, gzip_bomb
 from replies import started
 from superoffice_batch import HttpError, ProtocolError, SoapVersion
+from superoffice_batch.decoding import CappedBody
 from superoffice_batch.errors import EXCERPT_CHARS
 
 LIMIT = 1024 * 1024
@@ -104,26 +105,38 @@ def test_the_client_asks_only_for_codings_it_decodes(
     assert batch.calls.last.request.headers["Accept-Encoding"] == "gzip, deflate"
 
 
+NOT_ENCODED = b"not what it says"
+
+
 @pytest.mark.parametrize(
-    ("coding", "status", "match"),
+    ("coding", "body", "status", "match"),
     [
-        ("br", 200, "unsupported Content-Encoding: br"),
-        ("zstd", 500, "unsupported Content-Encoding: zstd"),
-        ("gzip, gzip, gzip", 200, "3 Content-Encoding layers"),
-        ("gzip", 200, "not valid gzip"),
+        ("br", NOT_ENCODED, 200, "unsupported Content-Encoding: br"),
+        ("zstd", NOT_ENCODED, 500, "unsupported Content-Encoding: zstd"),
+        ("gzip, gzip, gzip", NOT_ENCODED, 200, "3 Content-Encoding layers"),
+        # zlib's rule, not its "Error -3 while decompressing data: ...".
+        ("gzip", NOT_ENCODED, 200, "not valid gzip: incorrect header check"),
+        (
+            "gzip",
+            gzip.compress(_reply_body()) + b"garbage",
+            200,
+            "not valid gzip: bytes follow the end",
+        ),
     ],
+    ids=["br", "zstd", "three layers", "not gzip", "gzip and garbage"],
 )
 def test_a_reply_with_codings_the_client_will_not_decode_is_a_protocol_error_not_resent(
     batch: respx.Route,
     make: Callable[..., Any],
     flavor: SyncFlavor,
     coding: str,
+    body: bytes,
     status: int,
     match: str,
 ) -> None:
     batch.mock(
         side_effect=[
-            _encoded(flavor, b"not what it says", coding, status),
+            _encoded(flavor, body, coding, status),
             started(SoapVersion.SOAP12),
         ]
     )
@@ -169,3 +182,61 @@ def test_a_reply_of_unterminated_secret_tags_is_classified_without_freezing(
         flavor.run_within(60, lambda: client.start_batch_job(DEFAULT_TASK))
 
     assert caught.value.excerpt == ("<Ticket " * 300)[: EXCERPT_CHARS - 1] + "…"
+
+
+# -- codings that do not end with the body ------------------------------------------------
+
+
+def _fed(raw: bytes, coding: str = "gzip") -> bytes:
+    body = CappedBody(200, {"content-encoding": coding}, 1 << 20)
+    for offset in range(0, len(raw), 7):
+        body.feed(raw[offset : offset + 7])
+    body.finish()
+    return body.content()
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (gzip.compress(_reply_body()) + b"garbage", "bytes follow the end"),
+        (gzip.compress(_reply_body()) + gzip.compress(b"more"), "bytes follow the end"),
+        (gzip.compress(_reply_body())[:-8], "ends early"),
+        (gzip.compress(_reply_body())[:-3], "ends early"),
+    ],
+    ids=["trailing garbage", "second member", "no trailer", "cut trailer"],
+)
+def test_gzip_that_does_not_end_with_the_body_is_refused(raw: bytes, problem: str) -> None:
+    with pytest.raises(ProtocolError, match=f"not valid gzip: .*{problem}"):
+        _fed(raw)
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+def test_deflate_with_trailing_garbage_is_refused(wbits: int) -> None:
+    compressor = zlib.compressobj(wbits=wbits)
+    raw = compressor.compress(_reply_body()) + compressor.flush() + b"tail"
+    with pytest.raises(ProtocolError, match="bytes follow the end"):
+        _fed(raw, "deflate")
+
+
+@pytest.mark.parametrize(
+    ("raw", "coding", "rule"),
+    [
+        (b"\x1f\x8b\x08\x00" + b"x" * 40, "gzip", "invalid stored block lengths"),
+        (b"\x78\x9c\xff\xff\xff\xff", "deflate", "invalid block type"),
+    ],
+    ids=["gzip", "deflate"],
+)
+def test_a_broken_stream_says_zlibs_rule_without_its_return_code(
+    raw: bytes, coding: str, rule: str
+) -> None:
+    with pytest.raises(ProtocolError, match=f"^reply body is not valid {coding}: {rule} "):
+        _fed(raw, coding)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "gzip, gzip"])
+def test_a_whole_compressed_body_and_an_empty_one_are_read(coding: str) -> None:
+    raw = _reply_body()
+    for layer in coding.split(", "):
+        raw = gzip.compress(raw) if layer == "gzip" else zlib.compress(raw)
+    assert _fed(raw, coding) == _reply_body()
+    assert _fed(b"", coding) == b""

@@ -977,6 +977,56 @@ def test_an_absent_task_is_none() -> None:
     assert GetBatchTaskInfo(4711).parse_response(content) is None
 
 
+def body_reply(body: str) -> bytes:
+    """A SOAP 1.2 reply with ``body`` in its Body (``b`` is tns, ``xsi`` declared)."""
+    return (
+        f'<s:Envelope xmlns:s="{SOAP12}" xmlns:b="{TNS}" xmlns:xsi="{XSI}">'
+        f"<s:Body>{body}</s:Body></s:Envelope>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "problem"),
+    [
+        (
+            DeleteBatchTask(1),
+            "<b:DeleteBatchTaskResponse><b:Response>1</b:Response></b:DeleteBatchTaskResponse>",
+            "a Response element where the operation returns nothing",
+        ),
+        (
+            GetBatchTaskInfo(1),
+            "<b:GetBatchTaskInfoResponse><b:Response><b:Id>1</b:Id></b:Response>"
+            "<b:Response><b:Id>2</b:Id></b:Response></b:GetBatchTaskInfoResponse>",
+            "two Response elements",
+        ),
+        (
+            GetBatchTaskInfo(5),
+            '<b:GetBatchTaskInfoResponse><b:Response xsi:nil="true"><b:Id>5</b:Id>'
+            "</b:Response></b:GetBatchTaskInfoResponse>",
+            "an element marked nil has content",
+        ),
+        (
+            GetBatchTaskInfo(5),
+            "<b:GetBatchTaskInfoResponse><b:Response><b:Id>5</b:Id><b:ParameterObject>"
+            "<b:StringKeyValuePair><b:Key>k</b:Key>"
+            '<b:Value xsi:nil="true">leaked</b:Value></b:StringKeyValuePair>'
+            "</b:ParameterObject></b:Response></b:GetBatchTaskInfoResponse>",
+            "BatchTaskInfo.parameter_object: an element marked nil has content",
+        ),
+    ],
+    ids=["a result where none is returned", "two tasks", "nil task with content", "nil value"],
+)
+def test_a_result_xsd_forbids_is_a_protocol_error(
+    operation: Operation[Any], body: str, problem: str
+) -> None:
+    with pytest.raises(ProtocolError, match=f"malformed reply: {re.escape(problem)}"):
+        operation.parse_response(body_reply(body))
+
+
+def test_an_operation_that_returns_nothing_reads_an_empty_response() -> None:
+    assert DeleteBatchTask(1).parse_response(body_reply("<b:DeleteBatchTaskResponse/>")) is None
+
+
 @pytest.mark.parametrize(
     ("element", "text", "rule"),
     [

@@ -7,6 +7,7 @@ Replies are literal XML in either SOAP version and go through the public
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -158,6 +159,7 @@ NETSERVER_HEADERS = """
       <b:SoTimeZoneLocationCode>NO</b:SoTimeZoneLocationCode>
     </b:TimeZone>
   """
+SUCCEEDED_TRUE = "<b:Succeeded>true</b:Succeeded>"
 SUCCEEDED_FALSE = "<b:Succeeded>false</b:Succeeded>"
 
 STACK_TRACE = (
@@ -328,8 +330,9 @@ def test_a_success_reply_parses_whatever_its_spelling(soap: str, template: str) 
     assert parse(content) == 12345
 
 
-def test_a_soap11_reply_may_carry_elements_after_the_body() -> None:
+def test_elements_after_the_body_are_soap_1_1s_alone() -> None:
     # SOAP 1.1 §4: the Body may be followed by further child elements of the Envelope.
+    # SOAP 1.2 §5: the Body is the Envelope's last child.
     content = f"""<s:Envelope xmlns:s="{SOAP11}" xmlns:b="{TNS}">
   <s:Header><b:Succeeded>true</b:Succeeded></s:Header>
   <s:Body>{start_response()}</s:Body>
@@ -337,6 +340,8 @@ def test_a_soap11_reply_may_carry_elements_after_the_body() -> None:
 </s:Envelope>""".encode()
 
     assert parse(content) == 12345
+    with pytest.raises(ProtocolError, match="unexpected Trailer"):
+        parse(content.replace(SOAP11.encode(), SOAP12.encode()))
 
 
 def test_a_soap11_business_error_is_found_with_elements_after_the_body() -> None:
@@ -381,6 +386,7 @@ SUCCESS_HEADERS = {
     "Succeeded with whitespace": "<b:Succeeded>\n  true\n</b:Succeeded>",
     "ExceptionInfo nil": '<b:ExceptionInfo xsi:nil="true"/>',
     "ExceptionInfo nil as 1": '<b:ExceptionInfo xsi:nil="1"/>',
+    "ExceptionInfo nil, spaced": '<b:ExceptionInfo xsi:nil=" true "/>',
     "ExtraInfo with a pair": """<b:ExtraInfo><b:ExtraInfoNameValuePair>
       <b:Key>RequestId</b:Key><b:Value>c0ffee-42</b:Value>
     </b:ExtraInfoNameValuePair></b:ExtraInfo>""",
@@ -725,40 +731,130 @@ def test_a_truncated_envelope_is_a_protocol_error(soap: str) -> None:
     assert error.status_code == 200
 
 
-def malformed_replies(soap: str) -> dict[str, bytes]:
+def raw_envelope(soap: str, inner: str) -> bytes:
+    """An envelope holding ``inner`` as is (``s``, ``b`` and ``xsi`` declared): for
+    layouts :func:`envelope` cannot write."""
+    namespaces = f'xmlns:s="{soap}" xmlns:b="{TNS}" xmlns:xsi="{XSI}"'
+    return f"<s:Envelope {namespaces}>{inner}</s:Envelope>".encode()
+
+
+def malformed_replies(soap: str) -> dict[str, tuple[bytes, str]]:
+    """Replies no reader may read one way or another, each with what the error must say.
+
+    SOAP's layout comes first: at most one Header, before exactly one Body holding at most
+    one element, at most one of each NetServer header block, at most one result; otherwise
+    which part counts would depend on the reader. Then the result itself, by XSD.
+    """
+    header = f"<s:Header>{SUCCEEDED_TRUE}</s:Header>"
+    body = f"<s:Body>{start_response()}</s:Body>"
+    nil_info = '<b:ExceptionInfo xsi:nil="true"/>'
+
+    def start(response: str) -> bytes:
+        return envelope(soap, f"<b:StartBatchJobResponse>{response}</b:StartBatchJobResponse>")
+
     return {
         "envelope without Body": (
-            f'<s:Envelope xmlns:s="{soap}"><s:Header/></s:Envelope>'.encode()
+            f'<s:Envelope xmlns:s="{soap}"><s:Header/></s:Envelope>'.encode(),
+            "SOAP envelope without a Body",
         ),
         "Body of the other SOAP version": (
             f'<s:Envelope xmlns:s="{soap}" xmlns:o="{SOAP11 if soap == SOAP12 else SOAP12}"'
-            f' xmlns:b="{TNS}"><o:Body>{start_response()}</o:Body></s:Envelope>'.encode()
+            f' xmlns:b="{TNS}"><o:Body>{start_response()}</o:Body></s:Envelope>'.encode(),
+            "unexpected Body in the Envelope",
         ),
-        "empty Body": envelope(soap, ""),
-        "another response element": envelope(
-            soap, "<b:StopBatchJobResponse><b:Response>true</b:Response></b:StopBatchJobResponse>"
+        "two Bodies": (raw_envelope(soap, header + body + body), "two Bodies"),
+        "two Headers": (raw_envelope(soap, header + header + body), "two Headers"),
+        "a Header after the Body": (raw_envelope(soap, body + header), "a Header after the Body"),
+        "an element before the Header": (
+            raw_envelope(soap, f"<Extra/>{header}{body}"),
+            "unexpected Extra in the Envelope",
         ),
-        "the request element": envelope(soap, "<b:StartBatchJob/>"),
-        "StartBatchJobResponse without Response": envelope(soap, "<b:StartBatchJobResponse/>"),
-        "Response of another namespace": envelope(
-            soap, "<b:StartBatchJobResponse><Response>1</Response></b:StartBatchJobResponse>"
+        "an element between Header and Body": (
+            raw_envelope(soap, f"{header}<Extra/>{body}"),
+            "unexpected Extra in the Envelope",
         ),
-        "Response nil": envelope(
-            soap,
-            '<b:StartBatchJobResponse><b:Response xsi:nil="true"/></b:StartBatchJobResponse>',
+        "Succeeded false, then true": (
+            success(soap, SUCCEEDED_FALSE + SUCCEEDED_TRUE),
+            "two Succeeded",
         ),
-        "Response nil as 1": envelope(
-            soap, '<b:StartBatchJobResponse><b:Response xsi:nil="1"/></b:StartBatchJobResponse>'
+        "Succeeded true, then false": (
+            success(soap, SUCCEEDED_TRUE + SUCCEEDED_FALSE),
+            "two Succeeded",
         ),
-        "Response abc": envelope(soap, start_response("abc")),
-        "Response 1.5": envelope(soap, start_response("1.5")),
-        "Response empty": envelope(soap, start_response("")),
-        "Response 1e3": envelope(soap, start_response("1e3")),
-        "Response 1_000": envelope(soap, start_response("1_000")),
-        "Response of Arabic-Indic digits": envelope(soap, start_response("\u0661\u0662")),
-        "Response 99999999999": envelope(soap, start_response("99999999999")),
-        "Response 2147483648": envelope(soap, start_response("2147483648")),
-        "Response -2147483649": envelope(soap, start_response("-2147483649")),
+        "two ExceptionInfo": (success(soap, nil_info + nil_info), "two ExceptionInfo"),
+        "two TimeZone": (success(soap, "<b:TimeZone/><b:TimeZone/>"), "two TimeZone"),
+        "ExceptionInfo nil, holding an error": (
+            success(
+                soap,
+                '<b:ExceptionInfo xsi:nil="true"><b:Message>Boom</b:Message></b:ExceptionInfo>',
+            ),
+            "marked nil has content",
+        ),
+        "empty Body": (envelope(soap, ""), "SOAP Body is empty"),
+        "two elements in the Body": (
+            envelope(soap, start_response() + start_response()),
+            "the Body holds 2 elements",
+        ),
+        "another response element": (
+            envelope(
+                soap,
+                "<b:StopBatchJobResponse><b:Response>true</b:Response></b:StopBatchJobResponse>",
+            ),
+            "expected StartBatchJobResponse in the SOAP Body, found: .*StopBatchJobResponse",
+        ),
+        "the request element": (
+            envelope(soap, "<b:StartBatchJob/>"),
+            "expected StartBatchJobResponse in the SOAP Body, found: .*StartBatchJob$",
+        ),
+        "StartBatchJobResponse without Response": (start(""), "Response element is missing"),
+        "Response of another namespace": (
+            start("<Response>1</Response>"),
+            "Response element is missing",
+        ),
+        "two Response elements": (
+            start("<b:Response>1</b:Response><b:Response>2</b:Response>"),
+            "two Response elements",
+        ),
+        "Response nil": (start('<b:Response xsi:nil="true"/>'), "nil where a value is required"),
+        "Response nil as 1": (start('<b:Response xsi:nil="1"/>'), "nil where a value is required"),
+        # xsi:nil is an xs:boolean: its spaces collapse.
+        "Response nil, spaced": (
+            start('<b:Response xsi:nil=" true "/>'),
+            "nil where a value is required",
+        ),
+        "Response nil, tab and newline": (
+            start('<b:Response xsi:nil="\ttrue\n"/>'),
+            "nil where a value is required",
+        ),
+        "Response nil as 1, spaced": (
+            start('<b:Response xsi:nil=" 1"/>'),
+            "nil where a value is required",
+        ),
+        "Response nil with content": (
+            start('<b:Response xsi:nil="true">42</b:Response>'),
+            "an element marked nil has content",
+        ),
+        "Response abc": (start("<b:Response>abc</b:Response>"), "not an xs:int: 'abc'"),
+        "Response 1.5": (start("<b:Response>1.5</b:Response>"), "not an xs:int: '1.5'"),
+        "Response empty": (start("<b:Response></b:Response>"), "not an xs:int: ''"),
+        "Response 1e3": (start("<b:Response>1e3</b:Response>"), "not an xs:int: '1e3'"),
+        "Response 1_000": (start("<b:Response>1_000</b:Response>"), "not an xs:int: '1_000'"),
+        "Response of Arabic-Indic digits": (
+            start("<b:Response>\u0661\u0662</b:Response>"),
+            "not an xs:int",
+        ),
+        "Response 99999999999": (
+            start("<b:Response>99999999999</b:Response>"),
+            r"99999999999 out of range -2147483648\.\.2147483647 \(xs:int\)",
+        ),
+        "Response 2147483648": (
+            start("<b:Response>2147483648</b:Response>"),
+            r"2147483648 out of range -2147483648\.\.2147483647",
+        ),
+        "Response -2147483649": (
+            start("<b:Response>-2147483649</b:Response>"),
+            r"-2147483649 out of range -2147483648\.\.2147483647",
+        ),
     }
 
 
@@ -767,11 +863,32 @@ MALFORMED_IDS = list(malformed_replies(SOAP12))
 
 @both_versions
 @pytest.mark.parametrize("case", MALFORMED_IDS)
-def test_a_malformed_2xx_envelope_is_a_protocol_error(soap: str, case: str) -> None:
-    error = failure(malformed_replies(soap)[case])
+def test_a_malformed_2xx_envelope_is_a_protocol_error_saying_what_is_wrong(
+    soap: str, case: str
+) -> None:
+    content, problem = malformed_replies(soap)[case]
+
+    error = failure(content)
 
     assert type(error) is ProtocolError
     assert error.status_code == 200
+    assert re.search(problem, str(error).partition(" (HTTP 200)")[0]), str(error)
+
+
+@both_versions
+def test_the_layout_is_checked_whatever_the_status(soap: str) -> None:
+    content, _ = malformed_replies(soap)["two Bodies"]
+
+    with pytest.raises(ProtocolError, match="two Bodies"):
+        parse(content, 401)
+
+
+def test_a_nil_value_with_content_is_refused_in_utf_16_too() -> None:
+    content, _ = malformed_replies(SOAP12)["Response nil with content"]
+    content = content.replace(b'encoding="utf-8"', b'encoding="utf-16"').decode().encode("utf-16")
+
+    with pytest.raises(ProtocolError, match="marked nil has content"):
+        parse(content)
 
 
 @both_versions
@@ -1176,8 +1293,6 @@ def versioned_outcomes(soap: str) -> dict[str, tuple[int, bytes, int | type]]:
         "truncated": (200, documented(soap)[:200], ProtocolError),
         "truncated on 500": (500, documented(soap)[:200], HttpError),
     }
-    for name, body in malformed_replies(soap).items():
-        outcomes[name] = (200, body, ProtocolError)
     return outcomes
 
 
