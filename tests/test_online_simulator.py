@@ -45,6 +45,7 @@ from superoffice_batch.testing.online import (
     Tamper,
     generate_app_key,
 )
+from test_simulator import FRONT_END_STATUSES
 
 pytest_plugins = ["superoffice_batch.testing", "pytester"]
 
@@ -1069,16 +1070,7 @@ def test_each_tenant_has_its_own_jobs(
     assert [job.id for job in simulator.jobs] == [job_id, job_id]
 
 
-@pytest.mark.parametrize(
-    ("status", "retry_after", "body"),
-    [
-        pytest.param(401, None, "401 - Unauthorized", id="401"),
-        pytest.param(403, None, "403 - Forbidden", id="403"),
-        pytest.param(421, None, "Wrong subdomain used to access tenant", id="421"),
-        pytest.param(429, "3", "429 - Too Many Requests", id="429"),
-        pytest.param(503, None, "503 - Service Unavailable", id="503"),
-    ],
-)
+@pytest.mark.parametrize(("status", "retry_after", "body"), FRONT_END_STATUSES)
 def test_the_front_ends_statuses_can_be_rehearsed_online(
     http: httpx.Client,
     online: OnlineSimulator,
@@ -1088,7 +1080,7 @@ def test_the_front_ends_statuses_can_be_rehearsed_online(
 ) -> None:
     ticket, calls = online.issue_ticket(), len(online.calls)
     online.faults.http_status = status
-    online.faults.retry_after = 3
+    online.faults.retry_after = 7
     online.faults.count = 1
     try:
         refused = call(

@@ -1259,15 +1259,19 @@ def test_a_delay_is_only_a_delay(simulate: Callable[..., NetServerSimulator]) ->
     assert time.perf_counter() - began >= 0.3
 
 
-@pytest.mark.parametrize(
-    ("status", "retry_after", "body"),
-    [
-        pytest.param(401, None, "401 - Unauthorized", id="401"),
-        pytest.param(403, None, "403 - Forbidden", id="403"),
-        pytest.param(421, None, "Wrong subdomain used to access tenant", id="421"),
-        pytest.param(429, "7", "429 - Too Many Requests", id="429"),
-    ],
-)
+FRONT_END_STATUSES = [
+    # status, the Retry-After sent when faults.retry_after is 7, a text of the body
+    pytest.param(401, None, "401 - Unauthorized", id="401"),
+    pytest.param(403, None, "403 - Forbidden", id="403"),
+    pytest.param(421, None, "Wrong subdomain used to access tenant", id="421"),
+    pytest.param(429, "7", "429 - Too Many Requests", id="429"),
+    pytest.param(503, None, "503 - Service Unavailable", id="503"),
+]
+"""What ``faults.http_status`` answers with: the same on both simulators (the Online one's
+tests use this table too)."""
+
+
+@pytest.mark.parametrize(("status", "retry_after", "body"), FRONT_END_STATUSES)
 def test_the_front_ends_statuses_can_be_rehearsed(
     simulate: Callable[..., NetServerSimulator], status: int, retry_after: str | None, body: str
 ) -> None:
