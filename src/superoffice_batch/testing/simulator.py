@@ -24,6 +24,11 @@ behind WCF's ``BasicHttpBinding`` does (PROTOCOL.md sections 1-8):
 * ``GET …/<Service>.svc?wsdl`` answers the published WSDL, its address pointing here;
   anything else answers an HTML 404 page.
 
+It serves through :mod:`~superoffice_batch.testing.server` (the bounded HTTP server, shared
+with the Online simulator) and answers what WCF answers before dispatch with
+:mod:`~superoffice_batch.testing.wcf`; :class:`NetServerProtocol` is the NetServer behind
+them, which the Online simulator's tenant hosts reuse.
+
 Tests steer it through :attr:`NetServerSimulator.faults` (see
 :mod:`superoffice_batch.testing.faults`), an injectable clock, :meth:`issue_ticket` and
 :meth:`expire_tickets`, and read it through :attr:`jobs`, :attr:`logins` and :attr:`calls`.
