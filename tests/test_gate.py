@@ -971,3 +971,41 @@ def test_no_online_road_reaches_the_terminal_through_the_command_line(
     hostile.secrets = [secret for secret in hostile.secrets if secret not in key_lines]
     _code, shown = cli(*options, "tenant", **settings)
     _check(shown.replace("\r", ""), hostile, "the output of tenant")
+
+
+# -- a road that skips the gate does not type-check ---------------------------------------
+
+MISTAKES = """
+from superoffice_batch.errors import HttpError, ProtocolError, SoapFault, TenantUnavailable
+from superoffice_batch.secrets import NO_SECRETS
+from superoffice_batch.servertext import ServerText, Shown, reveal
+
+reply = "<html>server text</html>"
+HttpError(500, reply)  # line 7
+ProtocolError("bad", body=reply)  # line 8
+SoapFault("code", ServerText("reason", NO_SECRETS))  # line 9
+TenantUnavailable("Cust1", "Suspended")  # line 10
+ServerText(reply)  # line 11
+ServerText(reply, ("7T:ticket",))  # line 12
+shown: Shown = reply  # line 13
+reveal(reply)  # line 14
+"""
+
+
+@pytest.mark.slow
+def test_server_text_that_skips_the_gate_does_not_type_check(tmp_path: Any) -> None:
+    module = tmp_path / "mistakes.py"
+    module.write_text(MISTAKES)
+
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(module)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+
+    flagged = {
+        int(line.split(":")[1]) for line in checked.stdout.splitlines() if ": error:" in line
+    }
+    assert flagged == set(range(7, 15)), checked.stdout
