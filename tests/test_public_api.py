@@ -401,3 +401,16 @@ def test_sync_client_refuses_an_on_progress_that_returns_a_coroutine(
         client.wait_for_batch_task(JOB, on_progress=lambda info: report(info))
 
     assert events == ["poll"], "the first snapshot's report fails: no more polls"
+
+
+def test_the_client_module_exports_no_plan_steps() -> None:
+    # Issue 17: steps are the policy's (superoffice_batch.policy), not the client's API.
+    from superoffice_batch import client, policy
+
+    assert not {"NeedCredentials", "NeedTenant"} & set(client.__all__)
+    assert {"NeedCredentials", "NeedTenant"} <= set(policy.__all__)
+    for name in client.__all__:
+        assert getattr(client, name) is not None
+    assert {"BatchClient", "AsyncBatchClient", "DEFAULT_CALL_DEADLINE", "USER_AGENT"} <= set(
+        client.__all__
+    )
