@@ -35,7 +35,6 @@ from .hosts import is_loopback
 from .messages import HttpRequest, RawResponse
 from .models import BatchTaskInfo, BatchTaskState, Credentials, TimeZone
 from .operations import GetBatchTaskInfo, Operation, Reply, StartBatchJob
-from .resend import Action, Failure, decide, is_misdirected, is_version_refusal
 from .secrets import Secrets, SecretView
 from .servertext import ServerText, reveal
 from .settings import (
@@ -52,6 +51,7 @@ from .settings import (
 
 if TYPE_CHECKING:
     from .online import TenantState
+    from .resend import Failure
 
 __all__ = ["CallPolicy", "NeedCredentials", "NeedTenant", "Plan", "Progress", "Step"]
 
@@ -286,6 +286,8 @@ class CallPolicy:
 
     def _hint(self, error: SuperOfficeError) -> str | None:
         """What to check after ``error``, in the client's own terms (the CLI has its own)."""
+        from .resend import is_misdirected, is_version_refusal  # loaded by the first failure
+
         if isinstance(error, HttpError) and error.status_code == 404:
             return _WRONG_URL_HINT
         if is_misdirected(error) and self._root is not None:
@@ -325,7 +327,7 @@ class CallPolicy:
                     "POST", url, request.headers, request.content, deadline
                 )
             except TransportError as error:
-                failure = Failure(error, read_only=operation.READ_ONLY)
+                failure = self._failure(error, operation)
             else:
                 _log_envelope("reply", name, response.content, secrets, response.content_type)
                 try:
@@ -337,12 +339,16 @@ class CallPolicy:
                         max_response_bytes=self.max_response_bytes,
                     )
                 except (HttpError, SoapFault, ServiceError) as error:
-                    failure = self._failure(error, operation, parse, response, secrets, negotiating)
+                    failure = self._failure(
+                        error, operation, (parse, response, secrets), negotiating
+                    )
                 else:
                     if negotiating:
                         self.negotiated_version = version
                     return result, response.status_code
             # Decided outside the except blocks, so that later errors do not chain to them.
+            from .resend import Action, decide  # loaded with the first failure
+
             while (decision := decide(failure, fired, self.budgets, deadline)) is not None:
                 action = decision.rule.action
                 if action is not Action.CHECK_TENANT:
@@ -377,11 +383,17 @@ class CallPolicy:
         self,
         error: SuperOfficeError,
         operation: Operation[Any],
-        parse: Callable[..., object],
-        response: RawResponse,
-        secrets: SecretView,
-        negotiating: bool,
+        reply: tuple[Callable[..., object], RawResponse, SecretView] | None = None,
+        negotiating: bool = False,
     ) -> Failure:
+        """What the re-send table needs to know of a failed attempt: ``reply`` (the parser,
+        the response and the secrets) when a reply came."""
+        from .resend import Failure  # no import cost for calls that succeed
+
+        if reply is None:
+            return Failure(error, read_only=operation.READ_ONLY)
+        parse, response, secrets = reply
+
         def ran() -> bool:
             # The proof every re-send needs: a body that reads as the operation's successful
             # reply means the call ran, whatever the status said.
@@ -418,6 +430,8 @@ class CallPolicy:
             try:
                 response: RawResponse = yield request
             except TransportError as error:
+                from .resend import Failure, decide  # loaded with the first failure
+
                 decision = decide(
                     Failure(error, read_only=read_only), fired, self.budgets, deadline
                 )
