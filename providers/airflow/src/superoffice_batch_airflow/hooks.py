@@ -1,9 +1,10 @@
 """The hook: superoffice-batch clients for an Airflow connection, one login per process.
 
-Every client the hook makes for a connection shares one ticket source (a ``SystemUser``,
-``UsernamePassword`` or ticket) per process, keyed by the connection id and a digest of
-its fields: a ``SystemUser`` keeps its ticket and tenant for all of them, so a hundred
-jobs on one tenant make one exchange, and an edited connection takes effect at once.
+Every client the hook makes for a connection shares one login per process (a
+``SystemUser``, an on-site :class:`~superoffice_batch_airflow.logins.SharedLogin`, or the
+connection's fixed ticket), keyed by the connection id and a digest of its fields: a
+hundred jobs on one tenant make one exchange, and an edited connection takes effect at
+once.
 In the triggerer, the triggers of one event loop also share one ``AsyncBatchClient`` per
 connection, so that they share its login lock as well.
 """

@@ -83,29 +83,16 @@ class SuperOfficeBatchJobOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Start the job (or find an earlier try's), then wait or defer."""
-        marker = task_marker(context)
         with self._hook().get_conn() as client:
-            earlier = self._earlier_job(client, marker) if context["ti"].try_number > 1 else None
+            earlier = self._earlier_job(client, context)
             if earlier is not None and (succeeded(earlier) or not self.wait):
                 return job_result(earlier)
-            if earlier is not None:
-                self.job_id = earlier.id
-            else:
-                self.job_id = client.start_batch_job(self._batch_task_info(marker))
-                self.log.info("Started SuperOffice batch job %d (%s)", self.job_id, self.task_name)
+            self.job_id = earlier.id if earlier is not None else self._start(client, context)
             if not self.wait:
                 info = client.get_batch_task_info(self.job_id)
                 return job_result(info) if info is not None else {"id": self.job_id}
             if self.deferrable:
-                self.defer(
-                    trigger=SuperOfficeBatchJobTrigger(
-                        superoffice_conn_id=self.superoffice_conn_id,
-                        job_id=self.job_id,
-                        poll_interval=self.poll_interval,
-                        end_time=time.time() + self.timeout,
-                    ),
-                    method_name="execute_complete",
-                )
+                self._defer(self.job_id)
             try:
                 info = client.wait_for_batch_task(
                     self.job_id, poll_interval=self.poll_interval, timeout=self.timeout
@@ -113,6 +100,22 @@ class SuperOfficeBatchJobOperator(BaseOperator):
             except BatchTaskTimeout as error:
                 raise AirflowException(timed_out(self.job_id, error.info, self.timeout)) from None
         return finished(info)
+
+    def _start(self, client: BatchClient, context: Any) -> int:
+        job_id = client.start_batch_job(self._batch_task_info(task_marker(context)))
+        self.log.info("Started SuperOffice batch job %d (%s)", job_id, self.task_name)
+        return job_id
+
+    def _defer(self, job_id: int) -> None:
+        self.defer(
+            trigger=SuperOfficeBatchJobTrigger(
+                superoffice_conn_id=self.superoffice_conn_id,
+                job_id=job_id,
+                poll_interval=self.poll_interval,
+                end_time=time.time() + self.timeout,
+            ),
+            method_name="execute_complete",
+        )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """The trigger's event as the task's result, or the task's failure."""
@@ -139,8 +142,12 @@ class SuperOfficeBatchJobOperator(BaseOperator):
         fields["description"] = f"{description} [{marker}]" if description else marker
         return BatchTaskInfo(name=self.task_name, **fields)
 
-    def _earlier_job(self, client: BatchClient, marker: str) -> BatchTaskInfo | None:
-        """The latest job an earlier try of this task instance started, unless it failed."""
+    def _earlier_job(self, client: BatchClient, context: Any) -> BatchTaskInfo | None:
+        """The latest job an earlier try of this task instance started, unless it failed
+        (None on a first try)."""
+        if context["ti"].try_number <= 1:
+            return None
+        marker = task_marker(context)
         mine = [
             info
             for info in client.get_all_batch_task_infos_by_name(self.task_name)
