@@ -940,10 +940,13 @@ def test_progress_is_reported_stage_by_stage(
 def test_a_failing_task_ends_failed(
     simulate: Callable[..., NetServerSimulator], connect: Callable[..., Any], flavor: SyncFlavor
 ) -> None:
-    simulator = simulate(job_duration=0.2, failing_tasks=("FailingTask", "Broken"))
+    # The clock moves per read, so the jobs end after a few polls, not after real seconds.
+    simulator = simulate(
+        clock=SteppingClock(0.05), job_duration=0.2, failing_tasks=("FailingTask", "Broken")
+    )
     client = connect(simulator)
     info = flavor.run_within(
-        10, lambda: client.run_batch_job(BatchTaskInfo(name="FailingTask"), poll_interval=0.02)
+        10, lambda: client.run_batch_job(BatchTaskInfo(name="FailingTask"), poll_interval=0.001)
     )
     assert info.state is STATES.FAILED
     assert info.result == "FailingTask failed: simulated failure"
@@ -951,7 +954,7 @@ def test_a_failing_task_ends_failed(
         flavor.run_within(
             10,
             lambda: client.run_batch_job(
-                BatchTaskInfo(name="Broken"), poll_interval=0.02, raise_on_failure=True
+                BatchTaskInfo(name="Broken"), poll_interval=0.001, raise_on_failure=True
             ),
         )
 
