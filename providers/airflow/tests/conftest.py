@@ -120,6 +120,31 @@ def run_dag(airflow_db: None) -> Callable[[str, str], Any]:
     return run
 
 
+JOB_DAG = """
+import datetime
+from airflow.sdk import DAG
+from superoffice_batch_airflow.operators import SuperOfficeBatchJobOperator
+
+with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2025, 1, 1)):
+    SuperOfficeBatchJobOperator(
+        task_id="export",
+        superoffice_conn_id="{conn_id}",
+        task_name="{task_name}",
+        task_info={{"parameter_object": {{"format": "csv", "day": "{{{{ ds }}}}"}}}},
+        deferrable={deferrable},
+        poll_interval=0.1,
+        timeout=30,
+    )
+"""
+
+
+def job_dag(dag_id: str, conn_id: str, *, deferrable: bool, task_name: str = "ExportTask") -> str:
+    """A DAG file: one job (``task_id="export"``) on ``conn_id``, templated task_info."""
+    return JOB_DAG.format(
+        dag_id=dag_id, conn_id=conn_id, deferrable=deferrable, task_name=task_name
+    )
+
+
 def xcoms(dag_run: Any, task_id: str) -> list[Any]:
     """The XCom return values of a task in a run, by map index."""
     from airflow.models.xcom import XComModel

@@ -10,32 +10,11 @@ from typing import Any
 
 import pytest
 
-from conftest import TENANTS, xcoms
+from conftest import TENANTS, job_dag, xcoms
 from superoffice_batch.testing import NetServerSimulator
 from superoffice_batch.testing.online import OnlineSimulator
 
 pytestmark = pytest.mark.usefixtures("fresh_logins")
-
-DAG = """
-import datetime
-from airflow.sdk import DAG
-from superoffice_batch_airflow.operators import SuperOfficeBatchJobOperator
-
-with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2025, 1, 1)):
-    SuperOfficeBatchJobOperator(
-        task_id="export",
-        superoffice_conn_id="{conn_id}",
-        task_name="{task_name}",
-        task_info={{"parameter_object": {{"format": "csv", "day": "{{{{ ds }}}}"}}}},
-        deferrable={deferrable},
-        poll_interval=0.1,
-        timeout=30,
-    )
-"""
-
-
-def dag(dag_id: str, conn_id: str, *, deferrable: bool, task_name: str = "ExportTask") -> str:
-    return DAG.format(dag_id=dag_id, conn_id=conn_id, deferrable=deferrable, task_name=task_name)
 
 
 def started_ids(output: str) -> list[int]:
@@ -47,7 +26,7 @@ def test_on_site_job_runs_to_success(
     on_site: NetServerSimulator, run_dag: Any, capfd: pytest.CaptureFixture[str], deferrable: bool
 ) -> None:
     dag_id = f"on_site_{'deferred' if deferrable else 'blocking'}"
-    run = run_dag(dag_id, dag(dag_id, "so_on_site", deferrable=deferrable))
+    run = run_dag(dag_id, job_dag(dag_id, "so_on_site", deferrable=deferrable))
 
     assert run.state == "success"
     [job] = on_site.jobs
@@ -71,7 +50,9 @@ def test_a_failed_job_fails_the_task_naming_the_job_and_its_result(
     on_site: NetServerSimulator, run_dag: Any, capfd: pytest.CaptureFixture[str], deferrable: bool
 ) -> None:
     dag_id = f"on_site_failing_{'deferred' if deferrable else 'blocking'}"
-    run = run_dag(dag_id, dag(dag_id, "so_on_site", deferrable=deferrable, task_name="FailingTask"))
+    run = run_dag(
+        dag_id, job_dag(dag_id, "so_on_site", deferrable=deferrable, task_name="FailingTask")
+    )
 
     assert run.state == "failed"
     [job] = on_site.jobs
@@ -121,7 +102,7 @@ def test_a_tenant_moving_mid_wait_is_followed(
 ) -> None:
     watcher = _when_a_job_runs(online, lambda: online.move("Cust10001", host=1))
     dag_id = f"online_move_{'deferred' if deferrable else 'blocking'}"
-    run = run_dag(dag_id, dag(dag_id, "so_cust10001", deferrable=deferrable))
+    run = run_dag(dag_id, job_dag(dag_id, "so_cust10001", deferrable=deferrable))
     watcher.join()
 
     assert run.state == "success"
@@ -136,7 +117,7 @@ def test_a_ticket_expiring_mid_wait_is_replaced(
 ) -> None:
     watcher = _when_a_job_runs(online, online.expire_tickets)
     dag_id = f"online_expiry_{'deferred' if deferrable else 'blocking'}"
-    run = run_dag(dag_id, dag(dag_id, "so_cust10001", deferrable=deferrable))
+    run = run_dag(dag_id, job_dag(dag_id, "so_cust10001", deferrable=deferrable))
     watcher.join()
 
     assert run.state == "success"
@@ -161,7 +142,7 @@ def test_a_deferred_job_s_end_reaches_the_task_within_a_poll(
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    run = run_dag("latency", dag("latency", "so_on_site", deferrable=True))
+    run = run_dag("latency", job_dag("latency", "so_on_site", deferrable=True))
     watcher.join()
 
     assert run.state == "success"

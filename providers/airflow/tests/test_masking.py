@@ -4,14 +4,14 @@ masks what the hook reads and what the library derives."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.sdk._shared.secrets_masker import redact
 
-from conftest import PASSWORD, online_fields, set_connection, xcoms
+from conftest import PASSWORD, job_dag, online_fields, set_connection, xcoms
 from superoffice_batch import add_secret_listener, remove_secret_listener
 from superoffice_batch.testing import NetServerSimulator
 from superoffice_batch.testing.online import OnlineSimulator
@@ -53,31 +53,27 @@ def key_lines(pem: str) -> list[str]:
     return [line for line in pem.splitlines() if line and not line.startswith("-----")]
 
 
-DEFERRED = """
-import datetime
-from airflow.sdk import DAG
-from superoffice_batch_airflow.operators import SuperOfficeBatchJobOperator
+@pytest.fixture
+def shown_after(
+    run_dag: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Callable[[str, str], str]:
+    """Run a deferred job's DAG on a connection; what the run showed (see shown_by)."""
 
-with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2025, 1, 1)):
-    SuperOfficeBatchJobOperator(
-        task_id="export", superoffice_conn_id="{conn_id}", task_name="ExportTask",
-        deferrable=True, poll_interval=0.1, timeout=30,
-    )
-"""
+    def run(dag_id: str, conn_id: str) -> str:
+        dag_run = run_dag(dag_id, job_dag(dag_id, conn_id, deferrable=True))
+        shown = shown_by(capfd.readouterr(), caplog.records, dag_run)
+        assert dag_run.state == "success"
+        assert "GetBatchTaskInfo request envelope" in shown, "DEBUG logging was on"
+        return shown
+
+    return run
 
 
 def test_an_online_run_shows_no_secret_in_logs_or_xcom(
-    online: OnlineSimulator,
-    run_dag: Any,
-    derived: list[str],
-    capfd: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    online: OnlineSimulator, shown_after: Callable[[str, str], str], derived: list[str]
 ) -> None:
-    run = run_dag("masked_online", DEFERRED.format(dag_id="masked_online", conn_id="so_cust10001"))
-    shown = shown_by(capfd.readouterr(), caplog.records, run)
+    shown = shown_after("masked_online", "so_cust10001")
 
-    assert run.state == "success"
-    assert "GetBatchTaskInfo request envelope" in shown, "DEBUG logging was on"
     # Each client registers what it uses: the worker's and the trigger's, the same ticket.
     signed, jwt, ticket = dict.fromkeys(derived)
     secrets = {
@@ -94,17 +90,10 @@ def test_an_online_run_shows_no_secret_in_logs_or_xcom(
 
 
 def test_an_on_site_run_shows_no_password_or_ticket(
-    on_site: NetServerSimulator,
-    run_dag: Any,
-    derived: list[str],
-    capfd: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    on_site: NetServerSimulator, shown_after: Callable[[str, str], str], derived: list[str]
 ) -> None:
-    run = run_dag("masked_on_site", DEFERRED.format(dag_id="masked_on_site", conn_id="so_on_site"))
-    shown = shown_by(capfd.readouterr(), caplog.records, run)
+    shown = shown_after("masked_on_site", "so_on_site")
 
-    assert run.state == "success"
-    assert "GetBatchTaskInfo request envelope" in shown, "DEBUG logging was on"
     [ticket] = set(derived)  # one login, shared by the worker and the trigger
     assert on_site.logins == 1
     assert PASSWORD not in shown
