@@ -226,3 +226,30 @@ def test_online_connections_share_one_system_user_per_tenant(online: OnlineSimul
         with SuperOfficeBatchHook(f"so_{ctx}").get_conn() as client:
             client.get_batch_task_infos_by_associates([])
     assert online.exchanges == 2
+
+
+def test_without_airflow_s_async_read_the_sync_one_runs_off_the_loop(
+    online: OnlineSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import BaseHook
+
+    monkeypatch.delattr(BaseHook, "aget_connection")  # as in Airflow 3.0
+    loop_threads: list[bool] = []
+    read = SuperOfficeBatchHook.get_connection
+
+    def record(cls: Any, conn_id: str) -> Any:
+        try:
+            asyncio.get_running_loop()
+            loop_threads.append(True)
+        except RuntimeError:
+            loop_threads.append(False)
+        return read(conn_id)
+
+    monkeypatch.setattr(SuperOfficeBatchHook, "get_connection", classmethod(record))
+
+    async def call() -> int:
+        async with SuperOfficeBatchHook("so_cust10003").async_client() as client:
+            return len(await client.get_batch_task_infos_by_associates([]))
+
+    assert asyncio.run(call()) == 0
+    assert loop_threads == [False]

@@ -106,7 +106,11 @@ class SuperOfficeBatchHook(BaseHook):
 
     async def asettings(self) -> ConnectionSettings:
         """The connection's settings, read without blocking the event loop."""
-        return _settings_for(await self.aget_connection(self.superoffice_conn_id))
+        if hasattr(BaseHook, "aget_connection"):
+            conn = await self.aget_connection(self.superoffice_conn_id)
+        else:  # Airflow 3.0: the sync read, off the event loop's thread
+            conn = await asyncio.to_thread(self.get_connection, self.superoffice_conn_id)
+        return _settings_for(conn)
 
     # -- clients -------------------------------------------------------------------------
 
