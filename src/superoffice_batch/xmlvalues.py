@@ -281,7 +281,21 @@ _MOST_DIGITS = 19
 
 def _int_parser(low: int, high: int, xsd_name: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        # int() also takes "1_000" and non-ASCII digits, which xs:int does not.
+        # int() also takes "1_000" and non-ASCII digits, which xs:int does not; without
+        # them it reads exactly xs:int's lexical space, so a value it reads in range is good.
+        if text.isascii() and "_" not in text:
+            try:
+                value = int(text)
+            except ValueError:
+                pass
+            else:
+                if low <= value <= high:
+                    return value
+        return read_slowly(text)
+
+    def read_slowly(text: str) -> int:
+        """Read ``text`` digit by digit, or say which rule it breaks: off the hot path, for
+        a bad value or one int() will not take (over 4300 digits, leading zeros included)."""
         stripped = text.strip() if text.isascii() else text
         if _INTEGER.fullmatch(stripped) is None:
             raise ValueError(f"not an xs:{xsd_name}: {stripped[:40]!r}")
@@ -424,14 +438,15 @@ def parse_datetime(text: str) -> datetime | None:
     if text.startswith(_DOTNET_MIN_VALUE) and not (fraction or "").strip("0"):
         return None
     numbers = [int(part) for part in parts]
-    # datetime() would say "year 0 is out of range" or overflow, naming neither rule nor value.
-    problem = _out_of_range(numbers) or _zone_problem(zone)
-    if problem:
-        raise ValueError(f"{problem} (xs:dateTime {text[:40]!r})")
     year, month, day, hour, minute, second = numbers
     micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
-    tzinfo = _zone(zone) if zone else None
-    return datetime(year, month, day, hour, minute, second, micro, tzinfo=tzinfo)
+    try:
+        tzinfo = _zone(zone) if zone else None
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=tzinfo)
+    except (ValueError, OverflowError):
+        # datetime() would say "year 0 is out of range", naming neither rule nor value.
+        problem = _out_of_range(numbers) or _zone_problem(zone) or "not a valid xs:dateTime"
+        raise ValueError(f"{problem} (xs:dateTime {text[:40]!r})") from None
 
 
 _DATETIME_RANGES = (
@@ -475,10 +490,12 @@ def _zone_problem(zone: str | None) -> str:
 
 @functools.cache
 def _zone(zone: str) -> timezone:
-    """``Z`` or ``±hh:mm`` (checked by :func:`_zone_problem`) as a time zone; the pattern
-    bounds how many there can be."""
+    """``Z`` or ``±hh:mm`` as a time zone, ValueError where :func:`_zone_problem` finds a
+    fault; the pattern bounds how many there can be."""
     if zone == "Z":
         return timezone.utc
+    if _zone_problem(zone):
+        raise ValueError(zone)  # parse_datetime says what is wrong
     offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
     return timezone(-offset if zone[0] == "-" else offset)
 
