@@ -307,3 +307,32 @@ def test_the_client_names_the_deadline_extension_its_transport_reads() -> None:
     from superoffice_batch import client, deadline
 
     assert client._DEADLINE == deadline.EXTENSION
+
+
+def test_a_login_the_call_needs_counts_against_its_deadline(flavor: SyncFlavor) -> None:
+    login = authenticated(SOAP, "7T:slow-login")
+    script = [
+        # The ticket arrives 0.9 s into a 1.5 s call; the call itself then drips.
+        Answer(200, login.content, (("Content-Type", CONTENT_TYPES[SOAP]),), stall=0.9),
+        _dripping(SOAP),
+    ]
+    with LoopbackServer(script) as server:
+        client = flavor.make(
+            server.url,
+            auth=UsernamePassword("demo", "secret-pw"),
+            soap_version=SOAP,
+            timeout=1.0,
+            call_deadline=1.5,
+            read_retries=0,
+        )
+        began = time.monotonic()
+        with pytest.raises(TransportError, match="call_deadline"):
+            flavor.run_within(10, lambda: client.get_batch_task_info(4711))
+        elapsed = time.monotonic() - began
+        flavor.close(client)
+
+    assert [seen.path.rsplit("/", 1)[-1] for seen in server.requests] == [
+        "SoPrincipal.svc",
+        "Batch.svc",
+    ]
+    assert 1.5 <= elapsed < 1.5 + 0.5  # one deadline, not the login's plus the call's

@@ -475,7 +475,8 @@ class BatchClient(_Client[httpx.Client]):
             return need.current(keeper)
         with self._auth_lock:
             if need.due(keeper):
-                need.keep(keeper, self._drive(need.flow(keeper, self._policy)))
+                flow = need.flow(keeper, self._policy.session(need.stop_by))
+                need.keep(keeper, self._drive(flow))
             return need.current(keeper)
 
     def _send(self, request: HttpRequest) -> RawResponse:
@@ -738,7 +739,8 @@ class AsyncBatchClient(_Client[httpx.AsyncClient]):
             return need.current(keeper)
         async with self._auth_lock:
             if need.due(keeper):
-                need.keep(keeper, await self._drive(need.flow(keeper, self._policy)))
+                flow = need.flow(keeper, self._policy.session(need.stop_by))
+                need.keep(keeper, await self._drive(flow))
             return need.current(keeper)
 
     async def _send(self, request: HttpRequest) -> RawResponse:

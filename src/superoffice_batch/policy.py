@@ -86,6 +86,8 @@ class NeedCredentials(NamedTuple):
     """
 
     stale: str | None
+    stop_by: float | None = None
+    """The ``time.monotonic()`` instant the call needing it must end by: the login's too."""
 
     def due(self, keeper: TicketKeeper) -> bool:
         """Whether a login must run now."""
@@ -109,6 +111,8 @@ class NeedTenant(NamedTuple):
     answered 421 Misdirected Request (or 503). Driven as :class:`NeedCredentials` is."""
 
     stale: str | None
+    stop_by: float | None = None
+    """The ``time.monotonic()`` instant the call needing it must end by: the read's too."""
 
     def due(self, keeper: TicketKeeper) -> bool:
         """Whether the state must be read now."""
@@ -307,16 +311,19 @@ class CallPolicy:
         stop_by: float | None,
     ) -> Plan[tuple[R, int]]:
         name = type(operation).__name__
-        root = self._root if self._root is not None else (yield from self._tenant_root(None))
+        # One deadline for the whole call: the tenant state and a login it needs count too.
+        deadline = self.deadline(stop_by)
+        root = self._root
+        if root is None:
+            root = yield from self._tenant_root(None, deadline)
         takes_ticket = operation.SERVICE.takes_ticket
-        credentials = (yield NeedCredentials(None)) if takes_ticket else self.anonymous
+        credentials = (yield NeedCredentials(None, deadline)) if takes_ticket else self.anonymous
         if takes_ticket and credentials.ticket is None:
             raise ValueError(_NO_CREDENTIALS.format(name=name))
         negotiating = self.soap_version is None
         version = self.soap_version or SoapVersion.SOAP12
         fired: dict[str, int] = {}
         own_secrets = operation.secrets  # a password or token passed to a login call
-        deadline = self.deadline(stop_by)
         while True:
             secrets = self.secrets.view.plus(own_secrets)
             request = operation.to_request(credentials, version, time_zone=self.time_zone)
@@ -354,7 +361,7 @@ class CallPolicy:
                 if action is not Action.CHECK_TENANT:
                     break
                 logger.info("%s: %s answered 503; reading the tenant state anew", name, url)
-                tenant: Tenant = yield NeedTenant(root)
+                tenant: Tenant = yield NeedTenant(root, deadline)
                 if tenant.endpoint is None or not tenant.api_available:
                     raise self._unavailable(tenant) from failure.error
                 root = tenant.endpoint
@@ -368,9 +375,9 @@ class CallPolicy:
                 )
             elif action is Action.RELOCATE:
                 logger.info("%s: %s answered 421; reading the tenant's endpoint anew", name, url)
-                root = yield from self._tenant_root(root)
+                root = yield from self._tenant_root(root, deadline)
             elif action is Action.LOG_IN_AGAIN:
-                fresh = yield NeedCredentials(credentials.ticket)
+                fresh = yield NeedCredentials(credentials.ticket, deadline)
                 if fresh is None or fresh is credentials:  # nothing to refresh with
                     raise failure.error
                 logger.info("%s: ticket rejected; re-sending with a fresh one", name)
@@ -419,11 +426,13 @@ class CallPolicy:
             ran=ran,
         )
 
-    def send(self, request: HttpRequest, *, read_only: bool) -> Plan[RawResponse]:
-        """Send ``request`` within a deadline of its own; re-sent as :mod:`.resend` allows
-        (after a connect failure, and any transport failure when ``read_only``). The login
-        flows' session."""
-        deadline = self.deadline()
+    def send(
+        self, request: HttpRequest, *, read_only: bool, stop_by: float | None = None
+    ) -> Plan[RawResponse]:
+        """Send ``request`` within ``call_deadline``, or by ``stop_by`` if that is sooner;
+        re-sent as :mod:`.resend` allows (after a connect failure, and any transport failure
+        when ``read_only``). The login flows' session."""
+        deadline = self.deadline(stop_by)
         request = request._replace(deadline=deadline)
         fired: dict[str, int] = {}
         while True:
@@ -442,9 +451,13 @@ class CallPolicy:
                 continue
             return response
 
-    def call(self, operation: Operation[T]) -> Plan[T]:
+    def call(self, operation: Operation[T], *, stop_by: float | None = None) -> Plan[T]:
         """Call ``operation`` (the login flows' session: SoPrincipal's calls)."""
-        return self.plan(operation)
+        return self.plan(operation, stop_by=stop_by)
+
+    def session(self, stop_by: float | None) -> LoginSession:
+        """The session a login flow runs in: bound to the deadline of the call needing it."""
+        return self if stop_by is None else _CallSession(self, stop_by)
 
     def tenant_plan(self) -> Plan[TenantState]:
         """Read the tenant state anew, whatever it says."""
@@ -455,10 +468,10 @@ class CallPolicy:
         tenant: TenantState = yield NeedTenant(None if known is None else known.endpoint)
         return tenant
 
-    def _tenant_root(self, stale: str | None) -> Plan[str]:
+    def _tenant_root(self, stale: str | None, stop_by: float) -> Plan[str]:
         """The Online tenant's endpoint, read anew when ``stale`` is the one on record;
         ``TenantUnavailable`` when the tenant's API does not answer now."""
-        tenant: Tenant = yield NeedTenant(stale)
+        tenant: Tenant = yield NeedTenant(stale, stop_by)
         if tenant.endpoint is None or not tenant.api_available:
             raise self._unavailable(tenant)
         return tenant.endpoint
@@ -539,3 +552,24 @@ def _warn_if_plain_http(url: httpx.URL) -> None:
             "credentials will be sent over plain HTTP to %s, readable on the way; use https://",
             url.host,
         )
+
+
+class _CallSession:
+    """A :class:`LoginSession` whose every request ends by the deadline of the call that
+    needed the login (or the tenant state): a call has one deadline, logins included."""
+
+    __slots__ = ("_policy", "_stop_by")
+
+    def __init__(self, policy: CallPolicy, stop_by: float) -> None:
+        self._policy = policy
+        self._stop_by = stop_by
+
+    @property
+    def secrets(self) -> Secrets:
+        return self._policy.secrets
+
+    def call(self, operation: Operation[T]) -> Plan[T]:
+        return self._policy.call(operation, stop_by=self._stop_by)
+
+    def send(self, request: HttpRequest, *, read_only: bool) -> Plan[RawResponse]:
+        return self._policy.send(request, read_only=read_only, stop_by=self._stop_by)
