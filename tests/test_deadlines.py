@@ -323,3 +323,26 @@ def test_a_login_the_call_needs_counts_against_its_deadline(flavor: SyncFlavor) 
         "Batch.svc",
     ]
     assert 1.5 <= elapsed < 1.5 + 0.5  # one deadline, not the login's plus the call's
+
+
+def test_a_proxy_the_environment_names_is_used(
+    flavor: SyncFlavor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx reads HTTP(S)_PROXY only with its own transports: the client keeps them then.
+    reply = task(SOAP, BatchTaskState.STARTED)
+    answer = Answer(200, reply.content, (("Content-Type", CONTENT_TYPES[SOAP]),))
+    with LoopbackServer([answer]) as proxy:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        client = flavor.make(
+            "http://crm.example.invalid/SuperOffice", ticket="7T:abcdef", soap_version=SOAP
+        )
+        info = flavor.run_within(10, lambda: client.get_batch_task_info(4711))
+        flavor.close(client)
+
+    assert info is not None
+    assert info.id == 4711
+    assert [seen.path for seen in proxy.requests] == [
+        "http://crm.example.invalid/SuperOffice/Remote/Services88/Batch.svc"
+    ]

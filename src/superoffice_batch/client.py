@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -183,8 +184,9 @@ _CLIENT_OPTIONS = """
       response headers, body, re-sends and back-off; past it the call raises
       ``TransportError``.
     * ``http_client``: an httpx client to send with (proxies, TLS, limits); the library
-      does not close it, and bounds only the reply's body by ``call_deadline`` (the
-      library's own transport bounds every socket step). Redirects are never followed.
+      does not close it, and bounds only the reply's body by ``call_deadline``, as it does
+      where the environment names a proxy (otherwise the library's own transport bounds
+      every socket step). Redirects are never followed.
     * ``max_response_bytes``: replies above this size raise unread.
     * ``connect_retries``: re-sends when no connection could be made (nothing was sent,
       so this is safe even for StartBatchJob).
@@ -195,6 +197,12 @@ _CLIENT_OPTIONS = """
     * ``time_zone``: a :class:`TimeZone` sent with every Batch call, saying how NetServer
       should read naive dates.
 """
+
+
+def _proxy_in_environment() -> bool:
+    """Whether the environment names a proxy, as httpx reads it (``trust_env``)."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 class _Client(Generic[H]):
@@ -237,9 +245,9 @@ class _Client(Generic[H]):
         self._auth_lock = self._new_lock()
         self._owns_http = http_client is None
         if http_client is None:
-            http_client = self._http_class(
-                headers={"User-Agent": USER_AGENT}, transport=self._deadline_transport()
-            )
+            # httpx honours HTTP(S)_PROXY/ALL_PROXY only with its own transports.
+            own = {} if _proxy_in_environment() else {"transport": self._deadline_transport()}
+            http_client = self._http_class(headers={"User-Agent": USER_AGENT}, **own)
         self._http: H = http_client
 
     def _deadline_transport(self) -> Any:
