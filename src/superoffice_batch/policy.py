@@ -361,10 +361,7 @@ class CallPolicy:
                 if action is not Action.CHECK_TENANT:
                     break
                 logger.info("%s: %s answered 503; reading the tenant state anew", name, url)
-                tenant: Tenant = yield NeedTenant(root, deadline)
-                if tenant.endpoint is None or not tenant.api_available:
-                    raise self._unavailable(tenant) from failure.error
-                root = tenant.endpoint
+                root = yield from self._tenant_root(root, deadline, cause=failure.error)
             if decision is None:
                 raise failure.error
             if action is Action.SOAP11:
@@ -468,12 +465,15 @@ class CallPolicy:
         tenant: TenantState = yield NeedTenant(None if known is None else known.endpoint)
         return tenant
 
-    def _tenant_root(self, stale: str | None, stop_by: float) -> Plan[str]:
+    def _tenant_root(
+        self, stale: str | None, stop_by: float, cause: BaseException | None = None
+    ) -> Plan[str]:
         """The Online tenant's endpoint, read anew when ``stale`` is the one on record;
-        ``TenantUnavailable`` when the tenant's API does not answer now."""
+        ``TenantUnavailable`` (caused by ``cause``, the failure that made the client look)
+        when the tenant's API does not answer now."""
         tenant: Tenant = yield NeedTenant(stale, stop_by)
         if tenant.endpoint is None or not tenant.api_available:
-            raise self._unavailable(tenant)
+            raise self._unavailable(tenant) from cause
         return tenant.endpoint
 
     def _unavailable(self, tenant: Tenant) -> TenantUnavailable:
